@@ -1,0 +1,372 @@
+/**
+ * The delivery engine: hands every pending journaled callback to its plugin, each plugin at
+ * its own pace, one at a time per group in journal order, with retries, backoff and dead
+ * letters. Progress lives in the journal, so a restart resumes where the last run stopped.
+ *
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import type { CallbackEvent, PluginInstance } from "../plugin.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import type { Journal, PendingDelivery } from "./journal.ts";
+import type { Metrics } from "./metrics.ts";
+
+/** Options of {@linkcode Delivery}; durations in milliseconds. */
+export interface DeliveryOptions {
+  maxAttempts: number;
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+  handlerTimeoutMs: number;
+  ordering: "per_group" | "none";
+  /** Default: the real clock. */
+  clock?: Clock;
+  /** A number in [0, 1) for the jitter. Default `Math.random`. */
+  random?: () => number;
+  metrics?: Metrics;
+  logger?: Logger;
+  /** Most deliveries one plugin holds in memory. Default 4096. */
+  window?: number;
+  /** How often to look for deliveries that `replay` made pending. Default 1000. */
+  replayPollMs?: number;
+}
+
+/** A started plugin to deliver to. */
+export interface DeliveryTarget {
+  name: string;
+  instance: PluginInstance;
+  /** Groups handled at once. */
+  concurrency: number;
+}
+
+/** Runs one worker per plugin. Close it to stop handing out callbacks. */
+export class Delivery {
+  #journal: Journal;
+  #options: Required<Omit<DeliveryOptions, "metrics" | "logger">> & DeliveryOptions;
+  #workers = new Map<string, Worker>();
+  #unsubscribe: () => void;
+  #cancelPoll: () => void = () => {};
+  #generation: number;
+
+  constructor(journal: Journal, options: DeliveryOptions) {
+    this.#journal = journal;
+    this.#options = {
+      clock: systemClock,
+      random: Math.random,
+      window: 4096,
+      replayPollMs: 1000,
+      ...options,
+    };
+    this.#unsubscribe = journal.onAppend(() => this.wake());
+    this.#generation = journal.replayGeneration();
+    this.#pollReplays();
+  }
+
+  /** Starts delivering the pending callbacks of `target`. */
+  add(target: DeliveryTarget): void {
+    if (this.#workers.has(target.name)) {
+      throw new RangeError(`Cannot add plugin "${target.name}": it is already delivering`);
+    }
+    const worker = new Worker(this.#journal, target, this.#options);
+    this.#workers.set(target.name, worker);
+    worker.pump();
+  }
+
+  /**
+   * Stops delivering to `name`: waits up to `graceMs` for running handlers, then aborts them.
+   * Its pending callbacks stay pending in the journal.
+   */
+  async remove(name: string, graceMs: number): Promise<void> {
+    const worker = this.#workers.get(name);
+    if (worker === undefined) return;
+    this.#workers.delete(name);
+    await worker.stop(graceMs);
+  }
+
+  /** The names of the plugins being delivered to. */
+  get plugins(): string[] {
+    return [...this.#workers.keys()];
+  }
+
+  /** Looks for new pending deliveries now. */
+  wake(): void {
+    for (const worker of this.#workers.values()) worker.wake();
+  }
+
+  /** Stops every worker (see {@linkcode Delivery.remove}). */
+  async close(graceMs: number): Promise<void> {
+    this.#unsubscribe();
+    this.#cancelPoll();
+    await Promise.all([...this.#workers.keys()].map((name) => this.remove(name, graceMs)));
+  }
+
+  #pollReplays(): void {
+    this.#cancelPoll = this.#options.clock.setTimeout(() => {
+      try {
+        const generation = this.#journal.replayGeneration();
+        if (generation !== this.#generation) {
+          this.#generation = generation;
+          for (const worker of this.#workers.values()) worker.rescan();
+        }
+      } catch (error) {
+        this.#options.logger?.warn("Cannot read the replay generation: {error}", { error });
+      }
+      this.#pollReplays();
+    }, this.#options.replayPollMs);
+  }
+}
+
+interface Item extends PendingDelivery {
+  key: string;
+}
+
+type Outcome = "done" | "retry" | "dead" | "stopped";
+
+class Worker {
+  #journal: Journal;
+  #target: DeliveryTarget;
+  #options: Required<Omit<DeliveryOptions, "metrics" | "logger">> & DeliveryOptions;
+  #groups = new Map<string, Item[]>();
+  #blocked = new Set<string>();
+  #ready: string[] = [];
+  #held = new Set<number>();
+  #loadedThrough = 0;
+  #caughtUp = false;
+  #running = 0;
+  #stopped = false;
+  #inFlight = new Set<Promise<void>>();
+  #timers = new Set<() => void>();
+  #shutdown = new AbortController();
+
+  constructor(
+    journal: Journal,
+    target: DeliveryTarget,
+    options: Required<Omit<DeliveryOptions, "metrics" | "logger">> & DeliveryOptions,
+  ) {
+    this.#journal = journal;
+    this.#target = target;
+    this.#options = options;
+  }
+
+  wake(): void {
+    this.#caughtUp = false;
+    this.pump();
+  }
+
+  /** Reads the journal from the start again, for deliveries `replay` made pending. */
+  rescan(): void {
+    this.#loadedThrough = 0;
+    this.wake();
+  }
+
+  pump(): void {
+    if (this.#stopped) return;
+    if (!this.#caughtUp && this.#held.size < this.#options.window) this.#load();
+    while (this.#running < this.#target.concurrency && this.#ready.length > 0) {
+      this.#start(this.#ready.shift()!);
+    }
+  }
+
+  #load(): void {
+    const want = this.#options.window - this.#held.size;
+    let rows: PendingDelivery[];
+    try {
+      rows = this.#journal.pending(this.#target.name, this.#loadedThrough, want);
+    } catch (error) {
+      // Leave caughtUp false: the next wake or completion tries again.
+      this.#options.logger?.error("Cannot read pending deliveries of {plugin}: {error}", {
+        plugin: this.#target.name,
+        error,
+      });
+      return;
+    }
+    if (rows.length < want) this.#caughtUp = true;
+    for (const row of rows) {
+      this.#loadedThrough = row.id;
+      if (this.#held.has(row.id)) continue;
+      this.#held.add(row.id);
+      const key = this.#options.ordering === "none" || row.groupKey === null
+        ? `#${row.id}`
+        : row.groupKey;
+      const item: Item = { ...row, key };
+      const queue = this.#groups.get(key);
+      if (queue === undefined) {
+        this.#groups.set(key, [item]);
+        this.#schedule(key);
+      } else {
+        queue.push(item);
+      }
+    }
+  }
+
+  /** Makes the head of a group ready now or when its retry falls due. */
+  #schedule(key: string): void {
+    const head = this.#groups.get(key)![0]!;
+    const wait = head.nextAt - this.#options.clock.now();
+    if (wait <= 0) {
+      this.#ready.push(key);
+      return;
+    }
+    this.#blocked.add(key);
+    const cancel = this.#options.clock.setTimeout(() => {
+      this.#timers.delete(cancel);
+      this.#blocked.delete(key);
+      this.#ready.push(key);
+      this.pump();
+    }, wait);
+    this.#timers.add(cancel);
+  }
+
+  #start(key: string): void {
+    const item = this.#groups.get(key)![0]!;
+    this.#running++;
+    const run = this.#attempt(item).then((outcome) => {
+      this.#running--;
+      this.#finish(item, outcome);
+    });
+    this.#inFlight.add(run);
+    run.finally(() => this.#inFlight.delete(run));
+  }
+
+  #finish(item: Item, outcome: Outcome): void {
+    if (outcome === "stopped") return;
+    if (outcome === "retry") {
+      this.#schedule(item.key);
+    } else {
+      const queue = this.#groups.get(item.key)!;
+      queue.shift();
+      this.#held.delete(item.id);
+      if (queue.length === 0) this.#groups.delete(item.key);
+      else this.#schedule(item.key);
+    }
+    this.pump();
+  }
+
+  async #attempt(item: Item): Promise<Outcome> {
+    const { clock, metrics, logger } = this.#options;
+    const plugin = this.#target.name;
+    const attempt = item.attempts + 1;
+    const event: CallbackEvent = {
+      id: String(item.id),
+      command: item.command,
+      sdkAppId: item.sdkAppId,
+      receivedAt: item.receivedAt,
+      attempt,
+      payload: JSON.parse(item.body),
+      rawBody: item.body,
+    };
+    if (item.clientIp !== null) event.clientIp = item.clientIp;
+    if (item.optPlatform !== null) event.optPlatform = item.optPlatform;
+
+    const controller = new AbortController();
+    const onShutdown = (): void => controller.abort(this.#shutdown.signal.reason);
+    this.#shutdown.signal.addEventListener("abort", onShutdown, { once: true });
+    const cancelTimeout = clock.setTimeout(
+      () =>
+        controller.abort(
+          new DOMException(
+            `handler timed out after ${this.#options.handlerTimeoutMs}ms`,
+            "TimeoutError",
+          ),
+        ),
+      this.#options.handlerTimeoutMs,
+    );
+    const started = performance.now();
+    let failure: unknown;
+    try {
+      await Promise.race([
+        Promise.resolve().then(() => this.#target.instance.handle(event, controller.signal)),
+        new Promise<never>((_, reject) => {
+          controller.signal.addEventListener("abort", () => reject(controller.signal.reason), {
+            once: true,
+          });
+        }),
+      ]);
+    } catch (error) {
+      failure = error;
+    } finally {
+      cancelTimeout();
+      this.#shutdown.signal.removeEventListener("abort", onShutdown);
+    }
+    metrics?.deliverySeconds.observe({ plugin }, (performance.now() - started) / 1000);
+    // Shutting down is not the handler's fault: the delivery stays pending as it was.
+    if (this.#shutdown.signal.aborted) return "stopped";
+
+    if (failure === undefined) {
+      metrics?.deliveries.inc({ plugin, result: "ok" });
+      this.#journal.markDelivered(plugin, item.id).catch((error) =>
+        logger?.error("Cannot record delivery of {id} to {plugin}: {error}", {
+          id: item.id,
+          plugin,
+          error,
+        })
+      );
+      return "done";
+    }
+
+    const message = describe(failure);
+    const fields = (typeof failure === "object" && failure !== null ? failure : {}) as {
+      permanent?: unknown;
+      retryAfterMs?: unknown;
+    };
+    if (fields.permanent === true || attempt >= this.#options.maxAttempts) {
+      metrics?.deliveries.inc({ plugin, result: "dead" });
+      logger?.warn(
+        "Callback {id} ({command}) is a dead letter for {plugin} after {attempt} attempt(s): {message}",
+        { id: item.id, command: item.command, plugin, attempt, message },
+      );
+      this.#journal.markDead(plugin, item.id, { attempts: attempt, error: message }).catch((
+        error,
+      ) => logger?.error("Cannot record dead letter {id}: {error}", { id: item.id, error }));
+      return "dead";
+    }
+
+    const ceiling = Math.min(
+      this.#options.maxBackoffMs,
+      this.#options.initialBackoffMs * 2 ** (attempt - 1),
+    );
+    let delay = Math.floor(this.#options.random() * ceiling);
+    if (typeof fields.retryAfterMs === "number" && Number.isFinite(fields.retryAfterMs)) {
+      delay = Math.max(delay, fields.retryAfterMs);
+    }
+    item.attempts = attempt;
+    item.nextAt = clock.now() + delay;
+    metrics?.deliveries.inc({ plugin, result: "retry" });
+    logger?.info(
+      "Callback {id} ({command}) failed in {plugin}, attempt {attempt}; retrying in {delay}ms: {message}",
+      { id: item.id, command: item.command, plugin, attempt, delay, message },
+    );
+    this.#journal.markRetry(plugin, item.id, {
+      attempts: attempt,
+      nextAt: item.nextAt,
+      error: message,
+    })
+      .catch((error) =>
+        logger?.error("Cannot record retry of {id}: {error}", { id: item.id, error })
+      );
+    return "retry";
+  }
+
+  async stop(graceMs: number): Promise<void> {
+    this.#stopped = true;
+    for (const cancel of this.#timers) cancel();
+    this.#timers.clear();
+    if (this.#inFlight.size > 0) {
+      // Real time, not the injected clock: the grace period bounds how long shutdown takes.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const grace = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, graceMs);
+      });
+      await Promise.race([Promise.all(this.#inFlight), grace]);
+      clearTimeout(timer);
+    }
+    this.#shutdown.abort(new DOMException("imhookd is shutting down", "AbortError"));
+    await Promise.all(this.#inFlight);
+  }
+}
+
+function describe(error: unknown): string {
+  const text = error instanceof Error
+    ? `${error.name === "Error" ? "" : `${error.name}: `}${error.message}`
+    : String(error);
+  return text.length > 1000 ? `${text.slice(0, 1000)}…` : text;
+}

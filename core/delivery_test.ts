@@ -1,0 +1,220 @@
+import assert from "node:assert/strict";
+import type { CallbackEvent, PluginInstance } from "../plugin.ts";
+import { ManualClock } from "./clock.ts";
+import { Delivery, type DeliveryOptions } from "./delivery.ts";
+import { Journal } from "./journal.ts";
+
+const OPTIONS: DeliveryOptions = {
+  maxAttempts: 3,
+  initialBackoffMs: 1000,
+  maxBackoffMs: 60_000,
+  handlerTimeoutMs: 5000,
+  ordering: "per_group",
+  random: () => 0.5,
+};
+
+async function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new assert.AssertionError({ message: `timed out: ${what}` });
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
+async function withJournal(fn: (journal: Journal, path: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await using journal = Journal.open(`${dir}/journal.db`);
+    await fn(journal, `${dir}/journal.db`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function append(journal: Journal, n: number, group: string, plugins = ["a"]): Promise<unknown> {
+  return journal.append({
+    sdkAppId: "1400000000",
+    command: "Group.CallbackAfterSendMsg",
+    receivedAt: n,
+    body: JSON.stringify({ CallbackCommand: "Group.CallbackAfterSendMsg", GroupId: group, n }),
+    dedupKey: `k${n}`,
+    groupKey: `g:${group}`,
+    plugins,
+  });
+}
+
+function recorder(
+  behave: (event: CallbackEvent, signal: AbortSignal) => Promise<void> | void = () => {},
+): PluginInstance & { seen: CallbackEvent[] } {
+  const seen: CallbackEvent[] = [];
+  return {
+    seen,
+    async handle(event, signal) {
+      seen.push(event);
+      await behave(event, signal);
+    },
+  };
+}
+
+Deno.test("delivery: one group is handled in journal order, one at a time, groups in parallel", async () => {
+  await withJournal(async (journal) => {
+    let running = 0;
+    let most = 0;
+    const perGroup = new Map<string, number>();
+    const order: Record<string, number[]> = {};
+    const plugin = recorder(async (event) => {
+      const group = String(event.payload.GroupId);
+      assert.equal(perGroup.get(group) ?? 0, 0, "two handlers of one group ran at once");
+      perGroup.set(group, 1);
+      running++;
+      most = Math.max(most, running);
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 3));
+      (order[group] ??= []).push(Number(event.payload.n));
+      running--;
+      perGroup.set(group, 0);
+    });
+    const delivery = new Delivery(journal, { ...OPTIONS, clock: new ManualClock() });
+    delivery.add({ name: "a", instance: plugin, concurrency: 4 });
+    const writes = [];
+    for (let n = 0; n < 200; n++) writes.push(append(journal, n, `G${n % 8}`));
+    await Promise.all(writes);
+    await until(() => plugin.seen.length === 200, "all delivered");
+    await delivery.close(1000);
+    for (const [group, seen] of Object.entries(order)) {
+      assert.deepEqual(seen, [...seen].sort((x, y) => x - y), `group ${group} out of order`);
+    }
+    assert.equal(most, 4);
+    await until(() => journal.status().plugins.length === 0, "deliveries recorded");
+  });
+});
+
+Deno.test("delivery: a failing plugin never delays a healthy one; retries back off, then dead-letter", async () => {
+  await withJournal(async (journal) => {
+    const clock = new ManualClock();
+    const healthy = recorder();
+    const failing = recorder(() => {
+      throw new TypeError("downstream said no");
+    });
+    const delivery = new Delivery(journal, { ...OPTIONS, clock });
+    delivery.add({ name: "healthy", instance: healthy, concurrency: 2 });
+    delivery.add({ name: "failing", instance: failing, concurrency: 2 });
+    for (let n = 0; n < 3; n++) await append(journal, n, "G", ["healthy", "failing"]);
+    await until(() => healthy.seen.length === 3, "healthy got all three");
+    // The failing plugin tried only the head of the group and waits to retry it.
+    await until(() => failing.seen.length === 1, "first attempt");
+    assert.equal(failing.seen[0]!.attempt, 1);
+    clock.tick(499); // full jitter with random 0.5 of 1000ms = 500ms
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.equal(failing.seen.length, 1);
+    clock.tick(1);
+    await until(() => failing.seen.length === 2, "second attempt");
+    assert.equal(failing.seen[1]!.attempt, 2);
+    assert.equal(failing.seen[1]!.id, failing.seen[0]!.id);
+    clock.tick(1000); // 0.5 × 2000ms
+    await until(() => failing.seen.length === 4, "third attempt dead-lettered, next one tried");
+    assert.equal(failing.seen[2]!.attempt, 3);
+    assert.equal(failing.seen[3]!.id, "2", "a dead letter does not block its group");
+    await delivery.close(1000);
+    await until(
+      () => journal.status().plugins.find((p) => p.plugin === "failing")?.dead === 1,
+      "dead recorded",
+    );
+    const status = journal.status().plugins.find((p) => p.plugin === "failing")!;
+    assert.equal(status.pending, 2);
+  });
+});
+
+Deno.test("delivery: a permanent error dead-letters at once and replay delivers it again", async () => {
+  await withJournal(async (journal) => {
+    let fail = true;
+    const plugin = recorder(() => {
+      if (fail) throw Object.assign(new RangeError("bad request"), { permanent: true });
+    });
+    const clock = new ManualClock();
+    const delivery = new Delivery(journal, { ...OPTIONS, clock, replayPollMs: 100 });
+    delivery.add({ name: "a", instance: plugin, concurrency: 1 });
+    await append(journal, 1, "G");
+    await until(() => journal.status().plugins[0]?.dead === 1, "dead letter");
+    assert.equal(plugin.seen.length, 1);
+    fail = false;
+    assert.equal(journal.replay({ plugins: [{ name: "a", matches: () => true }], dead: true }), 1);
+    clock.tick(100);
+    await until(() => plugin.seen.length === 2, "replayed");
+    assert.equal(plugin.seen[1]!.attempt, 1);
+    await delivery.close(1000);
+    await until(() => journal.status().plugins.length === 0, "delivered");
+  });
+});
+
+Deno.test("delivery: a hung handler is aborted at handler_timeout and retried", async () => {
+  await withJournal(async (journal) => {
+    const clock = new ManualClock();
+    let aborted: unknown;
+    let calls = 0;
+    const plugin = recorder((_event, signal) => {
+      calls++;
+      if (calls > 1) return;
+      return new Promise<void>((resolve) => {
+        signal.addEventListener("abort", () => {
+          aborted = signal.reason;
+          resolve();
+        });
+      });
+    });
+    const delivery = new Delivery(journal, { ...OPTIONS, clock });
+    delivery.add({ name: "a", instance: plugin, concurrency: 1 });
+    await append(journal, 1, "G");
+    await until(() => calls === 1, "first call");
+    clock.tick(5000);
+    await until(() => aborted !== undefined, "aborted");
+    assert.ok(aborted instanceof DOMException);
+    assert.equal(aborted.message, "handler timed out after 5000ms");
+    await until(() => journal.pending("a", 0, 1)[0]?.attempts === 1, "retry recorded");
+    assert.equal(journal.pending("a", 0, 1)[0]?.nextAt, clock.now() + 500);
+    clock.tick(500);
+    await until(() => calls === 2, "retried");
+    await delivery.close(1000);
+    await until(() => journal.status().plugins.length === 0, "delivered");
+  });
+});
+
+Deno.test("delivery: retryAfterMs waits at least that long", async () => {
+  await withJournal(async (journal) => {
+    const clock = new ManualClock();
+    const plugin = recorder(() => {
+      if (plugin.seen.length === 1) {
+        throw Object.assign(new Error("busy"), { retryAfterMs: 30_000 });
+      }
+    });
+    const delivery = new Delivery(journal, { ...OPTIONS, clock });
+    delivery.add({ name: "a", instance: plugin, concurrency: 1 });
+    await append(journal, 1, "G");
+    await until(() => plugin.seen.length === 1, "first");
+    clock.tick(29_999);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.equal(plugin.seen.length, 1);
+    clock.tick(1);
+    await until(() => plugin.seen.length === 2, "second");
+    await delivery.close(1000);
+  });
+});
+
+Deno.test("delivery: a removed plugin's pending callbacks stay pending and resume when it comes back", async () => {
+  await withJournal(async (journal) => {
+    const gate = Promise.withResolvers<void>();
+    const slow = recorder(() => gate.promise);
+    const delivery = new Delivery(journal, { ...OPTIONS, clock: new ManualClock() });
+    delivery.add({ name: "a", instance: slow, concurrency: 1 });
+    for (let n = 0; n < 5; n++) await append(journal, n, "G");
+    await until(() => slow.seen.length === 1, "first started");
+    const removing = delivery.remove("a", 10);
+    await removing;
+    gate.resolve();
+    assert.equal(journal.status().plugins[0]?.pending, 5, "nothing lost, nothing marked delivered");
+    const again = recorder();
+    delivery.add({ name: "a", instance: again, concurrency: 1 });
+    await until(() => again.seen.length === 5, "resumed");
+    assert.deepEqual(again.seen.map((e) => e.id), ["1", "2", "3", "4", "5"]);
+    await delivery.close(1000);
+  });
+});

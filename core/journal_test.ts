@@ -1,0 +1,181 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { type CallbackRecord, Journal, JournalUnavailableError } from "./journal.ts";
+
+function record(n: number, overrides: Partial<CallbackRecord> = {}): CallbackRecord {
+  return {
+    sdkAppId: "1400000000",
+    command: "Group.CallbackAfterSendMsg",
+    receivedAt: 1_700_000_000_000 + n,
+    body: JSON.stringify({ CallbackCommand: "Group.CallbackAfterSendMsg", MsgSeq: n }),
+    dedupKey: `key-${n}`,
+    groupKey: `g:${n % 3}`,
+    plugins: ["a", "b"],
+    ...overrides,
+  };
+}
+
+async function withJournal(
+  fn: (journal: Journal, path: string) => Promise<void>,
+  durability: "os" | "fsync" = "os",
+): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/sub/journal.db`;
+  try {
+    await using journal = Journal.open(path, { durability });
+    await fn(journal, path);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("journal: concurrent appends share one commit", async () => {
+  await withJournal(async (journal) => {
+    let commits = 0;
+    journal.onAppend(() => commits++);
+    const results = await Promise.all(
+      Array.from({ length: 500 }, (_, n) => journal.append(record(n))),
+    );
+    assert.equal(commits, 1);
+    assert.deepEqual(results.map((r) => r.id), Array.from({ length: 500 }, (_, n) => n + 1));
+    assert.equal(journal.status().callbacks, 500);
+  });
+});
+
+Deno.test("journal: a duplicate dedup key is stored once and not delivered twice", async () => {
+  await withJournal(async (journal) => {
+    const [first, second] = await Promise.all([
+      journal.append(record(1)),
+      journal.append(record(1, { body: "{}" })),
+    ]);
+    assert.deepEqual(first, { id: 1, duplicate: false });
+    assert.deepEqual(second, { id: 1, duplicate: true });
+    const third = await journal.append(record(1));
+    assert.deepEqual(third, { id: 1, duplicate: true });
+    assert.equal(journal.status().callbacks, 1);
+    assert.equal(journal.pending("a", 0, 10).length, 1);
+  });
+});
+
+Deno.test("journal: dedup keys survive a reopen", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    {
+      const journal = Journal.open(`${dir}/j.db`);
+      await journal.append(record(7));
+      journal.close();
+    }
+    const again = Journal.open(`${dir}/j.db`);
+    assert.deepEqual(await again.append(record(7)), { id: 1, duplicate: true });
+    again.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("journal: pending deliveries follow journal order per plugin and clear when delivered", async () => {
+  await withJournal(async (journal) => {
+    for (let n = 0; n < 5; n++) {
+      await journal.append(record(n, { plugins: n === 2 ? ["a"] : ["a", "b"] }));
+    }
+    assert.deepEqual(journal.pending("a", 0, 10).map((p) => p.id), [1, 2, 3, 4, 5]);
+    assert.deepEqual(journal.pending("b", 0, 10).map((p) => p.id), [1, 2, 4, 5]);
+    assert.deepEqual(journal.pending("a", 2, 2).map((p) => p.id), [3, 4]);
+    const first = journal.pending("a", 0, 1)[0]!;
+    assert.equal(first.command, "Group.CallbackAfterSendMsg");
+    assert.equal(first.groupKey, "g:0");
+    assert.equal(first.attempts, 0);
+    await journal.markDelivered("a", 1);
+    await journal.markRetry("a", 2, { attempts: 1, nextAt: 5, error: "boom" });
+    await journal.markDead("a", 3, { attempts: 12, error: "gone" });
+    const pending = journal.pending("a", 0, 10);
+    assert.deepEqual(pending.map((p) => [p.id, p.attempts, p.nextAt]), [[2, 1, 5], [4, 0, 0], [
+      5,
+      0,
+      0,
+    ]]);
+    const status = journal.status();
+    assert.deepEqual(status.plugins.map((p) => [p.plugin, p.pending, p.dead]), [["a", 3, 1], [
+      "b",
+      4,
+      0,
+    ]]);
+  });
+});
+
+Deno.test("journal: replay re-delivers delivered callbacks and revives dead letters", async () => {
+  await withJournal(async (journal) => {
+    for (let n = 0; n < 3; n++) await journal.append(record(n, { plugins: ["a"] }));
+    for (const id of [1, 2]) await journal.markDelivered("a", id);
+    await journal.markDead("a", 3, { attempts: 12, error: "gone" });
+    const generation = journal.replayGeneration();
+    const plugins = [{ name: "a", matches: () => true }];
+    assert.equal(journal.replay({ plugins, dead: true }), 1);
+    assert.equal(journal.replayGeneration(), generation + 1);
+    assert.deepEqual(journal.pending("a", 0, 10).map((p) => [p.id, p.attempts]), [[3, 0]]);
+    assert.equal(journal.replay({ plugins, since: 1_700_000_000_001 }), 2);
+    assert.deepEqual(journal.pending("a", 0, 10).map((p) => p.id), [2, 3]);
+  });
+});
+
+Deno.test("journal: quarantine keeps the raw bytes", async () => {
+  await withJournal(async (journal, path) => {
+    const body = new Uint8Array([0xff, 0x00, 0x7b]);
+    await journal.quarantine({
+      sdkAppId: "1400000000",
+      receivedAt: 1,
+      query: "SdkAppid=1400000000",
+      reason: "body is not UTF-8",
+      body,
+    });
+    assert.equal(journal.status().quarantined, 1);
+    const reader = new DatabaseSync(path, { readOnly: true });
+    const row = reader.prepare("SELECT body, reason FROM quarantine").get() as {
+      body: Uint8Array;
+      reason: string;
+    };
+    reader.close();
+    assert.deepEqual(new Uint8Array(row.body), body);
+    assert.equal(row.reason, "body is not UTF-8");
+  });
+});
+
+Deno.test("journal: prune keeps callbacks still pending or dead", async () => {
+  await withJournal(async (journal) => {
+    for (let n = 0; n < 3; n++) await journal.append(record(n, { plugins: ["a"] }));
+    await journal.markDelivered("a", 1);
+    await journal.markDead("a", 2, { attempts: 1, error: "x" });
+    assert.equal(await journal.prune(Number.MAX_SAFE_INTEGER, 0), 1);
+    assert.equal(journal.status().callbacks, 2);
+  });
+});
+
+Deno.test("journal: fsync durability opens and commits", async () => {
+  await withJournal(async (journal) => {
+    assert.deepEqual(await journal.append(record(1)), { id: 1, duplicate: false });
+  }, "fsync");
+});
+
+Deno.test("journal: a failed commit rejects every write with JournalUnavailableError", async () => {
+  await withJournal(async (journal, path) => {
+    // Another connection holds the write lock past the busy timeout.
+    const other = new DatabaseSync(path);
+    other.exec("PRAGMA busy_timeout = 0");
+    other.exec("BEGIN IMMEDIATE");
+    const writes = [journal.append(record(1)), journal.append(record(2))];
+    const started = Date.now();
+    for (const write of writes) {
+      await assert.rejects(write, (error: unknown) => {
+        assert.ok(error instanceof JournalUnavailableError);
+        assert.match(error.message, /^Cannot write the journal: database is locked/);
+        return true;
+      });
+    }
+    assert.ok(Date.now() - started >= 900);
+    other.exec("ROLLBACK");
+    other.close();
+    assert.match(journal.lastError ?? "", /locked/);
+    assert.deepEqual(await journal.append(record(1)), { id: 1, duplicate: false });
+    assert.equal(journal.lastError, undefined);
+  });
+});

@@ -1,0 +1,182 @@
+/**
+ * A small Prometheus registry: counters, gauges and histograms with labels, rendered in
+ * the text exposition format.
+ *
+ * @module
+ */
+
+type Labels = Record<string, string>;
+
+interface Series {
+  labels: Labels;
+  value: number;
+  buckets?: number[];
+  sum?: number;
+}
+
+/** One metric family. */
+export class Metric {
+  readonly name: string;
+  readonly help: string;
+  readonly type: "counter" | "gauge" | "histogram";
+  readonly bounds: readonly number[];
+  #series = new Map<string, Series>();
+
+  constructor(
+    name: string,
+    help: string,
+    type: "counter" | "gauge" | "histogram",
+    bounds: readonly number[] = [],
+  ) {
+    this.name = name;
+    this.help = help;
+    this.type = type;
+    this.bounds = bounds;
+  }
+
+  #get(labels: Labels): Series {
+    const key = JSON.stringify(labels);
+    let series = this.#series.get(key);
+    if (series === undefined) {
+      series = { labels, value: 0 };
+      if (this.type === "histogram") {
+        series.buckets = this.bounds.map(() => 0);
+        series.sum = 0;
+      }
+      this.#series.set(key, series);
+    }
+    return series;
+  }
+
+  /** Adds to a counter or gauge. */
+  inc(labels: Labels = {}, by = 1): void {
+    this.#get(labels).value += by;
+  }
+
+  /** Sets a gauge. */
+  set(labels: Labels, value: number): void {
+    this.#get(labels).value = value;
+  }
+
+  /** Records one observation in a histogram. */
+  observe(labels: Labels, value: number): void {
+    const series = this.#get(labels);
+    series.value += 1;
+    series.sum! += value;
+    for (let i = 0; i < this.bounds.length; i++) {
+      if (value <= this.bounds[i]!) series.buckets![i]! += 1;
+    }
+  }
+
+  /** The current value of a counter or gauge (0 when never touched). */
+  value(labels: Labels = {}): number {
+    return this.#series.get(JSON.stringify(labels))?.value ?? 0;
+  }
+
+  /** Renders this family in Prometheus text format. */
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
+    for (const series of this.#series.values()) {
+      if (this.type !== "histogram") {
+        lines.push(`${this.name}${formatLabels(series.labels)} ${series.value}`);
+        continue;
+      }
+      this.bounds.forEach((bound, i) => {
+        const labels = { ...series.labels, le: String(bound) };
+        lines.push(`${this.name}_bucket${formatLabels(labels)} ${series.buckets![i]}`);
+      });
+      lines.push(
+        `${this.name}_bucket${formatLabels({ ...series.labels, le: "+Inf" })} ${series.value}`,
+      );
+      lines.push(`${this.name}_sum${formatLabels(series.labels)} ${series.sum}`);
+      lines.push(`${this.name}_count${formatLabels(series.labels)} ${series.value}`);
+    }
+    return lines.join("\n");
+  }
+}
+
+function formatLabels(labels: Labels): string {
+  const parts = Object.entries(labels).map(([key, value]) =>
+    `${key}="${value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n")}"`
+  );
+  return parts.length === 0 ? "" : `{${parts.join(",")}}`;
+}
+
+/** Seconds buckets from half a millisecond to half a minute. */
+const SECONDS_BUCKETS = [
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+  30,
+];
+
+/** Every metric imhookd exposes. */
+export class Metrics {
+  readonly callbacks = new Metric(
+    "imhookd_callbacks_total",
+    "Callbacks answered, by command and result.",
+    "counter",
+  );
+  readonly ackSeconds = new Metric(
+    "imhookd_ack_seconds",
+    "Time from request start to the answer of accepted callbacks.",
+    "histogram",
+    SECONDS_BUCKETS,
+  );
+  readonly verifyFailures = new Metric(
+    "imhookd_verify_failures_total",
+    "Requests that failed app or signature verification, by reason.",
+    "counter",
+  );
+  readonly deliveries = new Metric(
+    "imhookd_deliveries_total",
+    "Delivery attempts, by plugin and result.",
+    "counter",
+  );
+  readonly deliverySeconds = new Metric(
+    "imhookd_delivery_seconds",
+    "Time a plugin's handler took, by plugin.",
+    "histogram",
+    SECONDS_BUCKETS,
+  );
+  readonly pending = new Metric(
+    "imhookd_pending",
+    "Callbacks waiting for delivery, by plugin.",
+    "gauge",
+  );
+  readonly deadLetters = new Metric(
+    "imhookd_dead_letters",
+    "Callbacks given up on, by plugin.",
+    "gauge",
+  );
+  readonly configReloads = new Metric(
+    "imhookd_config_reloads_total",
+    "Configuration reloads, by result.",
+    "counter",
+  );
+
+  /** Prometheus text of every metric. */
+  render(): string {
+    return [
+      this.callbacks,
+      this.ackSeconds,
+      this.verifyFailures,
+      this.deliveries,
+      this.deliverySeconds,
+      this.pending,
+      this.deadLetters,
+      this.configReloads,
+    ].map((metric) => metric.render()).join("\n") + "\n";
+  }
+}
