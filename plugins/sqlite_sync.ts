@@ -1,0 +1,214 @@
+/**
+ * `builtin:sqlite_sync`: keeps the current state of IM groups (info, custom fields,
+ * attributes, members, messages) in a SQLite file that any SQLite client can read while
+ * imhookd writes it (WAL mode). The tables are the same whatever order callbacks arrive in
+ * and however often each arrives; see `_sqlite_sync_store.ts` for how.
+ *
+ * What each command writes:
+ * - `groups` rows come from `Group.CallbackAfterCreateGroup`, `...GroupInfoChanged` (only the
+ *   fields present; `""` is a value), `...ChangeGroupOwner` (`owner_account`) and
+ *   `...GroupDestroyed` (`destroyed = 1`, for good). Other commands do not touch the row.
+ * - `group_custom_fields` from `UserDefinedDataList` (create, info changed); `group_attrs`
+ *   from `...GroupAttrChanged`.
+ * - `group_members` from the member lists of create, `...NewMemberJoin` and `...MemberExit`;
+ *   the member list of `...GroupDestroyed` is history and changes nothing.
+ * - `group_messages` from `...AfterSendMsg` (`msg_body` is the JSON of `MsgBody`, `text` the
+ *   `TIMTextElem` texts joined with `""`) and `...AfterRecallMsg` (`recalled = 1`).
+ * Other commands are ignored. A payload that cannot be applied (e.g. `MsgSeq` not a number)
+ * fails with `permanent: true`; database errors (e.g. a lock held too long) are retried.
+ *
+ * ```yaml
+ * plugins:
+ *   - name: im_state
+ *     use: builtin:sqlite_sync
+ *     on: ["Group.*"]
+ *     options:
+ *       path: ./data/im.db     # relative to the config file's folder
+ *       busy_timeout: 5s       # how long a write waits for a lock held by another connection
+ *       max_batch: 1000        # most callbacks written in one transaction
+ * ```
+ *
+ * @module
+ */
+import { mkdirSync } from "node:fs";
+import { dirname, isAbsolute, join } from "node:path";
+import type { DatabaseSync } from "node:sqlite";
+import type {
+  CallbackEvent,
+  Plugin,
+  PluginContext,
+  PluginInstance,
+  PluginOptionsContext,
+} from "../plugin.ts";
+import { parseDuration } from "../core/units.ts";
+import { type GroupChange, parseChange } from "./_sqlite_sync_change.ts";
+import { openSyncDatabase } from "./_sqlite_sync_schema.ts";
+import { SyncStore } from "./_sqlite_sync_store.ts";
+
+/** The validated options of `builtin:sqlite_sync`. */
+export interface SqliteSyncOptions {
+  /** Absolute path of the database file. */
+  path: string;
+  /** How long a write waits for a lock, in ms. Default 5000. */
+  busyTimeoutMs: number;
+  /** Most callbacks written in one transaction. Default 1000. */
+  maxBatch: number;
+}
+
+const OPTION_KEYS = new Set(["path", "busy_timeout", "max_batch"]);
+
+/**
+ * Validates the raw `options` of a `builtin:sqlite_sync` entry; `path` is resolved against
+ * `ctx.configDir`. Errors start with the key path, e.g. `options.path: ...`.
+ */
+export function parseSqliteSyncOptions(
+  raw: unknown,
+  ctx: PluginOptionsContext,
+): SqliteSyncOptions {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new TypeError(`options: expected a map with at least "path", got ${describe(raw)}`);
+  }
+  const options = raw as Record<string, unknown>;
+  for (const key of Object.keys(options)) {
+    if (!OPTION_KEYS.has(key)) {
+      throw new TypeError(
+        `options.${key}: unknown option; expected one of path, busy_timeout, max_batch`,
+      );
+    }
+  }
+  const path = options.path;
+  if (typeof path !== "string" || path.trim() === "") {
+    throw new TypeError(`options.path: expected a file path, got ${describe(path)}`);
+  }
+  let busyTimeoutMs = 5_000;
+  if (options.busy_timeout !== undefined) {
+    const value = options.busy_timeout;
+    if (typeof value !== "string" && typeof value !== "number") {
+      throw new TypeError(
+        `options.busy_timeout: expected a duration such as 5s, got ${describe(value)}`,
+      );
+    }
+    try {
+      busyTimeoutMs = parseDuration(value);
+    } catch (error) {
+      throw new RangeError(`options.busy_timeout: ${(error as Error).message}`);
+    }
+    if (busyTimeoutMs > 2 ** 31 - 1) {
+      throw new RangeError(`options.busy_timeout: "${value}" is too long; at most 24d`);
+    }
+  }
+  let maxBatch = 1_000;
+  if (options.max_batch !== undefined) {
+    const value = options.max_batch;
+    if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
+      throw new RangeError(
+        `options.max_batch: expected a whole number of at least 1, got ${describe(value)}`,
+      );
+    }
+    maxBatch = value;
+  }
+  return {
+    path: isAbsolute(path) ? path : join(ctx.configDir, path),
+    busyTimeoutMs,
+    maxBatch,
+  };
+}
+
+/**
+ * Opens the database (creating its folder and tables) and returns the running plugin.
+ * `handle` calls made in the same tick are written in one transaction; each resolves once
+ * that transaction has committed.
+ */
+export function createSqliteSync(options: SqliteSyncOptions, ctx: PluginContext): PluginInstance {
+  mkdirSync(dirname(options.path), { recursive: true });
+  const db = openSyncDatabase(options.path, options.busyTimeoutMs);
+  ctx.logger.info("sqlite_sync writing {path}", { path: options.path });
+  return new SqliteSync(db, options.maxBatch);
+}
+
+interface Pending {
+  change: GroupChange;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+class SqliteSync implements PluginInstance {
+  #db: DatabaseSync;
+  #store: SyncStore;
+  #maxBatch: number;
+  #queue: Pending[] = [];
+  #flushScheduled = false;
+  #closed = false;
+
+  constructor(db: DatabaseSync, maxBatch: number) {
+    this.#db = db;
+    this.#store = new SyncStore(db);
+    this.#maxBatch = maxBatch;
+  }
+
+  handle(event: CallbackEvent, signal: AbortSignal): Promise<void> {
+    if (this.#closed) {
+      return Promise.reject(
+        new TypeError(`Cannot handle callback "${event.id}": sqlite_sync is closed`),
+      );
+    }
+    if (signal.aborted) return Promise.reject(signal.reason);
+    let change: GroupChange | undefined;
+    try {
+      change = parseChange(event);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (change === undefined) return Promise.resolve();
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.#queue.push({ change, resolve, reject });
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(() => this.#flush());
+    }
+    return promise;
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    while (this.#queue.length > 0) {
+      const batch = this.#queue.splice(0, this.#maxBatch);
+      try {
+        this.#store.applyAll(batch.map((pending) => pending.change));
+        for (const pending of batch) pending.resolve();
+      } catch {
+        // Apply one by one so that one bad change does not fail the others with it.
+        for (const pending of batch) {
+          try {
+            this.#store.applyAll([pending.change]);
+            pending.resolve();
+          } catch (error) {
+            pending.reject(error);
+          }
+        }
+      }
+    }
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#flush();
+    this.#closed = true;
+    this.#db.close();
+    return Promise.resolve();
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return "nothing";
+  return JSON.stringify(value) ?? String(value);
+}
+
+/** The `builtin:sqlite_sync` plugin. */
+const sqliteSync: Plugin<SqliteSyncOptions> = {
+  name: "sqlite_sync",
+  parseOptions: parseSqliteSyncOptions,
+  create: createSqliteSync,
+};
+
+export default sqliteSync;
