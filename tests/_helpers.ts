@@ -1,0 +1,217 @@
+/**
+ * Helpers for the end-to-end tests: write a config, start the real `main.ts serve` as a
+ * child process on 127.0.0.1 port 0, run CLI commands, sign requests.
+ *
+ * @module
+ */
+import { computeSign } from "../core/verify.ts";
+
+/** The project's root folder. */
+export const ROOT = new URL("../", import.meta.url).pathname;
+/** The permissions `deno task start` grants, so the tests prove they are enough. */
+export const PERMISSIONS = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-sys",
+];
+export const APP = "1400000000";
+export const TOKEN = "e2e-secret-token";
+
+/** A temporary folder holding a config; removed on dispose. */
+export interface Workspace extends AsyncDisposable {
+  dir: string;
+  config: string;
+}
+
+/** Writes `yaml` as `config.yaml` in a new temporary folder. */
+export async function workspace(yaml: string): Promise<Workspace> {
+  const dir = await Deno.makeTempDir({ prefix: "imhookd-e2e-" });
+  const config = `${dir}/config.yaml`;
+  await Deno.writeTextFile(config, yaml);
+  return {
+    dir,
+    config,
+    [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
+  };
+}
+
+/** A config listening on port 0 with the recorder plugin writing `events.jsonl`. */
+export function recorderConfig(extra = ""): string {
+  return `
+server:
+  listen: 127.0.0.1:0
+  path: /im/callback
+apps:
+  - sdk_app_id: ${APP}
+    token: ${TOKEN}
+journal:
+  path: ./journal.db
+log:
+  level: debug
+  format: json
+plugins:
+  - name: recorder
+    use: ${ROOT}tests/fixtures/recorder.ts
+    options:
+      path: ./events.jsonl
+${extra}`;
+}
+
+/** A running `serve` child process. */
+export interface Served extends AsyncDisposable {
+  url: string;
+  adminUrl?: string;
+  child: Deno.ChildProcess;
+  /** Every log line printed so far. */
+  logs: string[];
+  /** Sends SIGTERM and resolves with the exit code. */
+  stop(): Promise<number>;
+  /** Sends SIGKILL and waits for the process to end. */
+  kill(): Promise<void>;
+}
+
+/** Starts `main.ts serve --config FILE` and waits until it logs its listening address. */
+export async function serve(config: string, env: Record<string, string> = {}): Promise<Served> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PERMISSIONS, `${ROOT}main.ts`, "serve", "--config", config],
+    env,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const logs: string[] = [];
+  const listening = Promise.withResolvers<{ url: string; adminUrl?: string }>();
+  let adminUrl: string | undefined;
+  const reading = (async () => {
+    let buffer = "";
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+      buffer += chunk;
+      let newline;
+      while ((newline = buffer.indexOf("\n")) >= 0) {
+        const line = buffer.slice(0, newline);
+        buffer = buffer.slice(newline + 1);
+        logs.push(line);
+        const admin = /Admin listener on (http:\/\/[^\s"]+)/.exec(line);
+        if (admin) adminUrl = admin[1];
+        const match = /Listening for callbacks on (https?:\/\/[^\s"]+)/.exec(line);
+        if (match) listening.resolve({ url: match[1]!, ...(adminUrl ? { adminUrl } : {}) });
+      }
+    }
+    listening.reject(new Error(`serve exited before listening:\n${logs.join("\n")}`));
+  })();
+  const status = child.status;
+  let address: { url: string; adminUrl?: string };
+  try {
+    address = await listening.promise;
+  } catch (error) {
+    await status;
+    await reading;
+    throw error;
+  }
+  let ended = false;
+  const end = async (): Promise<number> => {
+    const { code } = await status;
+    await reading;
+    ended = true;
+    return code;
+  };
+  return {
+    ...address,
+    child,
+    logs,
+    async stop() {
+      if (!ended) child.kill("SIGTERM");
+      return await end();
+    },
+    async kill() {
+      if (!ended) child.kill("SIGKILL");
+      await end();
+    },
+    async [Symbol.asyncDispose]() {
+      if (!ended) {
+        child.kill("SIGKILL");
+        await end();
+      }
+    },
+  };
+}
+
+/** Runs `main.ts ARGS...` and returns its exit code and output. */
+export async function cli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PERMISSIONS, `${ROOT}main.ts`, ...args],
+    env,
+    stdin: "null",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+/** The query string Tencent would send, signed with `TOKEN` at `now`. */
+export function signedQuery(
+  command: string,
+  overrides: Record<string, string> = {},
+  nowMs = Date.now(),
+): string {
+  const requestTime = String(Math.floor(nowMs / 1000));
+  return new URLSearchParams({
+    SdkAppid: APP,
+    CallbackCommand: command,
+    contenttype: "json",
+    ClientIP: "203.0.113.7",
+    OptPlatform: "Android",
+    RequestTime: requestTime,
+    Sign: computeSign(TOKEN, requestTime),
+    ...overrides,
+  }).toString();
+}
+
+/** Reads the recorder's JSON lines (none when the file does not exist yet). */
+export async function recorded(path: string): Promise<Record<string, unknown>[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
+  return text.split("\n").filter((line) => line !== "").map((line) => JSON.parse(line));
+}
+
+/** Polls `probe` until it returns true; fails after `timeoutMs`. */
+export async function eventually(
+  probe: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The seed examples in tests/fixtures/seeds: file name, command and exact text. */
+export async function seeds(): Promise<{ file: string; command: string; text: string }[]> {
+  const dir = `${ROOT}tests/fixtures/seeds`;
+  const list = [];
+  for await (const entry of Deno.readDir(dir)) {
+    const text = await Deno.readTextFile(`${dir}/${entry.name}`);
+    list.push({ file: `${dir}/${entry.name}`, command: JSON.parse(text).CallbackCommand, text });
+  }
+  return list.sort((a, b) => a.file.localeCompare(b.file));
+}
+
+/** Where the recorder plugin of {@linkcode recorderConfig} writes, in a workspace folder. */
+export function recordConfigPath(dir: string): string {
+  return `${dir}/events.jsonl`;
+}
