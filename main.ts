@@ -327,6 +327,12 @@ function replay(
     ...(options.since !== undefined ? { since: parseTime(options.since, "--since") } : {}),
     ...(options.until !== undefined ? { until: parseTime(options.until, "--until") } : {}),
     ...(options.dead ? { dead: true } : {}),
+  }, {
+    onProgress: ({ scanned, total, selected }) => {
+      if (total > 5_000) {
+        printError(`replay: ${scanned}/${total} callbacks scanned, ${selected} selected`);
+      }
+    },
   });
   print(
     `Selected ${count} ${options.dead ? "dead letter(s)" : "deliveries"} for delivery again.`,

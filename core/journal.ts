@@ -91,6 +91,16 @@ export interface ReplaySelection {
   dead?: boolean;
 }
 
+/** How far a {@linkcode Journal.replay} has got. */
+export interface ReplayProgress {
+  /** Callbacks looked at so far. */
+  scanned: number;
+  /** Callbacks in the time range. */
+  total: number;
+  /** Deliveries made pending so far. */
+  selected: number;
+}
+
 /** Thrown when the journal cannot be written; the callback was not stored. */
 export class JournalUnavailableError extends Error {
   override name = "JournalUnavailableError";
@@ -318,56 +328,74 @@ export class Journal implements AsyncDisposable {
 
   /**
    * Marks the selected callbacks for delivery again and returns how many deliveries it
-   * made pending. Works beside a running `serve`, which notices the change.
+   * made pending. Works beside a running `serve`, which notices the change: it commits in
+   * chunks of `chunk` callbacks so that `serve`'s own commits never wait long, and calls
+   * `onProgress` after each chunk.
    */
-  replay(selection: ReplaySelection): number {
+  replay(
+    selection: ReplaySelection,
+    options: { chunk?: number; onProgress?: (progress: ReplayProgress) => void } = {},
+  ): number {
     const since = selection.since ?? 0;
     const until = selection.until ?? Number.MAX_SAFE_INTEGER;
     const accepts = selection.command ?? (() => true);
-    let count = 0;
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
-      if (selection.dead) {
-        const rows = this.#db.prepare(
-          `SELECT d.plugin, d.callback_id AS id, c.command FROM deliveries d
-           JOIN callbacks c ON c.id = d.callback_id
-           WHERE d.state = 'dead' AND c.received_at BETWEEN ? AND ?`,
-        ).all(since, until) as { plugin: string; id: number; command: string }[];
-        const names = new Set(selection.plugins.map((plugin) => plugin.name));
-        const revive = this.#db.prepare(
-          `UPDATE deliveries SET state = 'pending', attempts = 0, next_at = 0
-           WHERE plugin = ? AND callback_id = ?`,
-        );
-        for (const row of rows) {
-          if (!names.has(row.plugin) || !accepts(row.command)) continue;
-          revive.run(row.plugin, row.id);
-          count++;
-        }
-      } else {
-        const rows = this.#db.prepare(
-          "SELECT id, command FROM callbacks WHERE received_at BETWEEN ? AND ? ORDER BY id",
-        ).all(since, until) as { id: number; command: string }[];
-        const upsert = this.#db.prepare(
-          `INSERT INTO deliveries (plugin, callback_id) VALUES (?, ?)
-           ON CONFLICT (plugin, callback_id) DO UPDATE
-           SET state = 'pending', attempts = 0, next_at = 0`,
-        );
+    const chunk = options.chunk ?? 5_000;
+    const names = new Set(selection.plugins.map((plugin) => plugin.name));
+    const total = (this.#db.prepare(
+      "SELECT COUNT(*) AS n FROM callbacks WHERE received_at BETWEEN ? AND ?",
+    ).get(since, until) as { n: number }).n;
+    const scan = this.#db.prepare(
+      `SELECT id, command FROM callbacks WHERE id > ? AND received_at BETWEEN ? AND ?
+       ORDER BY id LIMIT ?`,
+    );
+    const deadOf = this.#db.prepare(
+      "SELECT plugin FROM deliveries WHERE callback_id = ? AND state = 'dead'",
+    );
+    const revive = this.#db.prepare(
+      `UPDATE deliveries SET state = 'pending', attempts = 0, next_at = 0
+       WHERE plugin = ? AND callback_id = ?`,
+    );
+    const upsert = this.#db.prepare(
+      `INSERT INTO deliveries (plugin, callback_id) VALUES (?, ?)
+       ON CONFLICT (plugin, callback_id) DO UPDATE SET state = 'pending', attempts = 0, next_at = 0`,
+    );
+    let selected = 0;
+    let scanned = 0;
+    let afterId = 0;
+    for (;;) {
+      this.#db.exec("BEGIN IMMEDIATE");
+      let rows: { id: number; command: string }[];
+      try {
+        rows = scan.all(afterId, since, until, chunk) as { id: number; command: string }[];
         for (const row of rows) {
           if (!accepts(row.command)) continue;
-          for (const plugin of selection.plugins) {
-            if (!plugin.matches(row.command)) continue;
-            upsert.run(plugin.name, row.id);
-            count++;
+          if (selection.dead) {
+            for (const { plugin } of deadOf.all(row.id) as { plugin: string }[]) {
+              if (!names.has(plugin)) continue;
+              revive.run(plugin, row.id);
+              selected++;
+            }
+          } else {
+            for (const plugin of selection.plugins) {
+              if (!plugin.matches(row.command)) continue;
+              upsert.run(plugin.name, row.id);
+              selected++;
+            }
           }
         }
+        if (rows.length < chunk) {
+          this.#db.exec("UPDATE meta SET value = value + 1 WHERE key = 'replay_generation'");
+        }
+        this.#db.exec("COMMIT");
+      } catch (error) {
+        this.#db.exec("ROLLBACK");
+        throw error;
       }
-      this.#db.exec("UPDATE meta SET value = value + 1 WHERE key = 'replay_generation'");
-      this.#db.exec("COMMIT");
-    } catch (error) {
-      this.#db.exec("ROLLBACK");
-      throw error;
+      scanned += rows.length;
+      afterId = rows.at(-1)?.id ?? afterId;
+      options.onProgress?.({ scanned, total, selected });
+      if (rows.length < chunk) return selected;
     }
-    return count;
   }
 
   /** Counts for `status` and the metrics. */

@@ -179,3 +179,17 @@ Deno.test("journal: a failed commit rejects every write with JournalUnavailableE
     assert.equal(journal.lastError, undefined);
   });
 });
+
+Deno.test("journal: replay works in chunks and reports progress", async () => {
+  await withJournal(async (journal) => {
+    for (let n = 0; n < 25; n++) await journal.append(record(n, { plugins: [] }));
+    const progress: number[] = [];
+    const count = journal.replay(
+      { plugins: [{ name: "late", matches: () => true }] },
+      { chunk: 10, onProgress: (p) => progress.push(p.scanned) },
+    );
+    assert.equal(count, 25);
+    assert.deepEqual(progress, [10, 20, 25]);
+    assert.equal(journal.pending("late", 0, 100).length, 25);
+  });
+});
