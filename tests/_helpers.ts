@@ -215,3 +215,13 @@ export async function seeds(): Promise<{ file: string; command: string; text: st
 export function recordConfigPath(dir: string): string {
   return `${dir}/events.jsonl`;
 }
+
+/** Runs `send --config CONFIG --command COMMAND --body FILE --url URL`. */
+export function sendFile(
+  config: string,
+  command: string,
+  file: string,
+  url: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return cli(["send", "--config", config, "--command", command, "--body", file, "--url", url]);
+}

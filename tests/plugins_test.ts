@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { computeSign } from "../core/verify.ts";
-import { cli, eventually, ROOT, seeds, serve, TOKEN, workspace } from "./_helpers.ts";
+import { cli, eventually, ROOT, seeds, sendFile, serve, TOKEN, workspace } from "./_helpers.ts";
 
 interface Received {
   url: URL;
@@ -62,17 +62,7 @@ plugins:
   await using served = await serve(ws.config);
   const list = await seeds();
   for (const seed of list) {
-    const sent = await cli([
-      "send",
-      "--config",
-      ws.config,
-      "--command",
-      seed.command,
-      "--body",
-      seed.file,
-      "--url",
-      served.url,
-    ]);
+    const sent = await sendFile(ws.config, seed.command, seed.file, served.url);
     assert.equal(sent.code, 0, sent.stdout + sent.stderr);
   }
   const jsonl = `${ws.dir}/data/callbacks.jsonl`;
@@ -176,17 +166,7 @@ plugins:
   assert.equal(checked.code, 0, checked.stderr);
   await using served = await serve(ws.config);
   const seed = (await seeds()).find((s) => s.command === "Group.CallbackAfterSendMsg")!;
-  const sent = await cli([
-    "send",
-    "--config",
-    ws.config,
-    "--command",
-    seed.command,
-    "--body",
-    seed.file,
-    "--url",
-    served.url,
-  ]);
+  const sent = await sendFile(ws.config, seed.command, seed.file, served.url);
   assert.equal(sent.code, 0, sent.stdout + sent.stderr);
   await eventually(() => hook.received.length === 1, "example plugin posted");
   assert.deepEqual(JSON.parse(hook.received[0]!.body), {

@@ -8,6 +8,7 @@ import {
   recorded,
   recorderConfig,
   seeds,
+  sendFile,
   serve,
   signedQuery,
   workspace,
@@ -27,17 +28,7 @@ Deno.test("serve: seed examples sent with `send` reach the plugin exactly as sen
   await using served = await serve(ws.config);
   const list = await seeds();
   for (const seed of list) {
-    const sent = await cli([
-      "send",
-      "--config",
-      ws.config,
-      "--command",
-      seed.command,
-      "--body",
-      seed.file,
-      "--url",
-      served.url,
-    ]);
+    const sent = await sendFile(ws.config, seed.command, seed.file, served.url);
     assert.equal(sent.code, 0, sent.stderr);
     assert.equal(sent.stdout.trim(), '200 {"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":""}');
   }
