@@ -19,3 +19,13 @@ Deno.test("log: JSON lines render values bare and keep properties", () => {
   assert.ok(lines[0]!.endsWith("}\n"));
   assert.equal(JSON.parse(lines[1]!).error, "boom");
 });
+
+Deno.test("log: pretty lines render the message with bare values", () => {
+  const lines: string[] = [];
+  setupLogging({ level: "debug", format: "pretty", write: (line) => lines.push(line) });
+  logger("test").debug("Journaled callback {id}", { id: 7 });
+  assert.equal(lines.length, 1);
+  // deno-lint-ignore no-control-regex
+  const plain = lines[0]!.replace(/\x1b\[[0-9;]*m/g, "");
+  assert.match(plain, /DBG\s+imhookd·test: Journaled callback 7\n$/);
+});
