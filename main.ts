@@ -7,10 +7,11 @@
 import { parseArgs } from "node:util";
 import denoJson from "./deno.json" with { type: "json" };
 import { type Config, ConfigError, loadConfig, matchesPattern } from "./core/config.ts";
-import { formatAddr, startDaemon } from "./core/daemon.ts";
+import { type Daemon, formatAddr, startDaemon } from "./core/daemon.ts";
 import { Journal } from "./core/journal.ts";
 import { loadPlugins, PluginLoadError } from "./core/loader.ts";
 import { logger, setupLogging } from "./core/log.ts";
+import { SystemdNotifier } from "./core/notify.ts";
 import { Router } from "./core/router.ts";
 import { sampleBody } from "./core/samples.ts";
 import { parseDuration } from "./core/units.ts";
@@ -41,7 +42,9 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error, 78 configuration error.`,
   serve: `Usage: imhookd serve --config FILE
 
 Runs the daemon: receives callbacks, journals them, delivers them to plugins.
-SIGTERM or SIGINT stop it gracefully.`,
+SIGTERM or SIGINT stop it gracefully; SIGHUP reloads the config.
+Under systemd (Type=notify) it reports READY/RELOADING/STOPPING and watchdog pings
+to $NOTIFY_SOCKET.`,
   check: `Usage: imhookd check --config FILE
 
 Validates the config, imports every plugin and checks its options (without starting it),
@@ -169,20 +172,65 @@ async function config(file: string | undefined): Promise<Config> {
 
 async function serve(config: Config): Promise<number> {
   const log = logger("main");
-  const daemon = await startDaemon(config);
+  let notifier: SystemdNotifier | undefined;
+  try {
+    notifier = SystemdNotifier.fromEnv();
+  } catch (error) {
+    log.warn("Not notifying systemd: {error}", { error });
+  }
+  // Listeners go in before the daemon starts: a SIGTERM that arrives while it starts must
+  // still stop it gracefully, never kill it.
+  let daemon: Daemon | undefined;
   const stopped = Promise.withResolvers<void>();
-  const stop = (signal: string) => () => {
-    log.info("Received {signal}", { signal });
+  let stopping = false;
+  let reloads = Promise.resolve();
+  const onStop = (signal: Deno.Signal) => () => {
+    if (stopping) {
+      log.info("Received {signal}: already shutting down", { signal });
+      return;
+    }
+    stopping = true;
+    log.info("Received {signal}: shutting down", { signal });
     stopped.resolve();
   };
-  const onTerm = stop("SIGTERM");
-  const onInt = stop("SIGINT");
-  Deno.addSignalListener("SIGTERM", onTerm);
-  Deno.addSignalListener("SIGINT", onInt);
-  await stopped.promise;
-  Deno.removeSignalListener("SIGTERM", onTerm);
-  Deno.removeSignalListener("SIGINT", onInt);
-  await daemon.shutdown();
+  const onHup = (): void => {
+    if (stopping) return;
+    if (daemon === undefined) {
+      log.warn("Received SIGHUP while starting: the config being started is already the newest");
+      return;
+    }
+    const running = daemon;
+    log.info("Received SIGHUP: reloading the config");
+    reloads = reloads.then(async () => {
+      await notifier?.reloading();
+      try {
+        await running.reload();
+      } catch (error) {
+        log.error("Reload failed: {error}", { error });
+      }
+      if (!stopping) await notifier?.ready();
+    });
+  };
+  const listeners: [Deno.Signal, () => void][] = [
+    ["SIGTERM", onStop("SIGTERM")],
+    ["SIGINT", onStop("SIGINT")],
+    ["SIGHUP", onHup],
+  ];
+  for (const [signal, listener] of listeners) Deno.addSignalListener(signal, listener);
+  try {
+    daemon = await startDaemon(config);
+    if (!stopping) {
+      await notifier?.ready();
+      notifier?.startWatchdog();
+    }
+    await stopped.promise;
+    await notifier?.stopping();
+    await daemon.shutdown();
+    await reloads;
+  } finally {
+    await notifier?.close();
+    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+  }
   return EXIT.ok;
 }
 

@@ -4,12 +4,20 @@
  *
  * @module
  */
+import { adminHandler } from "./admin.ts";
 import type { Clock } from "./clock.ts";
-import type { Config } from "./config.ts";
-import { Delivery } from "./delivery.ts";
+import { type Config, ConfigError, loadConfig, type PluginEntry } from "./config.ts";
+import { Delivery, type DeliveryTarget } from "./delivery.ts";
 import { Journal } from "./journal.ts";
-import { disposePlugins, loadPlugins, type StartedPlugin, startPlugins } from "./loader.ts";
-import { logger } from "./log.ts";
+import {
+  disposePlugins,
+  type LoadedPlugin,
+  loadPlugins,
+  PluginLoadError,
+  type StartedPlugin,
+  startPlugins,
+} from "./loader.ts";
+import { logger, setupLogging } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { Router } from "./router.ts";
 import { CallbackHandler, type ServerState } from "./server.ts";
@@ -30,8 +38,29 @@ export interface Daemon extends AsyncDisposable {
   adminAddr?: Deno.NetAddr;
   metrics: Metrics;
   journal: Journal;
-  /** Stops taking callbacks, lets handlers finish within the grace period, closes all. */
+  /** The config in force (after reloads; restart-only settings as the process started). */
+  readonly config: Config;
+  /**
+   * Reads the config file again and, if it is valid, switches apps, tokens, routes and
+   * plugins without closing the listeners; otherwise keeps the running config. Settings that
+   * need a restart (listen addresses, TLS, journal path, delivery tuning) are logged and kept.
+   * Reloads run one at a time.
+   */
+  reload(): Promise<ReloadResult>;
+  /**
+   * Answers 503 to new callbacks, lets requests in flight finish, gives running handlers
+   * `delivery.shutdown_grace` before aborting them (they stay pending), disposes the plugins
+   * and closes the journal.
+   */
   shutdown(): Promise<void>;
+}
+
+/** The outcome of {@linkcode Daemon.reload}. */
+export interface ReloadResult {
+  /** True when the new config is in force and every plugin runs with it. */
+  ok: boolean;
+  /** Every problem found, one line each (config errors, plugins that failed to start). */
+  errors: string[];
 }
 
 /** Builds the apps and routes a config asks for. */
@@ -53,36 +82,30 @@ export function serverState(config: Config): ServerState {
 /** Starts everything `config` describes; throws if any part cannot start. */
 export async function startDaemon(config: Config, options: DaemonOptions = {}): Promise<Daemon> {
   const loaded = await loadPlugins(config);
-  for (const app of config.apps) {
-    if (app.token === undefined || app.token === "") {
-      log.warn("App {sdkAppId} has no token: Sign is not checked for its callbacks", {
-        sdkAppId: app.sdkAppId,
-      });
-    }
-  }
+  warnTokenless(config);
   const journal = Journal.open(config.journal.path, { durability: config.journal.durability });
   const lifetime = new AbortController();
-  let started: StartedPlugin[] = [];
+  const running = new Map<string, StartedPlugin>();
   try {
-    started = await startPlugins(loaded, { configDir: config.dir, signal: lifetime.signal });
+    for (
+      const plugin of await startPlugins(loaded, { configDir: config.dir, signal: lifetime.signal })
+    ) {
+      running.set(plugin.entry.name, plugin);
+    }
   } catch (error) {
     journal.close();
     throw error;
   }
   const metrics = new Metrics();
+  metrics.configReloads.inc({ result: "ok" }, 0);
+  metrics.configReloads.inc({ result: "failed" }, 0);
   const delivery = new Delivery(journal, {
     ...config.delivery,
     metrics,
     logger: logger("delivery"),
     ...(options.clock ? { clock: options.clock } : {}),
   });
-  for (const plugin of started) {
-    delivery.add({
-      name: plugin.entry.name,
-      instance: plugin.instance,
-      concurrency: plugin.entry.concurrency,
-    });
-  }
+  for (const plugin of running.values()) delivery.add(target(plugin));
 
   const handler = new CallbackHandler({
     path: config.server.path,
@@ -119,49 +142,177 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
       : Deno.serve(serveOptions, handler.handle);
   } catch (error) {
     await delivery.close(0);
-    await disposePlugins(started);
+    await disposePlugins([...running.values()]);
     journal.close();
     throw error;
   }
   const addr = await listening.promise;
-  log.info("Listening for callbacks on {scheme}://{address}{path}", {
-    scheme: config.server.tls ? "https" : "http",
-    address: formatAddr(addr),
-    path: config.server.path,
-  });
+
+  // The config in force: the last valid one read, but with the settings that only apply
+  // after a restart (listen addresses, journal path, ...) as the process started.
+  let current = config;
+  /** Plugins of the current config that are not running with their current options. */
+  const failures = new Map<string, string>();
+  let stopping: Promise<void> | undefined;
+  // Reloads run one at a time; shutdown waits for the one under way.
+  let queue: Promise<unknown> = Promise.resolve();
 
   let admin: Deno.HttpServer<Deno.NetAddr> | undefined;
   let adminAddr: Deno.NetAddr | undefined;
   if (config.admin) {
     const adminListening = Promise.withResolvers<Deno.NetAddr>();
-    admin = Deno.serve({
-      hostname: config.admin.listen.hostname,
-      port: config.admin.listen.port,
-      onListen: (a) => adminListening.resolve(a),
-    }, (request) => adminHandler(request, { journal, metrics, delivery }));
+    try {
+      admin = Deno.serve(
+        {
+          hostname: config.admin.listen.hostname,
+          port: config.admin.listen.port,
+          onListen: (a) => adminListening.resolve(a),
+        },
+        adminHandler({
+          journal,
+          metrics,
+          plugins: () => delivery.plugins,
+          problems: () => [
+            ...(stopping ? ["imhookd is shutting down"] : []),
+            ...[...failures].map(([name, reason]) => `plugin "${name}" ${reason}`),
+          ],
+        }),
+      );
+    } catch (error) {
+      await server.shutdown();
+      await delivery.close(0);
+      await disposePlugins([...running.values()]);
+      journal.close();
+      throw error;
+    }
     adminAddr = await adminListening.promise;
     log.info("Admin listener on http://{address} (/healthz /readyz /metrics)", {
       address: formatAddr(adminAddr),
     });
   }
 
+  // Logged last: once this line is out, every listener is up.
+  log.info("Listening for callbacks on {scheme}://{address}{path}", {
+    scheme: config.server.tls ? "https" : "http",
+    address: formatAddr(addr),
+    path: config.server.path,
+  });
+
   const prune = (): void => {
     const now = Date.now();
-    journal.prune(now - config.journal.retentionMs, now - config.journal.dedupWindowMs)
+    journal.prune(now - current.journal.retentionMs, now - current.journal.dedupWindowMs)
       .catch((error) => log.warn("Cannot prune the journal: {error}", { error }));
   };
   const pruneTimer = setInterval(prune, 60_000);
 
-  let stopping: Promise<void> | undefined;
+  const reloadNow = async (): Promise<ReloadResult> => {
+    const file = current.file;
+    log.info("Reloading {file}", { file });
+    let next: Config;
+    let loadedNext: LoadedPlugin[];
+    try {
+      next = await loadConfig(file);
+      loadedNext = await loadPlugins(next);
+    } catch (error) {
+      const errors = problemsOf(error);
+      for (const problem of errors) {
+        log.error("Reload failed, still running the previous config: {problem}", { problem });
+      }
+      metrics.configReloads.inc({ result: "failed" });
+      return { ok: false, errors };
+    }
+
+    for (const key of restartOnlyChanges(current, next)) {
+      log.warn(
+        "{key} changed in {file}: it applies only after a restart; keeping the running value",
+        { key, file },
+      );
+    }
+    const effective = keepRestartOnly(next, current);
+    if (JSON.stringify(next.log) !== JSON.stringify(current.log)) setupLogging(next.log);
+    warnTokenless(next);
+
+    const wanted = new Map(loadedNext.map((item) => [item.entry.name, item]));
+    const errors: string[] = [];
+    const fresh = new Map<string, StartedPlugin>();
+    for (const [name, item] of wanted) {
+      const old = running.get(name);
+      if (old !== undefined && !pluginChanged(old.entry, item.entry)) continue;
+      try {
+        const [started] = await startPlugins([item], {
+          configDir: next.dir,
+          signal: lifetime.signal,
+        });
+        fresh.set(name, started!);
+      } catch (error) {
+        const reason = old === undefined
+          ? `failed to start: ${problemsOf(error).join("; ")}`
+          : `failed to restart with its new options (still running with the previous ones): ${
+            problemsOf(error).join("; ")
+          }`;
+        failures.set(name, reason);
+        errors.push(`plugin "${name}" ${reason}`);
+        log.error("Plugin {name} {reason}", { name, reason });
+      }
+    }
+
+    // Apps, tokens and routes switch at once: every request from here on sees the new ones.
+    handler.state = serverState(effective);
+    current = effective;
+
+    const retiring = [...running.keys()].filter((name) => !wanted.has(name) || fresh.has(name));
+    await Promise.all(retiring.map(async (name) => {
+      await delivery.remove(name, current.delivery.shutdownGraceMs);
+      await disposePlugins([running.get(name)!]);
+      running.delete(name);
+      log.info(fresh.has(name) ? "Plugin {name} stopped, to restart" : "Plugin {name} removed", {
+        name,
+      });
+    }));
+    for (const [name, started] of fresh) {
+      running.set(name, started);
+      delivery.add(target(started));
+      failures.delete(name);
+      log.info("Plugin {name} started", { name });
+    }
+    for (const name of [...failures.keys()]) if (!wanted.has(name)) failures.delete(name);
+
+    metrics.configReloads.inc({ result: errors.length === 0 ? "ok" : "failed" });
+    if (errors.length === 0) {
+      log.info("Reloaded {file}: {plugins} plugin(s), {apps} app(s)", {
+        file,
+        plugins: running.size,
+        apps: effective.apps.length,
+      });
+    } else {
+      log.error("Reloaded {file} with errors: {count} plugin(s) not running as configured", {
+        file,
+        count: errors.length,
+      });
+    }
+    return { ok: errors.length === 0, errors };
+  };
+
+  const reload = (): Promise<ReloadResult> => {
+    const run = queue.then(() =>
+      stopping ? { ok: false, errors: ["imhookd is shutting down"] } : reloadNow()
+    );
+    queue = run.catch(() => {});
+    return run;
+  };
+
   const shutdown = (): Promise<void> => {
     stopping ??= (async () => {
-      log.info("Shutting down: finishing requests in flight");
+      log.info("Shutting down: new callbacks get 503, requests in flight finish");
       clearInterval(pruneTimer);
       handler.close();
+      const grace = current.delivery.shutdownGraceMs;
+      await queue;
+      await drain(handler, grace);
       await server.shutdown();
-      await delivery.close(config.delivery.shutdownGraceMs);
+      await delivery.close(grace);
       lifetime.abort();
-      await disposePlugins(started);
+      await disposePlugins([...running.values()]);
       await admin?.shutdown();
       journal.close();
       log.info("Stopped");
@@ -174,6 +325,10 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
     ...(adminAddr ? { adminAddr } : {}),
     metrics,
     journal,
+    get config() {
+      return current;
+    },
+    reload,
     shutdown,
     [Symbol.asyncDispose]: shutdown,
   };
@@ -186,34 +341,81 @@ export function formatAddr(addr: Deno.NetAddr): string {
     : `${addr.hostname}:${addr.port}`;
 }
 
-async function adminHandler(
-  request: Request,
-  deps: { journal: Journal; metrics: Metrics; delivery: Delivery },
-): Promise<Response> {
-  const { pathname } = new URL(request.url);
-  if (request.method !== "GET" && request.method !== "HEAD") {
-    return new Response("Method not allowed\n", { status: 405, headers: { allow: "GET" } });
-  }
-  if (pathname === "/healthz") return new Response("ok\n");
-  if (pathname === "/readyz") {
-    try {
-      await deps.journal.probe();
-      return new Response("ready\n");
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      return new Response(`not ready: ${reason}\n`, { status: 503 });
+/** Settings the running process cannot switch: a change is logged and waits for a restart. */
+const RESTART_ONLY: [string, (config: Config) => unknown][] = [
+  ["server.listen", (c) => c.server.listen],
+  ["server.path", (c) => c.server.path],
+  ["server.max_body_bytes", (c) => c.server.maxBodyBytes],
+  ["server.max_in_flight", (c) => c.server.maxInFlight],
+  ["server.tls", (c) => c.server.tls ?? null],
+  ["admin.listen", (c) => c.admin?.listen ?? null],
+  ["journal.path", (c) => c.journal.path],
+  ["journal.durability", (c) => c.journal.durability],
+  ["delivery.max_attempts", (c) => c.delivery.maxAttempts],
+  ["delivery.initial_backoff", (c) => c.delivery.initialBackoffMs],
+  ["delivery.max_backoff", (c) => c.delivery.maxBackoffMs],
+  ["delivery.handler_timeout", (c) => c.delivery.handlerTimeoutMs],
+  ["delivery.ordering", (c) => c.delivery.ordering],
+];
+
+function restartOnlyChanges(running: Config, next: Config): string[] {
+  return RESTART_ONLY.filter(([, get]) =>
+    JSON.stringify(get(running)) !== JSON.stringify(get(next))
+  )
+    .map(([key]) => key);
+}
+
+function keepRestartOnly(next: Config, running: Config): Config {
+  const effective: Config = {
+    ...next,
+    server: running.server,
+    journal: {
+      ...next.journal,
+      path: running.journal.path,
+      durability: running.journal.durability,
+    },
+    delivery: { ...running.delivery, shutdownGraceMs: next.delivery.shutdownGraceMs },
+  };
+  if (running.admin) effective.admin = running.admin;
+  else delete effective.admin;
+  return effective;
+}
+
+/** Whether a plugin must be restarted: its module, options or concurrency changed. */
+function pluginChanged(running: PluginEntry, next: PluginEntry): boolean {
+  return running.module !== next.module || running.concurrency !== next.concurrency ||
+    JSON.stringify(running.options) !== JSON.stringify(next.options);
+}
+
+function target(plugin: StartedPlugin): DeliveryTarget {
+  return {
+    name: plugin.entry.name,
+    instance: plugin.instance,
+    concurrency: plugin.entry.concurrency,
+  };
+}
+
+function warnTokenless(config: Config): void {
+  for (const app of config.apps) {
+    if (app.token === undefined || app.token === "") {
+      log.warn("App {sdkAppId} has no token: Sign is not checked for its callbacks", {
+        sdkAppId: app.sdkAppId,
+      });
     }
   }
-  if (pathname === "/metrics") {
-    const status = deps.journal.status();
-    for (const name of deps.delivery.plugins) {
-      const counts = status.plugins.find((p) => p.plugin === name);
-      deps.metrics.pending.set({ plugin: name }, counts?.pending ?? 0);
-      deps.metrics.deadLetters.set({ plugin: name }, counts?.dead ?? 0);
-    }
-    return new Response(deps.metrics.render(), {
-      headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
-    });
+}
+
+function problemsOf(error: unknown): string[] {
+  if (error instanceof ConfigError || error instanceof PluginLoadError) {
+    return error.message.split("\n");
   }
-  return new Response("Not found\n", { status: 404 });
+  return [error instanceof Error ? error.message : String(error)];
+}
+
+/** Waits until no callback request is being read or committed, at most `limitMs`. */
+async function drain(handler: CallbackHandler, limitMs: number): Promise<void> {
+  const deadline = performance.now() + limitMs;
+  while (handler.inFlight > 0 && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }

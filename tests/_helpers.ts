@@ -225,3 +225,78 @@ export function sendFile(
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return cli(["send", "--config", config, "--command", command, "--body", file, "--url", url]);
 }
+
+/**
+ * Like {@linkcode serve}, for any way of running imhookd: `command` and its `args` (e.g.
+ * `deno run --unstable-net ... main.ts serve --config FILE`, or a compiled `dist/imhookd serve
+ * --config FILE`). Waits until it logs its listening address.
+ */
+export async function serveCommand(
+  command: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<Served> {
+  const child = new Deno.Command(command, {
+    args,
+    env,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const logs: string[] = [];
+  const listening = Promise.withResolvers<{ url: string; adminUrl?: string }>();
+  let adminUrl: string | undefined;
+  const reading = (async () => {
+    let buffer = "";
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+      buffer += chunk;
+      let newline;
+      while ((newline = buffer.indexOf("\n")) >= 0) {
+        const line = buffer.slice(0, newline);
+        buffer = buffer.slice(newline + 1);
+        logs.push(line);
+        const admin = /Admin listener on (http:\/\/[^\s"]+)/.exec(line);
+        if (admin) adminUrl = admin[1];
+        const match = /Listening for callbacks on (https?:\/\/[^\s"]+)/.exec(line);
+        if (match) listening.resolve({ url: match[1]!, ...(adminUrl ? { adminUrl } : {}) });
+      }
+    }
+    if (buffer !== "") logs.push(buffer);
+    listening.reject(new Error(`serve exited before listening:\n${logs.join("\n")}`));
+  })();
+  const status = child.status;
+  let address: { url: string; adminUrl?: string };
+  try {
+    address = await listening.promise;
+  } catch (error) {
+    await status;
+    await reading;
+    throw error;
+  }
+  let ended = false;
+  const end = async (): Promise<number> => {
+    const { code } = await status;
+    await reading;
+    ended = true;
+    return code;
+  };
+  return {
+    ...address,
+    child,
+    logs,
+    async stop() {
+      if (!ended) child.kill("SIGTERM");
+      return await end();
+    },
+    async kill() {
+      if (!ended) child.kill("SIGKILL");
+      await end();
+    },
+    async [Symbol.asyncDispose]() {
+      if (!ended) {
+        child.kill("SIGKILL");
+        await end();
+      }
+    },
+  };
+}
