@@ -121,6 +121,13 @@ interface Item extends PendingDelivery {
 
 type Outcome = "done" | "retry" | "dead" | "stopped";
 
+/**
+ * A worker lets the event loop run once it has started at least TURN_STARTS deliveries and
+ * worked TURN_MS milliseconds without doing so.
+ */
+const TURN_STARTS = 64;
+const TURN_MS = 8;
+
 class Worker {
   #journal: Journal;
   #target: DeliveryTarget;
@@ -136,6 +143,9 @@ class Worker {
   #inFlight = new Set<Promise<void>>();
   #timers = new Set<() => void>();
   #shutdown = new AbortController();
+  #turn = 0;
+  #turnStarted = performance.now();
+  #yielding: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     journal: Journal,
@@ -159,9 +169,29 @@ class Worker {
   }
 
   pump(): void {
-    if (this.#stopped) return;
-    if (!this.#caughtUp && this.#held.size < this.#options.window) this.#load();
+    if (this.#stopped || this.#yielding !== undefined) return;
+    // Refill in large batches (one query per half window, not one per finished delivery),
+    // but at once when nothing is ready to run, so a group waiting on its retry never
+    // starves the others.
+    if (
+      !this.#caughtUp && this.#held.size < this.#options.window &&
+      (this.#held.size <= this.#options.window / 2 || this.#ready.length === 0)
+    ) {
+      this.#load();
+    }
     while (this.#running < this.#target.concurrency && this.#ready.length > 0) {
+      // Handlers that finish without waiting would chain deliveries through microtasks
+      // alone and starve the event loop (the listener, the journal's commits): yield to it
+      // now and then.
+      if (++this.#turn > TURN_STARTS && performance.now() - this.#turnStarted > TURN_MS) {
+        this.#yielding ??= setTimeout(() => {
+          this.#yielding = undefined;
+          this.#turn = 0;
+          this.#turnStarted = performance.now();
+          this.pump();
+        }, 0);
+        return;
+      }
       this.#start(this.#ready.shift()!);
     }
   }
@@ -187,7 +217,8 @@ class Worker {
       const key = this.#options.ordering === "none" || row.groupKey === null
         ? `#${row.id}`
         : row.groupKey;
-      const item: Item = { ...row, key };
+      const item = row as Item;
+      item.key = key;
       const queue = this.#groups.get(key);
       if (queue === undefined) {
         this.#groups.set(key, [item]);
@@ -258,40 +289,55 @@ class Worker {
     if (item.optPlatform !== null) event.optPlatform = item.optPlatform;
 
     const controller = new AbortController();
-    const onShutdown = (): void => controller.abort(this.#shutdown.signal.reason);
-    this.#shutdown.signal.addEventListener("abort", onShutdown, { once: true });
-    const cancelTimeout = clock.setTimeout(
-      () =>
-        controller.abort(
-          new DOMException(
-            `handler timed out after ${this.#options.handlerTimeoutMs}ms`,
-            "TimeoutError",
-          ),
-        ),
-      this.#options.handlerTimeoutMs,
-    );
     const started = performance.now();
+    let failed = false;
     let failure: unknown;
+    let result: unknown;
+    // Never call plugin code inside the caller's turn (a journal commit, a pump).
+    await undefined;
     try {
-      await Promise.race([
-        Promise.resolve().then(() => this.#target.instance.handle(event, controller.signal)),
-        new Promise<never>((_, reject) => {
-          controller.signal.addEventListener("abort", () => reject(controller.signal.reason), {
-            once: true,
-          });
-        }),
-      ]);
+      result = this.#target.instance.handle(event, controller.signal);
     } catch (error) {
+      failed = true;
       failure = error;
-    } finally {
-      cancelTimeout();
-      this.#shutdown.signal.removeEventListener("abort", onShutdown);
+    }
+    // Timers and listeners only for handlers that return before they are done: a timer
+    // per delivery is most of the cost of a handler that finishes at once.
+    if (!failed && isThenable(result)) {
+      const onShutdown = (): void => controller.abort(this.#shutdown.signal.reason);
+      this.#shutdown.signal.addEventListener("abort", onShutdown, { once: true });
+      const cancelTimeout = clock.setTimeout(
+        () =>
+          controller.abort(
+            new DOMException(
+              `handler timed out after ${this.#options.handlerTimeoutMs}ms`,
+              "TimeoutError",
+            ),
+          ),
+        this.#options.handlerTimeoutMs,
+      );
+      try {
+        await Promise.race([
+          result,
+          new Promise<never>((_, reject) => {
+            controller.signal.addEventListener("abort", () => reject(controller.signal.reason), {
+              once: true,
+            });
+          }),
+        ]);
+      } catch (error) {
+        failed = true;
+        failure = error;
+      } finally {
+        cancelTimeout();
+        this.#shutdown.signal.removeEventListener("abort", onShutdown);
+      }
     }
     metrics?.deliverySeconds.observe({ plugin }, (performance.now() - started) / 1000);
     // Shutting down is not the handler's fault: the delivery stays pending as it was.
     if (this.#shutdown.signal.aborted) return "stopped";
 
-    if (failure === undefined) {
+    if (!failed) {
       metrics?.deliveries.inc({ plugin, result: "ok" });
       this.#journal.markDelivered(plugin, item.id).catch((error) =>
         logger?.error("Cannot record delivery of {id} to {plugin}: {error}", {
@@ -348,6 +394,8 @@ class Worker {
 
   async stop(graceMs: number): Promise<void> {
     this.#stopped = true;
+    clearTimeout(this.#yielding);
+    this.#yielding = undefined;
     for (const cancel of this.#timers) cancel();
     this.#timers.clear();
     if (this.#inFlight.size > 0) {
@@ -362,6 +410,11 @@ class Worker {
     this.#shutdown.abort(new DOMException("imhookd is shutting down", "AbortError"));
     await Promise.all(this.#inFlight);
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === "object" && value !== null &&
+    typeof (value as { then?: unknown }).then === "function";
 }
 
 function describe(error: unknown): string {

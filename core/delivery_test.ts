@@ -218,3 +218,85 @@ Deno.test("delivery: a removed plugin's pending callbacks stay pending and resum
     await delivery.close(1000);
   });
 });
+
+Deno.test("delivery: a group waiting on its retry does not hold back other groups while the window has room", async () => {
+  await withJournal(async (journal) => {
+    const clock = new ManualClock();
+    const plugin = recorder((event) => {
+      if (event.payload.GroupId === "stuck") throw new TypeError("stuck is down");
+    });
+    // Refills wait for a half-empty window, except when nothing is ready to run.
+    const delivery = new Delivery(journal, { ...OPTIONS, clock, window: 8, maxAttempts: 100 });
+    delivery.add({ name: "a", instance: plugin, concurrency: 2 });
+    for (let n = 0; n < 6; n++) await append(journal, n, "stuck");
+    for (let n = 6; n < 10; n++) await append(journal, n, "free");
+    await until(
+      () => plugin.seen.filter((e) => e.payload.GroupId === "free").length === 4,
+      "the free group delivered while stuck waits for its retry",
+    );
+    assert.deepEqual(
+      plugin.seen.filter((e) => e.payload.GroupId === "stuck").map((e) => e.id),
+      ["1"],
+      "stuck tried its head only",
+    );
+    await delivery.close(1000);
+  });
+});
+
+Deno.test("delivery: handlers that finish at once still let the event loop run", async () => {
+  await withJournal(async (journal) => {
+    let handled = 0;
+    const delivery = new Delivery(journal, { ...OPTIONS, clock: new ManualClock() });
+    const writes = [];
+    for (let n = 0; n < 20_000; n++) writes.push(append(journal, n, `G${n % 50}`));
+    await Promise.all(writes);
+    let handledWhenTimerRan = -1;
+    const timer = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        handledWhenTimerRan = handled;
+        resolve();
+      }, 0)
+    );
+    delivery.add({
+      name: "a",
+      instance: {
+        handle() {
+          handled++;
+        },
+      },
+      concurrency: 8,
+    });
+    await timer;
+    await until(() => handled === 20_000, "all delivered", 30_000);
+    assert.ok(
+      handledWhenTimerRan < 20_000,
+      `a timer waited for the whole drain (${handledWhenTimerRan} handled first)`,
+    );
+    await delivery.close(1000);
+    await until(() => journal.status().plugins.length === 0, "deliveries recorded");
+  });
+});
+
+Deno.test("delivery: a handler that throws synchronously is retried, then dead-lettered", async () => {
+  await withJournal(async (journal) => {
+    const clock = new ManualClock();
+    let calls = 0;
+    const delivery = new Delivery(journal, { ...OPTIONS, clock, maxAttempts: 2 });
+    delivery.add({
+      name: "a",
+      instance: {
+        handle() {
+          calls++;
+          throw new RangeError("no");
+        },
+      },
+      concurrency: 1,
+    });
+    await append(journal, 1, "G");
+    await until(() => journal.pending("a", 0, 1)[0]?.attempts === 1, "retry recorded");
+    clock.tick(1000);
+    await until(() => journal.status().plugins[0]?.dead === 1, "dead letter");
+    assert.equal(calls, 2);
+    await delivery.close(1000);
+  });
+});

@@ -193,3 +193,86 @@ Deno.test("journal: replay works in chunks and reports progress", async () => {
     assert.equal(journal.pending("late", 0, 100).length, 25);
   });
 });
+
+Deno.test("journal: pruneAll removes old delivered callbacks in batches until done, never pending or dead ones", async () => {
+  await withJournal(async (journal) => {
+    const old = 1_000;
+    const recent = 2_000_000;
+    const writes = [];
+    for (let n = 1; n <= 2_500; n++) {
+      writes.push(journal.append(record(n, { receivedAt: old + n, plugins: ["a"] })));
+    }
+    for (let n = 2_501; n <= 2_600; n++) {
+      writes.push(journal.append(record(n, { receivedAt: recent + n, plugins: ["a"] })));
+    }
+    await Promise.all(writes);
+    const marks = [];
+    for (let id = 1; id <= 2_600; id++) {
+      if (id % 10 === 0) continue; // stays pending
+      if (id % 10 === 1) marks.push(journal.markDead("a", id, { attempts: 3, error: "x" }));
+      else marks.push(journal.markDelivered("a", id));
+    }
+    await Promise.all(marks);
+    let commits = 0;
+    journal.onAppend(() => commits++);
+    // Callbacks before `recent` go; dedup keys before 2001 go (the first 1000).
+    const removed = await journal.pruneAll(recent, old + 1_001, { batch: 300 });
+    const kept = 250 + 250 + 100; // pending, dead, recent
+    assert.equal(removed, 2_500 - 500 + 1_000);
+    assert.ok(commits >= Math.ceil(2_000 / 300), `only ${commits} commits`);
+    assert.equal(journal.status().callbacks, kept);
+    const status = journal.status().plugins[0]!;
+    assert.equal(status.pending, 260);
+    assert.equal(status.dead, 260);
+    // Nothing left to do: a second run removes nothing.
+    assert.equal(await journal.pruneAll(recent, old + 1_001), 0);
+    // The dedup keys newer than the window still catch duplicates.
+    assert.equal((await journal.append(record(1_500))).duplicate, true);
+    assert.equal((await journal.append(record(5, { receivedAt: old + 5 }))).duplicate, false);
+  });
+});
+
+Deno.test("journal: appends commit between prune batches", async () => {
+  await withJournal(async (journal) => {
+    const writes = [];
+    for (let n = 1; n <= 3_000; n++) {
+      writes.push(journal.append(record(n, { receivedAt: n, plugins: [] })));
+    }
+    await Promise.all(writes);
+    let pruned = false;
+    const pruning = journal.pruneAll(10_000, 0, { batch: 200 }).then((n) => {
+      pruned = true;
+      return n;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const appended = await journal.append(record(9_999, { plugins: [] }));
+    assert.equal(appended.duplicate, false);
+    assert.equal(pruned, false, "the append waited for the whole prune");
+    assert.equal(await pruning, 3_000);
+    assert.equal(journal.status().callbacks, 1);
+  });
+});
+
+Deno.test("journal: deliveries marked delivered together, for several plugins, are all recorded", async () => {
+  await withJournal(async (journal) => {
+    await Promise.all(Array.from({ length: 50 }, (_, n) => journal.append(record(n))));
+    let commits = 0;
+    journal.onAppend(() => commits++);
+    await Promise.all([
+      ...Array.from({ length: 50 }, (_, n) => journal.markDelivered("a", n + 1)),
+      ...Array.from({ length: 25 }, (_, n) => journal.markDelivered("b", 2 * n + 1)),
+      journal.markRetry("b", 2, { attempts: 1, nextAt: 9, error: "x" }),
+    ]);
+    assert.equal(commits, 1);
+    assert.deepEqual(journal.pending("a", 0, 100), []);
+    const b = journal.pending("b", 0, 100);
+    assert.deepEqual(b.map((p) => p.id), Array.from({ length: 25 }, (_, n) => 2 * n + 2));
+    assert.equal(b[0]!.attempts, 1);
+    journal.close();
+    await assert.rejects(journal.markDelivered("a", 1), (error: unknown) => {
+      assert.ok(error instanceof JournalUnavailableError);
+      assert.equal(error.message, "The journal is closed");
+      return true;
+    });
+  });
+});
