@@ -198,10 +198,18 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
     path: config.server.path,
   });
 
+  // Prunes in small batches until done, so the listener's commits interleave with it.
+  let pruning = false;
   const prune = (): void => {
+    if (pruning) return;
+    pruning = true;
     const now = Date.now();
-    journal.prune(now - current.journal.retentionMs, now - current.journal.dedupWindowMs)
-      .catch((error) => log.warn("Cannot prune the journal: {error}", { error }));
+    journal.pruneAll(now - current.journal.retentionMs, now - current.journal.dedupWindowMs)
+      .then((removed) => {
+        if (removed > 0) log.debug("Pruned {removed} journal rows", { removed });
+      })
+      .catch((error) => log.warn("Cannot prune the journal: {error}", { error }))
+      .finally(() => pruning = false);
   };
   const pruneTimer = setInterval(prune, 60_000);
 
