@@ -153,6 +153,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 INSERT OR IGNORE INTO meta (key, value) VALUES ('replay_generation', 0);
+CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY, filler BLOB NOT NULL);
 `;
 
 /** Options of {@linkcode Journal.open}. */
@@ -471,10 +472,14 @@ export class Journal implements AsyncDisposable {
     }
   }
 
-  /** Checks that a write can be committed now (for `/readyz`). */
+  /**
+   * Checks that a write can be committed now (for `/readyz`). It rewrites a 64 KiB row: on a
+   * full disk a one-page write still fits in the WAL space a failed commit left behind, so a
+   * small probe would say "ready" while every callback gets 503.
+   */
   async probe(): Promise<void> {
     await this.#enqueue(() => {
-      this.#db.exec("UPDATE meta SET value = value WHERE key = 'replay_generation'");
+      this.#db.exec("INSERT OR REPLACE INTO probe (id, filler) VALUES (1, randomblob(65536))");
     });
   }
 
