@@ -1,0 +1,443 @@
+/**
+ * Load benchmark: the real `main.ts serve` (`durability: os`, `file_logger` and `sqlite_sync`
+ * enabled, a token, so every request is signed) against its ceiling, a bare `Deno.serve` in a
+ * child process that reads the body and answers the same OK JSON. Both are driven by the same
+ * generator: `wrk` with `bench/wrk/send_msg.lua` (every request a distinct signed
+ * `Group.CallbackAfterSendMsg`), and a fixed-rate generator at 2,000 callbacks/s for latency.
+ * Also measures start-up time to `/readyz` 200, peak RSS, and how fast the plugins drain.
+ *
+ * Needs `wrk` (Debian: `apt-get install wrk`); without it the wrk runs are skipped with a note.
+ * Run: `deno run --allow-all bench/load_bench.ts`
+ *
+ * @module
+ */
+import { DatabaseSync } from "node:sqlite";
+import { computeSign } from "../core/verify.ts";
+import { fixedRate, type FixedRateResult } from "./_fixed_rate.ts";
+import { type BenchServer, startCeiling, startImhookd } from "./_process.ts";
+import { haveWrk, runWrk, type WrkResult } from "./_wrk.ts";
+
+/** One measured figure. */
+export interface BenchResult {
+  name: string;
+  value: number;
+  unit: string;
+  target?: string;
+}
+
+const APP = "1400000000";
+const TOKEN = "bench-token";
+const COMMAND = "Group.CallbackAfterSendMsg";
+const ROOT = new URL("../", import.meta.url).pathname;
+const MIB = 1024 * 1024;
+
+/** Seconds of each phase; `BENCH_QUICK=1` shortens them for a smoke run. */
+const QUICK = Deno.env.get("BENCH_QUICK") === "1";
+const WARMUP_S = QUICK ? 1 : 3;
+const WRK_S = QUICK ? 3 : 15;
+const RATE = 2_000;
+const FIXED_S = QUICK ? 5 : 30;
+const CEILING_FIXED_S = QUICK ? 3 : 10;
+const STARTS = 5;
+const CONNECTIONS = 64;
+
+const CONFIG = `
+server:
+  listen: 127.0.0.1:0
+  path: /im/callback
+admin:
+  listen: 127.0.0.1:0
+apps:
+  - sdk_app_id: ${APP}
+    token: ${TOKEN}
+journal:
+  path: ./journal.db
+  durability: os
+log:
+  level: info
+  format: json
+plugins:
+  - name: audit
+    use: builtin:file_logger
+    options: { path: ./callbacks.jsonl }
+  - name: state
+    use: builtin:sqlite_sync
+    options: { path: ./im.db }
+`;
+const PLUGINS = 2;
+
+/** The query Tencent sends, signed for now (valid for max_skew, 60 s by default). */
+function signedQuery(): string {
+  const requestTime = String(Math.floor(Date.now() / 1000));
+  return new URLSearchParams({
+    SdkAppid: APP,
+    CallbackCommand: COMMAND,
+    contenttype: "json",
+    ClientIP: "203.0.113.7",
+    OptPlatform: "Android",
+    RequestTime: requestTime,
+    Sign: computeSign(TOKEN, requestTime),
+  }).toString();
+}
+
+/** The same realistic body the wrk script builds, for message number `seq`. */
+function messageBody(seq: number): string {
+  const now = Date.now();
+  return JSON.stringify({
+    CallbackCommand: COMMAND,
+    GroupId: `@TGS#bench${seq % 200}`,
+    Type: "Public",
+    From_Account: `user${seq % 997}`,
+    Operator_Account: "admin",
+    Random: (seq * 2654435761) % 4294967296,
+    MsgSeq: seq,
+    MsgTime: Math.floor(now / 1000),
+    OnlineOnlyFlag: 0,
+    MsgBody: [{ MsgType: "TIMTextElem", MsgContent: { Text: `see you at 10:00 #${seq}` } }],
+    CloudCustomData: "",
+    EventTime: String(now),
+  });
+}
+
+/** A temporary folder with the benchmark's config; removed on dispose. */
+async function benchDir(): Promise<{ dir: string; config: string } & AsyncDisposable> {
+  const dir = await Deno.makeTempDir({ prefix: "imhookd_load_bench_" });
+  await Deno.writeTextFile(`${dir}/config.yaml`, CONFIG);
+  return {
+    dir,
+    config: `${dir}/config.yaml`,
+    [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `/readyz` every 2 ms; resolves with the ms from spawn to its first 200. */
+async function readyAfter(server: BenchServer): Promise<number> {
+  const deadline = performance.now() + 10_000;
+  for (;;) {
+    const response = await fetch(`${server.adminUrl}/readyz`);
+    await response.body?.cancel();
+    if (response.status === 200) return performance.now() - server.spawnedAt;
+    if (performance.now() > deadline) throw new RangeError("/readyz never answered 200");
+    await sleep(2);
+  }
+}
+
+/** Counts in the journal, read beside the running serve (WAL). */
+class JournalReader implements Disposable {
+  #db: DatabaseSync;
+  #pending;
+  #dead;
+  #callbacks;
+
+  constructor(path: string) {
+    this.#db = new DatabaseSync(path, { readOnly: true });
+    this.#pending = this.#db.prepare(
+      "SELECT COUNT(*) AS n FROM deliveries WHERE state = 'pending'",
+    );
+    this.#dead = this.#db.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE state = 'dead'");
+    this.#callbacks = this.#db.prepare("SELECT COUNT(*) AS n FROM callbacks");
+  }
+
+  pending(): number {
+    return (this.#pending.get() as { n: number }).n;
+  }
+
+  dead(): number {
+    return (this.#dead.get() as { n: number }).n;
+  }
+
+  callbacks(): number {
+    return (this.#callbacks.get() as { n: number }).n;
+  }
+
+  [Symbol.dispose](): void {
+    this.#db.close();
+  }
+}
+
+/**
+ * Waits until no delivery is pending; returns the ms from `since` to then and the delivery
+ * rate seen while draining (callbacks/s through every plugin).
+ */
+async function drain(
+  reader: JournalReader,
+  since: number,
+): Promise<{ ms: number; backlog: number; rate: number }> {
+  const backlog = reader.pending();
+  let first: { at: number; pending: number } | undefined;
+  const deadline = performance.now() + 120_000;
+  for (;;) {
+    const pending = reader.pending();
+    const at = performance.now();
+    if (first === undefined && pending < backlog) first = { at, pending };
+    if (pending === 0) {
+      const rate = first === undefined || at === first.at
+        ? Number.NaN
+        : (first.pending / PLUGINS) / ((at - first.at) / 1000);
+      return { ms: at - since, backlog: backlog / PLUGINS, rate };
+    }
+    if (at > deadline) throw new RangeError(`${pending} deliveries still pending after 120 s`);
+    await sleep(5);
+  }
+}
+
+function countLines(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) n++;
+  return n;
+}
+
+/** Checks that every plugin has every callback; throws naming what is missing. */
+async function checkOutputs(dir: string, callbacks: number): Promise<void> {
+  const lines = countLines(await Deno.readTextFile(`${dir}/callbacks.jsonl`));
+  const db = new DatabaseSync(`${dir}/im.db`, { readOnly: true });
+  let rows: number;
+  try {
+    rows = (db.prepare("SELECT COUNT(*) AS n FROM group_messages").get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+  if (lines < callbacks || rows !== callbacks) {
+    throw new RangeError(
+      `Plugins lag the journal: ${callbacks} callbacks, ${lines} log lines, ${rows} rows`,
+    );
+  }
+}
+
+function wrkRows(label: string, result: WrkResult, rss: number): BenchResult[] {
+  const rows: BenchResult[] = [
+    {
+      name: `${label}: throughput (wrk, ${CONNECTIONS} connections)`,
+      value: Math.round(result.requestsPerSecond),
+      unit: "requests/s",
+    },
+    { name: `${label}: ack latency p50 under full load`, value: round(result.p50Ms), unit: "ms" },
+    { name: `${label}: ack latency p99 under full load`, value: round(result.p99Ms), unit: "ms" },
+    { name: `${label}: ack latency max under full load`, value: round(result.maxMs), unit: "ms" },
+    { name: `${label}: peak RSS`, value: round(rss / MIB), unit: "MiB" },
+  ];
+  if (result.errors > 0) {
+    rows.push({
+      name: `${label}: failed requests (non-200 or socket errors)`,
+      value: result.errors,
+      unit: "requests",
+      target: "0",
+    });
+  }
+  return rows;
+}
+
+function fixedRows(label: string, result: FixedRateResult, target?: string): BenchResult[] {
+  const name = `${label}: ack latency at ${RATE}/s for ${Math.round(result.seconds)} s`;
+  const p99: BenchResult = { name: `${name}, p99`, value: round(result.p99Ms), unit: "ms" };
+  if (target) p99.target = target;
+  const rows: BenchResult[] = [
+    { name: `${name}, p50`, value: round(result.p50Ms), unit: "ms" },
+    p99,
+    { name: `${name}, max`, value: round(result.maxMs), unit: "ms" },
+    {
+      name: `${label}: generator's worst lag behind schedule`,
+      value: round(result.maxLagMs),
+      unit: "ms",
+    },
+  ];
+  if (result.errors > 0) {
+    rows.push({
+      name: `${label}: failed requests at ${RATE}/s`,
+      value: result.errors,
+      unit: "requests",
+      target: "0",
+    });
+  }
+  return rows;
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
+}
+
+/** Start-up: spawn to the first `/readyz` 200, median and worst of several starts. */
+async function startUp(): Promise<BenchResult[]> {
+  const times: number[] = [];
+  for (let i = 0; i < STARTS; i++) {
+    await using ws = await benchDir();
+    await using server = await startImhookd(ws.config);
+    times.push(await readyAfter(server));
+    await server.stop();
+  }
+  times.sort((a, b) => a - b);
+  return [
+    {
+      name: `start-up to /readyz 200, median of ${STARTS}`,
+      value: round(times[Math.floor(STARTS / 2)]!),
+      unit: "ms",
+      target: "<= 300",
+    },
+    {
+      name: `start-up to /readyz 200, worst of ${STARTS}`,
+      value: round(times.at(-1)!),
+      unit: "ms",
+    },
+  ];
+}
+
+async function ceilingThroughput(): Promise<{ rows: BenchResult[]; rps: number }> {
+  await using server = await startCeiling();
+  await runWrk(server.url, { query: signedQuery(), seconds: WARMUP_S, connections: CONNECTIONS });
+  const result = await runWrk(server.url, {
+    query: signedQuery(),
+    seconds: WRK_S,
+    connections: CONNECTIONS,
+    offset: 1e9,
+  });
+  return {
+    rows: wrkRows("ceiling (bare Deno.serve)", result, await server.peakRss()),
+    rps: result.requestsPerSecond,
+  };
+}
+
+async function imhookdThroughput(): Promise<{ rows: BenchResult[]; rps: number }> {
+  await using ws = await benchDir();
+  await using server = await startImhookd(ws.config);
+  await readyAfter(server);
+  await runWrk(server.url, { query: signedQuery(), seconds: WARMUP_S, connections: CONNECTIONS });
+  const result = await runWrk(server.url, {
+    query: signedQuery(),
+    seconds: WRK_S,
+    connections: CONNECTIONS,
+    offset: 1e9,
+  });
+  const lastAck = performance.now();
+  using reader = new JournalReader(`${ws.dir}/journal.db`);
+  const tail = await drain(reader, lastAck);
+  const rss = await server.peakRss();
+  const callbacks = reader.callbacks();
+  await checkOutputs(ws.dir, callbacks);
+  const dead = reader.dead();
+  const code = await server.stop();
+  if (code !== 0) throw new RangeError(`serve exited with ${code}`);
+
+  // A cold backlog: every journaled callback made pending again for both plugins, then a
+  // fresh serve delivers them with nothing else to do.
+  const replay = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", `${ROOT}main.ts`, "replay", "--config", ws.config],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!replay.success) {
+    throw new RangeError(`replay failed: ${new TextDecoder().decode(replay.stderr)}`);
+  }
+  await using again = await startImhookd(ws.config);
+  const cold = await drain(reader, again.spawnedAt);
+  const coldRss = await again.peakRss();
+  await again.stop();
+
+  const rows = wrkRows("imhookd", result, rss);
+  rows.push(
+    {
+      name: "imhookd: callbacks journaled in the run (warm-up included)",
+      value: callbacks,
+      unit: "callbacks",
+    },
+    { name: "imhookd: backlog per plugin at the last 200", value: tail.backlog, unit: "callbacks" },
+    {
+      name: "imhookd: drain after the last 200 (every plugin has every callback)",
+      value: round(tail.ms),
+      unit: "ms",
+    },
+    {
+      name: "imhookd: delivery rate while draining that backlog",
+      value: Math.round(tail.rate),
+      unit: "callbacks/s",
+      target: ">= 20000",
+    },
+    {
+      name: `imhookd: drain of a cold backlog of ${cold.backlog} callbacks x ${PLUGINS} plugins`,
+      value: Math.round(cold.rate),
+      unit: "callbacks/s",
+      target: ">= 20000",
+    },
+    {
+      name: "imhookd: peak RSS while draining the cold backlog",
+      value: round(coldRss / MIB),
+      unit: "MiB",
+    },
+  );
+  if (dead > 0) {
+    rows.push({ name: "imhookd: dead letters", value: dead, unit: "deliveries", target: "0" });
+  }
+  rows[4]!.target = "<= 150";
+  return { rows, rps: result.requestsPerSecond };
+}
+
+async function fixedRateRuns(): Promise<BenchResult[]> {
+  const rows: BenchResult[] = [];
+  {
+    await using ws = await benchDir();
+    await using server = await startImhookd(ws.config);
+    await readyAfter(server);
+    const query = signedQuery();
+    // Warm up the JIT and the connection pool before the measured run.
+    await fixedRate(`${server.url}?${query}`, {
+      rate: RATE,
+      seconds: 2,
+      body: (n) => messageBody(2e9 + n),
+    });
+    const result = await fixedRate(`${server.url}?${signedQuery()}`, {
+      rate: RATE,
+      seconds: FIXED_S,
+      body: messageBody,
+    });
+    rows.push(...fixedRows("imhookd", result, "<= 5"));
+    rows.push({
+      name: `imhookd: peak RSS at ${RATE}/s`,
+      value: round(await server.peakRss() / MIB),
+      unit: "MiB",
+      target: "<= 150",
+    });
+  }
+  {
+    await using server = await startCeiling();
+    await fixedRate(server.url, { rate: RATE, seconds: 2, body: messageBody });
+    const result = await fixedRate(server.url, {
+      rate: RATE,
+      seconds: CEILING_FIXED_S,
+      body: messageBody,
+    });
+    rows.push(...fixedRows("ceiling (bare Deno.serve)", result));
+  }
+  return rows;
+}
+
+/** Runs the load benchmark; about 2 minutes (`BENCH_QUICK=1`: about 40 s). */
+export async function run(): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  results.push(...await startUp());
+  if (await haveWrk()) {
+    const ceiling = await ceilingThroughput();
+    const imhookd = await imhookdThroughput();
+    results.push(...ceiling.rows, ...imhookd.rows, {
+      name: "imhookd / ceiling throughput",
+      value: round((100 * imhookd.rps) / ceiling.rps),
+      unit: "%",
+      target: ">= 50",
+    });
+  } else {
+    results.push({
+      name: "throughput runs skipped: wrk is not installed (apt-get install wrk)",
+      value: 0,
+      unit: "",
+    });
+  }
+  results.push(...await fixedRateRuns());
+  return results;
+}
+
+if (import.meta.main) {
+  // deno-lint-ignore no-console
+  console.table(await run());
+}
