@@ -613,6 +613,67 @@ Deno.test("sqlite_sync: concurrent calls all commit and a bad one fails alone", 
   });
 });
 
+/**
+ * How many transactions have committed into the WAL file since it was last reset: frames
+ * whose salts match the header's and whose "database size after commit" field is set.
+ */
+function walCommits(path: string): number {
+  const wal = Deno.readFileSync(`${path}-wal`);
+  if (wal.length < 32) return 0;
+  const view = new DataView(wal.buffer, wal.byteOffset, wal.byteLength);
+  const pageSize = view.getUint32(8);
+  const salts = [view.getUint32(16), view.getUint32(20)];
+  let commits = 0;
+  for (let at = 32; at + 24 + pageSize <= wal.length; at += 24 + pageSize) {
+    if (view.getUint32(at + 8) !== salts[0] || view.getUint32(at + 12) !== salts[1]) break;
+    if (view.getUint32(at + 4) !== 0) commits++;
+  }
+  return commits;
+}
+
+function message(group: string, seq: number): CallbackEvent {
+  return event("Group.CallbackAfterSendMsg", { GroupId: group, MsgSeq: seq, MsgBody: [] });
+}
+
+Deno.test("sqlite_sync: calls made in different microtasks share one transaction", async () => {
+  await withDir(async (dir) => {
+    await using plugin = await start(dir);
+    const path = join(dir, "im.db");
+    const signal = new AbortController().signal;
+    const before = walCommits(path);
+    const calls = [plugin.handle(message("g", 1), signal)];
+    for (let seq = 2; seq <= 4; seq++) {
+      // Several microtask turns, as between deliveries of different workers.
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+      assert.deepEqual(rows(path, "SELECT count(*) AS n FROM group_messages"), [{ n: 0 }]);
+      calls.push(plugin.handle(message("g", seq), signal));
+    }
+    await Promise.all(calls);
+    assert.equal(walCommits(path) - before, 1);
+    assert.deepEqual(rows(path, "SELECT count(*) AS n FROM group_messages"), [{ n: 4 }]);
+  });
+});
+
+Deno.test("sqlite_sync: a transaction holds at most max_batch changes", async () => {
+  await withDir(async (dir) => {
+    const instance = await sqliteSync.create(parse({ path: "im.db", max_batch: 3 }, dir), {
+      name: "state",
+      configDir: dir,
+      logger: getLogger(["imhookd", "test"]),
+      signal: new AbortController().signal,
+    });
+    await using plugin = instance as PluginInstance & AsyncDisposable;
+    const path = join(dir, "im.db");
+    const signal = new AbortController().signal;
+    const before = walCommits(path);
+    const calls = [];
+    for (let seq = 1; seq <= 7; seq++) calls.push(plugin.handle(message("g", seq), signal));
+    await Promise.all(calls);
+    assert.equal(walCommits(path) - before, 3);
+    assert.deepEqual(rows(path, "SELECT count(*) AS n FROM group_messages"), [{ n: 7 }]);
+  });
+});
+
 Deno.test("sqlite_sync: a write lock held too long fails the calls for a retry", async () => {
   await withDir(async (dir) => {
     const instance = await sqliteSync.create(parse({ path: "im.db", busy_timeout: "20ms" }, dir), {
