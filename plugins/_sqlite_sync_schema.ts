@@ -145,7 +145,7 @@ export function openSyncDatabase(path: string, busyTimeoutMs: number): DatabaseS
     db.exec("PRAGMA synchronous = NORMAL");
     // Callbacks touch rows of many groups at random: a page cache that holds the hot part of
     // the tables saves a read per statement (SQLite grows it only as pages are used).
-    db.exec("PRAGMA cache_size = -65536");
+    db.exec("PRAGMA cache_size = -16384");
     // Each callback dirties a few pages scattered over the file. Checkpointing every ~40 MiB
     // of WAL rather than every 4 MiB copies a page that many callbacks rewrote only once
     // (measured: about +40% apply rate); the WAL file is cut back to 64 MiB afterwards.
