@@ -24,7 +24,7 @@ export interface DeliveryOptions {
   random?: () => number;
   metrics?: Metrics;
   logger?: Logger;
-  /** Most deliveries one plugin holds in memory. Default 4096. */
+  /** Most deliveries one plugin holds in memory. Default 512. */
   window?: number;
   /** How often to look for deliveries that `replay` made pending. Default 1000. */
   replayPollMs?: number;
@@ -52,7 +52,7 @@ export class Delivery {
     this.#options = {
       clock: systemClock,
       random: Math.random,
-      window: 4096,
+      window: 512,
       replayPollMs: 1000,
       ...options,
     };
