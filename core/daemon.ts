@@ -83,7 +83,10 @@ export function serverState(config: Config): ServerState {
 export async function startDaemon(config: Config, options: DaemonOptions = {}): Promise<Daemon> {
   const loaded = await loadPlugins(config);
   warnTokenless(config);
-  const journal = Journal.open(config.journal.path, { durability: config.journal.durability });
+  const journal = Journal.open(config.journal.path, {
+    durability: config.journal.durability,
+    checkpointer: true,
+  });
   const lifetime = new AbortController();
   const running = new Map<string, StartedPlugin>();
   try {

@@ -276,3 +276,27 @@ Deno.test("journal: deliveries marked delivered together, for several plugins, a
     });
   });
 });
+
+Deno.test("journal: with the checkpointer, a worker copies the WAL into the database file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/journal.db`;
+    const journal = Journal.open(path, { checkpointer: true });
+    try {
+      const before = (await Deno.stat(path)).size;
+      for (let n = 0; n < 200; n++) await journal.append(record(n));
+      // Nothing but the worker checkpoints: the database file grows only when it runs.
+      const deadline = Date.now() + 10_000;
+      while ((await Deno.stat(path)).size <= before) {
+        assert.ok(Date.now() < deadline, "the WAL was never checkpointed");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.equal(journal.checkpointerError, undefined);
+      assert.equal(journal.status().callbacks, 200);
+    } finally {
+      journal.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

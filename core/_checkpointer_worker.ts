@@ -1,0 +1,50 @@
+/**
+ * A worker that checkpoints the journal's WAL on its own connection, so the fsyncs and page
+ * copies of a checkpoint never stall the thread that answers callbacks. Started by
+ * `startCheckpointer` in `checkpointer.ts`; it posts `"ready"` once its connection is open,
+ * and any error as `{ error }`.
+ *
+ * @module
+ */
+/// <reference lib="deno.worker" />
+import { DatabaseSync } from "node:sqlite";
+
+/** What the journal sends: where the database is and how often to checkpoint. */
+export interface CheckpointerStart {
+  path: string;
+  intervalMs: number;
+}
+
+/** WAL frames (4 KiB pages) past which the WAL file is truncated: about 64 MiB. */
+const TRUNCATE_FRAMES = 16_384;
+
+let db: DatabaseSync | undefined;
+
+self.onmessage = (event: MessageEvent<CheckpointerStart | "close">) => {
+  if (event.data === "close") {
+    db?.close();
+    self.close();
+    return;
+  }
+  const { path, intervalMs } = event.data;
+  try {
+    db = new DatabaseSync(path);
+    db.exec("PRAGMA busy_timeout = 5000");
+  } catch (error) {
+    self.postMessage({ error: error instanceof Error ? error.message : String(error) });
+    return;
+  }
+  setInterval(() => {
+    try {
+      // PASSIVE: copies what it can without waiting for, or blocking, the writer.
+      const done = db?.prepare("PRAGMA wal_checkpoint(PASSIVE)").get() as { log: number };
+      // Under a steady stream the writer never finds the WAL fully copied, so it never
+      // rewinds it. Once it is large, TRUNCATE it: the copying was done above, so the writer
+      // waits only for the last second's pages.
+      if (done.log > TRUNCATE_FRAMES) db?.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    } catch (error) {
+      self.postMessage({ error: error instanceof Error ? error.message : String(error) });
+    }
+  }, intervalMs);
+  self.postMessage("ready");
+};
