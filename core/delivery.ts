@@ -26,6 +26,12 @@ export interface DeliveryOptions {
   logger?: Logger;
   /** Most deliveries one plugin holds in memory. Default 512. */
   window?: number;
+  /**
+   * Most deliveries of one group held in memory (the rest wait in the journal), so that a
+   * group stuck on a retry cannot fill the window and stall every other group.
+   * Default `window / 8`.
+   */
+  groupWindow?: number;
   /** How often to look for deliveries that `replay` made pending. Default 1000. */
   replayPollMs?: number;
 }
@@ -55,6 +61,8 @@ export class Delivery {
       window: 512,
       replayPollMs: 1000,
       ...options,
+      groupWindow: options.groupWindow ??
+        Math.max(1, Math.floor((options.window ?? 512) / 8)),
     };
     this.#unsubscribe = journal.onAppend(() => this.wake());
     this.#generation = journal.replayGeneration();
@@ -136,6 +144,12 @@ class Worker {
   #blocked = new Set<string>();
   #ready: string[] = [];
   #held = new Set<number>();
+  /** Delivered or dead deliveries whose journal record is not committed yet. */
+  #settling = new Set<number>();
+  /** Groups with pending deliveries left in the journal because they hit `groupWindow`. */
+  #overflow = new Set<string>();
+  /** The smallest callback id left in the journal that way. */
+  #overflowFrom = Number.POSITIVE_INFINITY;
   #loadedThrough = 0;
   #caughtUp = false;
   #running = 0;
@@ -155,6 +169,19 @@ class Worker {
     this.#journal = journal;
     this.#target = target;
     this.#options = options;
+  }
+
+  /**
+   * Keeps `id` from being read back as pending until its outcome is committed: a rescan
+   * would otherwise deliver it again.
+   */
+  #settle(id: number, written: Promise<unknown>): void {
+    this.#settling.add(id);
+    written.finally(() => this.#settling.delete(id));
+  }
+
+  get #groupWindow(): number {
+    return this.#options.groupWindow;
   }
 
   wake(): void {
@@ -212,14 +239,20 @@ class Worker {
     if (rows.length < want) this.#caughtUp = true;
     for (const row of rows) {
       this.#loadedThrough = row.id;
-      if (this.#held.has(row.id)) continue;
-      this.#held.add(row.id);
+      if (this.#held.has(row.id) || this.#settling.has(row.id)) continue;
       const key = this.#options.ordering === "none" || row.groupKey === null
         ? `#${row.id}`
         : row.groupKey;
+      const queue = this.#groups.get(key);
+      // Once a group has left callbacks behind, take none of its later ones before those.
+      if (this.#overflow.has(key) || (queue?.length ?? 0) >= this.#groupWindow) {
+        this.#overflow.add(key);
+        this.#overflowFrom = Math.min(this.#overflowFrom, row.id);
+        continue;
+      }
+      this.#held.add(row.id);
       const item = row as Item;
       item.key = key;
-      const queue = this.#groups.get(key);
       if (queue === undefined) {
         this.#groups.set(key, [item]);
         this.#schedule(key);
@@ -268,6 +301,13 @@ class Worker {
       this.#held.delete(item.id);
       if (queue.length === 0) this.#groups.delete(item.key);
       else this.#schedule(item.key);
+      if (this.#overflow.has(item.key) && queue.length <= this.#groupWindow / 2) {
+        // Read again from the first callback left behind; groups still full skip theirs again.
+        this.#overflow.delete(item.key);
+        this.#loadedThrough = Math.min(this.#loadedThrough, this.#overflowFrom - 1);
+        this.#overflowFrom = Number.POSITIVE_INFINITY;
+        this.#caughtUp = false;
+      }
     }
     this.pump();
   }
@@ -339,12 +379,15 @@ class Worker {
 
     if (!failed) {
       metrics?.deliveries.inc({ plugin, result: "ok" });
-      this.#journal.markDelivered(plugin, item.id).catch((error) =>
-        logger?.error("Cannot record delivery of {id} to {plugin}: {error}", {
-          id: item.id,
-          plugin,
-          error,
-        })
+      this.#settle(
+        item.id,
+        this.#journal.markDelivered(plugin, item.id).catch((error) =>
+          logger?.error("Cannot record delivery of {id} to {plugin}: {error}", {
+            id: item.id,
+            plugin,
+            error,
+          })
+        ),
       );
       return "done";
     }
@@ -360,9 +403,12 @@ class Worker {
         "Callback {id} ({command}) is a dead letter for {plugin} after {attempt} attempt(s): {message}",
         { id: item.id, command: item.command, plugin, attempt, message },
       );
-      this.#journal.markDead(plugin, item.id, { attempts: attempt, error: message }).catch((
-        error,
-      ) => logger?.error("Cannot record dead letter {id}: {error}", { id: item.id, error }));
+      this.#settle(
+        item.id,
+        this.#journal.markDead(plugin, item.id, { attempts: attempt, error: message }).catch((
+          error,
+        ) => logger?.error("Cannot record dead letter {id}: {error}", { id: item.id, error })),
+      );
       return "dead";
     }
 

@@ -300,3 +300,45 @@ Deno.test("delivery: a handler that throws synchronously is retried, then dead-l
     await delivery.close(1000);
   });
 });
+
+Deno.test("delivery: a group stuck on retries cannot fill the window and stall other groups", async () => {
+  await withJournal(async (journal) => {
+    const clock = new ManualClock();
+    let stuck = true;
+    const plugin = recorder((event) => {
+      if (stuck && event.payload.GroupId === "A") throw new Error("group A is stuck");
+    });
+    const delivery = new Delivery(journal, {
+      ...OPTIONS,
+      clock,
+      maxAttempts: 100,
+      window: 16,
+      groupWindow: 4,
+    });
+    delivery.add({ name: "a", instance: plugin, concurrency: 2 });
+    for (let n = 0; n < 40; n++) await append(journal, n, "A");
+    for (let n = 40; n < 45; n++) await append(journal, n, "B");
+    await until(
+      () => plugin.seen.filter((e) => e.payload.GroupId === "B").length === 5,
+      "group B delivered while group A retries",
+    );
+    stuck = false;
+    // Let A's retries fall due until all of it is through.
+    await until(() => {
+      clock.tick(60_000);
+      return new Set(plugin.seen.filter((e) => e.payload.GroupId === "A").map((e) => e.id)).size ===
+        40;
+    }, "group A delivered after it recovered");
+    assert.equal(
+      new Set(plugin.seen.filter((e) => e.payload.GroupId === "B").map((e) => e.id)).size,
+      plugin.seen.filter((e) => e.payload.GroupId === "B").length,
+      "no callback of group B was delivered twice",
+    );
+    const firstSeen = [
+      ...new Set(plugin.seen.filter((e) => e.payload.GroupId === "A").map((e) => Number(e.id))),
+    ];
+    assert.deepEqual(firstSeen, [...firstSeen].sort((x, y) => x - y), "group A in journal order");
+    await delivery.close(1000);
+    await until(() => journal.status().plugins.length === 0, "all recorded");
+  });
+});
