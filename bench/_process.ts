@@ -100,7 +100,9 @@ async function spawn(
 export function startImhookd(config: string): Promise<BenchServer> {
   let url: string | undefined;
   let adminUrl: string | undefined;
-  return spawn([`${ROOT}main.ts`, "serve", "--config", config], "stderr", (logs) => {
+  // The runtime flags of `deno task start` and `deno task compile` (see deno.json).
+  const flags = ["--unstable-net", "--v8-flags=--max-semi-space-size=4"];
+  return spawn([...flags, `${ROOT}main.ts`, "serve", "--config", config], "stderr", (logs) => {
     const line = logs.at(-1)!;
     url ??= /Listening for callbacks on (https?:\/\/[^\s"]+)/.exec(line)?.[1];
     adminUrl ??= /Admin listener on (http:\/\/[^\s"]+)/.exec(line)?.[1];
