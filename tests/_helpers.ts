@@ -73,69 +73,12 @@ export interface Served extends AsyncDisposable {
 }
 
 /** Starts `main.ts serve --config FILE` and waits until it logs its listening address. */
-export async function serve(config: string, env: Record<string, string> = {}): Promise<Served> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, `${ROOT}main.ts`, "serve", "--config", config],
+export function serve(config: string, env: Record<string, string> = {}): Promise<Served> {
+  return serveCommand(
+    Deno.execPath(),
+    ["run", ...PERMISSIONS, `${ROOT}main.ts`, "serve", "--config", config],
     env,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const logs: string[] = [];
-  const listening = Promise.withResolvers<{ url: string; adminUrl?: string }>();
-  let adminUrl: string | undefined;
-  const reading = (async () => {
-    let buffer = "";
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-      buffer += chunk;
-      let newline;
-      while ((newline = buffer.indexOf("\n")) >= 0) {
-        const line = buffer.slice(0, newline);
-        buffer = buffer.slice(newline + 1);
-        logs.push(line);
-        const admin = /Admin listener on (http:\/\/[^\s"]+)/.exec(line);
-        if (admin) adminUrl = admin[1];
-        const match = /Listening for callbacks on (https?:\/\/[^\s"]+)/.exec(line);
-        if (match) listening.resolve({ url: match[1]!, ...(adminUrl ? { adminUrl } : {}) });
-      }
-    }
-    listening.reject(new Error(`serve exited before listening:\n${logs.join("\n")}`));
-  })();
-  const status = child.status;
-  let address: { url: string; adminUrl?: string };
-  try {
-    address = await listening.promise;
-  } catch (error) {
-    await status;
-    await reading;
-    throw error;
-  }
-  let ended = false;
-  const end = async (): Promise<number> => {
-    const { code } = await status;
-    await reading;
-    ended = true;
-    return code;
-  };
-  return {
-    ...address,
-    child,
-    logs,
-    async stop() {
-      if (!ended) child.kill("SIGTERM");
-      return await end();
-    },
-    async kill() {
-      if (!ended) child.kill("SIGKILL");
-      await end();
-    },
-    async [Symbol.asyncDispose]() {
-      if (!ended) {
-        child.kill("SIGKILL");
-        await end();
-      }
-    },
-  };
+  );
 }
 
 /** Runs `main.ts ARGS...` and returns its exit code and output. */
