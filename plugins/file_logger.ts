@@ -15,6 +15,7 @@ import type {
   PluginOptionsContext,
 } from "../plugin.ts";
 import { parseSize } from "../core/units.ts";
+import { isRecord, rejectUnknownKeys, show } from "./_options.ts";
 
 /** Size-based rotation of the log file. */
 export interface FileLoggerRotate {
@@ -165,22 +166,6 @@ function parseRotate(raw: unknown): FileLoggerRotate {
     throw new RangeError(`options.rotate.keep: expected an integer >= 1, got ${show(keep)}`);
   }
   return { maxBytes, keep };
-}
-
-function rejectUnknownKeys(raw: Record<string, unknown>, known: string[], at: string): void {
-  for (const key of Object.keys(raw)) {
-    if (!known.includes(key)) {
-      throw new TypeError(`${at}.${key}: unknown option; expected one of ${known.join(", ")}`);
-    }
-  }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function show(value: unknown): string {
-  return JSON.stringify(value) ?? String(value);
 }
 
 /** One line waiting to be written, and the `handle` call waiting for it. */

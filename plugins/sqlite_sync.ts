@@ -45,6 +45,7 @@ import { parseDuration } from "../core/units.ts";
 import { type GroupChange, parseChange } from "./_sqlite_sync_change.ts";
 import { openSyncDatabase } from "./_sqlite_sync_schema.ts";
 import { SyncStore } from "./_sqlite_sync_store.ts";
+import { rejectUnknownKeys } from "./_options.ts";
 
 /** The validated options of `builtin:sqlite_sync`. */
 export interface SqliteSyncOptions {
@@ -56,7 +57,7 @@ export interface SqliteSyncOptions {
   maxBatch: number;
 }
 
-const OPTION_KEYS = new Set(["path", "busy_timeout", "max_batch"]);
+const OPTION_KEYS = ["path", "busy_timeout", "max_batch"];
 
 /**
  * Validates the raw `options` of a `builtin:sqlite_sync` entry; `path` is resolved against
@@ -70,13 +71,7 @@ export function parseSqliteSyncOptions(
     throw new TypeError(`options: expected a map with at least "path", got ${describe(raw)}`);
   }
   const options = raw as Record<string, unknown>;
-  for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.has(key)) {
-      throw new TypeError(
-        `options.${key}: unknown option; expected one of path, busy_timeout, max_batch`,
-      );
-    }
-  }
+  rejectUnknownKeys(options, OPTION_KEYS, "options");
   const path = options.path;
   if (typeof path !== "string" || path.trim() === "") {
     throw new TypeError(`options.path: expected a file path, got ${describe(path)}`);

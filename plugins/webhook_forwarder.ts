@@ -16,6 +16,7 @@ import type {
   PluginInstance,
 } from "../plugin.ts";
 import { parseDuration } from "../core/units.ts";
+import { isRecord, rejectUnknownKeys, show } from "./_options.ts";
 
 /** The parsed options of `builtin:webhook_forwarder`. */
 export interface WebhookForwarderOptions {
@@ -117,13 +118,7 @@ export function envelopeBody(event: CallbackEvent): string {
 function parseWebhookForwarderOptions(raw: unknown): WebhookForwarderOptions {
   const options = raw ?? {};
   if (!isRecord(options)) throw new TypeError(`options: expected a mapping, got ${show(raw)}`);
-  for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.includes(key)) {
-      throw new TypeError(
-        `options.${key}: unknown option; expected one of ${OPTION_KEYS.join(", ")}`,
-      );
-    }
-  }
+  rejectUnknownKeys(options, OPTION_KEYS, "options");
 
   const url = parseUrl(options.url);
 
@@ -239,14 +234,6 @@ function isValidSecret(secret: string): boolean {
   } catch {
     return false;
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function show(value: unknown): string {
-  return JSON.stringify(value) ?? String(value);
 }
 
 /** A running forwarder: one HTTP client (keep-alive pool) and a cap on requests in flight. */
