@@ -522,8 +522,10 @@ export class Journal implements AsyncDisposable {
       this.#queue.push({ run, resolve: resolve as (value: unknown) => void, reject });
       if (!this.#scheduled) {
         this.#scheduled = true;
-        // A macrotask, so that every request already read shares this commit.
-        setTimeout(() => this.#flush(), 0);
+        // After the I/O already polled is handled, so every request read in this turn
+        // shares the commit; setImmediate, because a setTimeout(0) waits a millisecond or
+        // more in Deno and the answer waits with it.
+        setImmediate(() => this.#flush());
       }
     });
   }
