@@ -15,9 +15,6 @@ export interface CheckpointerStart {
   intervalMs: number;
 }
 
-/** WAL frames (4 KiB pages) past which the WAL file is truncated: about 64 MiB. */
-const TRUNCATE_FRAMES = 16_384;
-
 let db: DatabaseSync | undefined;
 
 self.onmessage = (event: MessageEvent<CheckpointerStart | "close">) => {
@@ -36,12 +33,10 @@ self.onmessage = (event: MessageEvent<CheckpointerStart | "close">) => {
   }
   setInterval(() => {
     try {
-      // PASSIVE: copies what it can without waiting for, or blocking, the writer.
-      const done = db?.prepare("PRAGMA wal_checkpoint(PASSIVE)").get() as { log: number };
-      // Under a steady stream the writer never finds the WAL fully copied, so it never
-      // rewinds it. Once it is large, TRUNCATE it: the copying was done above, so the writer
-      // waits only for the last second's pages.
-      if (done.log > TRUNCATE_FRAMES) db?.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      // PASSIVE: copies what it can without waiting for, or blocking, the writer. Under a
+      // steady stream the WAL is never found fully copied, so the writer's own (large)
+      // autocheckpoint still rewinds it now and then; it finds little left to copy.
+      db?.exec("PRAGMA wal_checkpoint(PASSIVE)");
     } catch (error) {
       self.postMessage({ error: error instanceof Error ? error.message : String(error) });
     }

@@ -6,9 +6,15 @@
  * @module
  */
 
+/** The autocheckpoint (in pages, ~64 MiB) of a connection whose WAL a worker checkpoints. */
+export const BACKSTOP_PAGES = 16_384;
+
 /** Callbacks of {@linkcode startCheckpointer}. */
 export interface CheckpointerHooks {
-  /** The worker checkpoints from now on: turn the connection's autocheckpoint off. */
+  /**
+   * The worker checkpoints from now on: raise the connection's autocheckpoint to
+   * {@linkcode BACKSTOP_PAGES}, which only rewinds the WAL the worker has mostly copied.
+   */
   onReady(): void;
   /** The worker stopped: turn the connection's autocheckpoint back on. */
   onFailure(reason: string): void;

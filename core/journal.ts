@@ -10,7 +10,7 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { dirname } from "node:path";
-import { type Checkpointer, startCheckpointer } from "./checkpointer.ts";
+import { BACKSTOP_PAGES, type Checkpointer, startCheckpointer } from "./checkpointer.ts";
 
 /** `os`: survives a process crash; `fsync`: survives power loss. */
 export type Durability = "os" | "fsync";
@@ -262,7 +262,7 @@ export class Journal implements AsyncDisposable {
   #startCheckpointer(): void {
     this.#checkpointer = startCheckpointer(this.path, {
       onReady: () => {
-        if (!this.#closed) this.#db.exec("PRAGMA wal_autocheckpoint = 0");
+        if (!this.#closed) this.#db.exec(`PRAGMA wal_autocheckpoint = ${BACKSTOP_PAGES}`);
       },
       onFailure: (reason) => {
         // Checkpoints go back inside commits: slower answers now and then, nothing lost.

@@ -133,6 +133,9 @@ const MIGRATIONS: readonly string[] = [
 /** The schema version this code writes (`PRAGMA user_version`). */
 export const SCHEMA_VERSION: number = MIGRATIONS.length;
 
+/** WAL pages after which a commit checkpoints, when no checkpointer worker does it. */
+export const AUTOCHECKPOINT_PAGES = 10_000;
+
 /**
  * Opens (creating if needed) the sync database at `path` in WAL mode with
  * `synchronous = NORMAL`, and migrates it to {@linkcode SCHEMA_VERSION}.
@@ -149,7 +152,7 @@ export function openSyncDatabase(path: string, busyTimeoutMs: number): DatabaseS
     // Each callback dirties a few pages scattered over the file. Checkpointing every ~40 MiB
     // of WAL rather than every 4 MiB copies a page that many callbacks rewrote only once
     // (measured: about +40% apply rate); the WAL file is cut back to 64 MiB afterwards.
-    db.exec("PRAGMA wal_autocheckpoint = 10000");
+    db.exec(`PRAGMA wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
     db.exec("PRAGMA journal_size_limit = 67108864");
     migrate(db, path);
     return db;
