@@ -356,12 +356,15 @@ async function imhookdThroughput(): Promise<{ rows: BenchResult[]; rps: number }
       value: round(tail.ms),
       unit: "ms",
     },
-    {
-      name: "imhookd: delivery rate while draining that backlog",
-      value: Math.round(tail.rate),
-      unit: "callbacks/s",
-      target: ">= 20000",
-    },
+    // With no backlog left at the last 200 there is no drain to time; the cold backlog below is.
+    ...(tail.backlog > 0
+      ? [{
+        name: "imhookd: delivery rate while draining that backlog",
+        value: Math.round(tail.rate),
+        unit: "callbacks/s",
+        target: ">= 20000",
+      }]
+      : []),
     {
       name: `imhookd: drain of a cold backlog of ${cold.backlog} callbacks x ${PLUGINS} plugins`,
       value: Math.round(cold.rate),
