@@ -42,11 +42,6 @@ export class ManualClock implements Clock {
     return () => this.#timers.delete(handle);
   }
 
-  /** How many timers are waiting. */
-  get pending(): number {
-    return this.#timers.size;
-  }
-
   /** Moves time forward by `ms`, firing every timer that falls due, in order. */
   tick(ms: number): void {
     const end = this.#now + ms;
