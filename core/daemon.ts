@@ -86,6 +86,7 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
   const journal = Journal.open(config.journal.path, {
     durability: config.journal.durability,
     checkpointer: true,
+    onWarning: (message) => log.warn("{message}", { message }),
   });
   const lifetime = new AbortController();
   const running = new Map<string, StartedPlugin>();

@@ -171,6 +171,8 @@ export interface JournalOptions {
    * checkpoint's fsyncs never delay an answer. For the daemon; default false.
    */
   checkpointer?: boolean;
+  /** Told what went wrong when something degrades without failing (the checkpointer stops). */
+  onWarning?: (message: string) => void;
 }
 
 /** The SQLite journal. Open with {@linkcode Journal.open}; close with `await using` or `close()`. */
@@ -182,10 +184,8 @@ export class Journal implements AsyncDisposable {
   #delivered = new Map<string, number[]>();
   #scheduled = false;
   #checkpointer: Checkpointer | undefined;
-  #checkpointerError: string | undefined;
   #closed = false;
   #listeners = new Set<() => void>();
-  #lastError: string | undefined;
   #stmt: {
     findDedup: StatementSync;
     insertCallback: StatementSync;
@@ -251,7 +251,9 @@ export class Journal implements AsyncDisposable {
       db.exec(`PRAGMA synchronous = ${options.durability === "fsync" ? "FULL" : "NORMAL"}`);
       db.exec(SCHEMA);
       const journal = new Journal(path, db);
-      if (options.checkpointer && path !== ":memory:") journal.#startCheckpointer();
+      if (options.checkpointer && path !== ":memory:") {
+        journal.#startCheckpointer(options.onWarning);
+      }
       return journal;
     } catch (error) {
       db.close();
@@ -259,33 +261,23 @@ export class Journal implements AsyncDisposable {
     }
   }
 
-  #startCheckpointer(): void {
+  #startCheckpointer(onWarning: ((message: string) => void) | undefined): void {
     this.#checkpointer = startCheckpointer(this.path, {
       onReady: () => {
         if (!this.#closed) this.#db.exec(`PRAGMA wal_autocheckpoint = ${BACKSTOP_PAGES}`);
       },
       onFailure: (reason) => {
         // Checkpoints go back inside commits: slower answers now and then, nothing lost.
-        this.#checkpointerError = reason;
         if (!this.#closed) this.#db.exec("PRAGMA wal_autocheckpoint = 10000");
+        onWarning?.(`The journal's checkpointer stopped; commits checkpoint again: ${reason}`);
       },
     });
-  }
-
-  /** Why the checkpointer worker stopped, if it did (checkpoints then run in commits). */
-  get checkpointerError(): string | undefined {
-    return this.#checkpointerError;
   }
 
   /** Calls `listener` after each commit that stored new callbacks or deliveries. */
   onAppend(listener: () => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
-  }
-
-  /** Why the last commit failed, or undefined when the last commit succeeded. */
-  get lastError(): string | undefined {
-    return this.#lastError;
   }
 
   /**
@@ -548,7 +540,6 @@ export class Journal implements AsyncDisposable {
       }
       for (const write of batch) results.push(write.run());
       this.#db.exec("COMMIT");
-      this.#lastError = undefined;
     } catch (error) {
       if (this.#db.isTransaction) {
         try {
@@ -558,7 +549,6 @@ export class Journal implements AsyncDisposable {
         }
       }
       const reason = error instanceof Error ? error.message : String(error);
-      this.#lastError = reason;
       const failure = new JournalUnavailableError(`Cannot write the journal: ${reason}`, {
         cause: error,
       });
