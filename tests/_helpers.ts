@@ -37,8 +37,11 @@ export async function workspace(yaml: string): Promise<Workspace> {
   };
 }
 
-/** A config listening on port 0 with the recorder plugin writing `events.jsonl`. */
-export function recorderConfig(extra = ""): string {
+/**
+ * The config the end-to-end tests start from: port 0, the test app signed with `TOKEN`, the
+ * journal in `./journal.db`; `rest` adds the other sections (delivery, log, plugins).
+ */
+export function baseConfig(rest: string): string {
   return `
 server:
   listen: 127.0.0.1:0
@@ -48,7 +51,12 @@ apps:
     token: ${TOKEN}
 journal:
   path: ./journal.db
-log:
+${rest}`;
+}
+
+/** A config listening on port 0 with the recorder plugin writing `events.jsonl`. */
+export function recorderConfig(extra = ""): string {
+  return baseConfig(`log:
   level: debug
   format: json
 plugins:
@@ -56,7 +64,7 @@ plugins:
     use: ${ROOT}tests/fixtures/recorder.ts
     options:
       path: ./events.jsonl
-${extra}`;
+${extra}`);
 }
 
 /** A running `serve` child process. */

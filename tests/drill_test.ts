@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { APP, eventually, serve, signedQuery, TOKEN, workspace } from "./_helpers.ts";
+import { baseConfig, eventually, serve, signedQuery, workspace } from "./_helpers.ts";
 
 const COMMAND = "Group.CallbackAfterSendMsg";
 
@@ -49,16 +49,7 @@ async function refused(port: number): Promise<boolean> {
 
 Deno.test("drill: the forwarder's receiver refuses connections, then comes back; every callback arrives, none dead, every answer 200", async () => {
   const port = closedPort();
-  await using ws = await workspace(`
-server:
-  listen: 127.0.0.1:0
-  path: /im/callback
-apps:
-  - sdk_app_id: ${APP}
-    token: ${TOKEN}
-journal:
-  path: ./journal.db
-delivery:
+  await using ws = await workspace(baseConfig(`delivery:
   max_attempts: 1000
   initial_backoff: 50ms
   max_backoff: 500ms
@@ -72,7 +63,7 @@ plugins:
       url: http://127.0.0.1:${port}/hook
       format: envelope
       timeout: 2s
-`);
+`));
   await using served = await serve(ws.config);
   assert.ok(await refused(port), "the receiver's port refuses connections");
 

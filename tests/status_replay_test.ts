@@ -4,14 +4,13 @@
  */
 import assert from "node:assert/strict";
 import {
-  APP,
+  baseConfig,
   cli,
   eventually,
   recorded,
   ROOT,
   serve,
   signedQuery,
-  TOKEN,
   workspace,
 } from "./_helpers.ts";
 
@@ -19,16 +18,7 @@ const MESSAGE = "Group.CallbackAfterSendMsg";
 
 /** A config with `healthy` (the recorder) and `flaky` (fails while `./down` exists). */
 function config(plugins: { healthy?: boolean; flaky?: boolean }, maxAttempts = 2): string {
-  return `
-server:
-  listen: 127.0.0.1:0
-  path: /im/callback
-apps:
-  - sdk_app_id: ${APP}
-    token: ${TOKEN}
-journal:
-  path: ./journal.db
-delivery:
+  return baseConfig(`delivery:
   max_attempts: ${maxAttempts}
   initial_backoff: 10ms
   max_backoff: 50ms
@@ -50,7 +40,7 @@ ${
     options: { path: ./flaky.jsonl, marker: ./down }
 `
       : ""
-  }`;
+  }`);
 }
 
 async function post(url: string, command: string, body: string): Promise<number> {
