@@ -6,17 +6,10 @@
  */
 import { adminHandler } from "./admin.ts";
 import type { Clock } from "./clock.ts";
-import { type Config, ConfigError, loadConfig, type PluginEntry } from "./config.ts";
-import { Delivery, type DeliveryTarget } from "./delivery.ts";
+import { type Config, ConfigError, loadConfig } from "./config.ts";
+import { DeliveryHost } from "./delivery_host.ts";
 import { Journal } from "./journal.ts";
-import {
-  disposePlugins,
-  type LoadedPlugin,
-  loadPlugins,
-  PluginLoadError,
-  type StartedPlugin,
-  startPlugins,
-} from "./loader.ts";
+import { PluginLoadError } from "./loader.ts";
 import { logger, setupLogging } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { Router } from "./router.ts";
@@ -81,35 +74,22 @@ export function serverState(config: Config): ServerState {
 
 /** Starts everything `config` describes; throws if any part cannot start. */
 export async function startDaemon(config: Config, options: DaemonOptions = {}): Promise<Daemon> {
-  const loaded = await loadPlugins(config);
   warnTokenless(config);
   const journal = Journal.open(config.journal.path, {
     durability: config.journal.durability,
     checkpointer: true,
     onWarning: (message) => log.warn("{message}", { message }),
   });
-  const lifetime = new AbortController();
-  const running = new Map<string, StartedPlugin>();
+  const metrics = new Metrics();
+  metrics.configReloads.inc({ result: "ok" }, 0);
+  metrics.configReloads.inc({ result: "failed" }, 0);
+  let delivery: DeliveryHost;
   try {
-    for (
-      const plugin of await startPlugins(loaded, { configDir: config.dir, signal: lifetime.signal })
-    ) {
-      running.set(plugin.entry.name, plugin);
-    }
+    delivery = await DeliveryHost.start(config, journal, metrics);
   } catch (error) {
     journal.close();
     throw error;
   }
-  const metrics = new Metrics();
-  metrics.configReloads.inc({ result: "ok" }, 0);
-  metrics.configReloads.inc({ result: "failed" }, 0);
-  const delivery = new Delivery(journal, {
-    ...config.delivery,
-    metrics,
-    logger: logger("delivery"),
-    ...(options.clock ? { clock: options.clock } : {}),
-  });
-  for (const plugin of running.values()) delivery.add(target(plugin));
 
   const handler = new CallbackHandler({
     path: config.server.path,
@@ -145,8 +125,7 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
       }, handler.handle)
       : Deno.serve(serveOptions, handler.handle);
   } catch (error) {
-    await delivery.close(0);
-    await disposePlugins([...running.values()]);
+    await delivery.shutdown(0);
     journal.close();
     throw error;
   }
@@ -155,8 +134,6 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
   // The config in force: the last valid one read, but with the settings that only apply
   // after a restart (listen addresses, journal path, ...) as the process started.
   let current = config;
-  /** Plugins of the current config that are not running with their current options. */
-  const failures = new Map<string, string>();
   let stopping: Promise<void> | undefined;
   // Reloads run one at a time; shutdown waits for the one under way.
   let queue: Promise<unknown> = Promise.resolve();
@@ -178,14 +155,13 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
           plugins: () => delivery.plugins,
           problems: () => [
             ...(stopping ? ["imhookd is shutting down"] : []),
-            ...[...failures].map(([name, reason]) => `plugin "${name}" ${reason}`),
+            ...[...delivery.failures].map(([name, reason]) => `plugin "${name}" ${reason}`),
           ],
         }),
       );
     } catch (error) {
       await server.shutdown();
-      await delivery.close(0);
-      await disposePlugins([...running.values()]);
+      await delivery.shutdown(0);
       journal.close();
       throw error;
     }
@@ -220,89 +196,51 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
   const reloadNow = async (): Promise<ReloadResult> => {
     const file = current.file;
     log.info("Reloading {file}", { file });
-    let next: Config;
-    let loadedNext: LoadedPlugin[];
-    try {
-      next = await loadConfig(file);
-      loadedNext = await loadPlugins(next);
-    } catch (error) {
-      const errors = problemsOf(error);
+    const failed = (errors: string[]): ReloadResult => {
       for (const problem of errors) {
         log.error("Reload failed, still running the previous config: {problem}", { problem });
       }
       metrics.configReloads.inc({ result: "failed" });
       return { ok: false, errors };
-    }
-
-    for (const key of restartOnlyChanges(current, next)) {
-      log.warn(
-        "{key} changed in {file}: it applies only after a restart; keeping the running value",
-        { key, file },
-      );
+    };
+    let next: Config;
+    try {
+      next = await loadConfig(file);
+    } catch (error) {
+      return failed(problemsOf(error));
     }
     const effective = keepRestartOnly(next, current);
-    if (JSON.stringify(next.log) !== JSON.stringify(current.log)) setupLogging(next.log);
-    warnTokenless(next);
-
-    const wanted = new Map(loadedNext.map((item) => [item.entry.name, item]));
-    const errors: string[] = [];
-    const fresh = new Map<string, StartedPlugin>();
-    for (const [name, item] of wanted) {
-      const old = running.get(name);
-      if (old !== undefined && !pluginChanged(old.entry, item.entry)) continue;
-      try {
-        const [started] = await startPlugins([item], {
-          configDir: next.dir,
-          signal: lifetime.signal,
-        });
-        fresh.set(name, started!);
-      } catch (error) {
-        const reason = old === undefined
-          ? `failed to start: ${problemsOf(error).join("; ")}`
-          : `failed to restart with its new options (still running with the previous ones): ${
-            problemsOf(error).join("; ")
-          }`;
-        failures.set(name, reason);
-        errors.push(`plugin "${name}" ${reason}`);
-        log.error("Plugin {name} {reason}", { name, reason });
+    // The worker loads and starts the changed plugins, then has routes switch (onSwitch)
+    // before it stops the plugins that leave.
+    const result = await delivery.reload(effective, () => {
+      for (const key of restartOnlyChanges(current, next)) {
+        log.warn(
+          "{key} changed in {file}: it applies only after a restart; keeping the running value",
+          { key, file },
+        );
       }
-    }
+      if (JSON.stringify(next.log) !== JSON.stringify(current.log)) setupLogging(next.log);
+      warnTokenless(next);
+      // Apps, tokens and routes switch at once: every request from here on sees the new ones.
+      handler.state = serverState(effective);
+      current = effective;
+    });
+    if (!result.applied) return failed(result.errors);
 
-    // Apps, tokens and routes switch at once: every request from here on sees the new ones.
-    handler.state = serverState(effective);
-    current = effective;
-
-    const retiring = [...running.keys()].filter((name) => !wanted.has(name) || fresh.has(name));
-    await Promise.all(retiring.map(async (name) => {
-      await delivery.remove(name, current.delivery.shutdownGraceMs);
-      await disposePlugins([running.get(name)!]);
-      running.delete(name);
-      log.info(fresh.has(name) ? "Plugin {name} stopped, to restart" : "Plugin {name} removed", {
-        name,
-      });
-    }));
-    for (const [name, started] of fresh) {
-      running.set(name, started);
-      delivery.add(target(started));
-      failures.delete(name);
-      log.info("Plugin {name} started", { name });
-    }
-    for (const name of [...failures.keys()]) if (!wanted.has(name)) failures.delete(name);
-
-    metrics.configReloads.inc({ result: errors.length === 0 ? "ok" : "failed" });
-    if (errors.length === 0) {
+    metrics.configReloads.inc({ result: result.ok ? "ok" : "failed" });
+    if (result.ok) {
       log.info("Reloaded {file}: {plugins} plugin(s), {apps} app(s)", {
         file,
-        plugins: running.size,
+        plugins: delivery.plugins.length,
         apps: effective.apps.length,
       });
     } else {
       log.error("Reloaded {file} with errors: {count} plugin(s) not running as configured", {
         file,
-        count: errors.length,
+        count: result.errors.length,
       });
     }
-    return { ok: errors.length === 0, errors };
+    return { ok: result.ok, errors: result.errors };
   };
 
   const reload = (): Promise<ReloadResult> => {
@@ -322,9 +260,7 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
       await queue;
       await drain(handler, grace);
       await server.shutdown();
-      await delivery.close(grace);
-      lifetime.abort();
-      await disposePlugins([...running.values()]);
+      await delivery.shutdown(grace);
       await admin?.shutdown();
       journal.close();
       log.info("Stopped");
@@ -391,20 +327,6 @@ function keepRestartOnly(next: Config, running: Config): Config {
   if (running.admin) effective.admin = running.admin;
   else delete effective.admin;
   return effective;
-}
-
-/** Whether a plugin must be restarted: its module, options or concurrency changed. */
-function pluginChanged(running: PluginEntry, next: PluginEntry): boolean {
-  return running.module !== next.module || running.concurrency !== next.concurrency ||
-    JSON.stringify(running.options) !== JSON.stringify(next.options);
-}
-
-function target(plugin: StartedPlugin): DeliveryTarget {
-  return {
-    name: plugin.entry.name,
-    instance: plugin.instance,
-    concurrency: plugin.entry.concurrency,
-  };
 }
 
 function warnTokenless(config: Config): void {

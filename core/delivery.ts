@@ -9,7 +9,22 @@ import type { Logger } from "@logtape/logtape";
 import type { CallbackEvent, PluginInstance } from "../plugin.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { Journal, PendingDelivery } from "./journal.ts";
-import type { Metrics } from "./metrics.ts";
+
+/**
+ * What the engine needs of the journal: reads, and the outcome of each delivery. A
+ * {@linkcode Journal} is one; the delivery worker's sends the outcomes to the thread that
+ * owns the journal's writes.
+ */
+export type DeliveryJournal = Pick<
+  Journal,
+  "onAppend" | "replayGeneration" | "pending" | "markDelivered" | "markRetry" | "markDead"
+>;
+
+/** The metrics the engine records (`Metrics` has them). */
+export interface DeliveryMetrics {
+  deliveries: { inc(labels: { plugin: string; result: string }, by?: number): void };
+  deliverySeconds: { observe(labels: { plugin: string }, value: number): void };
+}
 
 /** Options of {@linkcode Delivery}; durations in milliseconds. */
 export interface DeliveryOptions {
@@ -22,7 +37,7 @@ export interface DeliveryOptions {
   clock?: Clock;
   /** A number in [0, 1) for the jitter. Default `Math.random`. */
   random?: () => number;
-  metrics?: Metrics;
+  metrics?: DeliveryMetrics;
   logger?: Logger;
   /** Most deliveries one plugin holds in memory. Default 512. */
   window?: number;
@@ -46,14 +61,14 @@ export interface DeliveryTarget {
 
 /** Runs one worker per plugin. Close it to stop handing out callbacks. */
 export class Delivery {
-  #journal: Journal;
+  #journal: DeliveryJournal;
   #options: Required<Omit<DeliveryOptions, "metrics" | "logger">> & DeliveryOptions;
   #workers = new Map<string, Worker>();
   #unsubscribe: () => void;
   #cancelPoll: () => void = () => {};
   #generation: number;
 
-  constructor(journal: Journal, options: DeliveryOptions) {
+  constructor(journal: DeliveryJournal, options: DeliveryOptions) {
     this.#journal = journal;
     this.#options = {
       clock: systemClock,
@@ -137,7 +152,7 @@ const TURN_STARTS = 64;
 const TURN_MS = 8;
 
 class Worker {
-  #journal: Journal;
+  #journal: DeliveryJournal;
   #target: DeliveryTarget;
   #options: Required<Omit<DeliveryOptions, "metrics" | "logger">> & DeliveryOptions;
   #groups = new Map<string, Item[]>();
@@ -162,7 +177,7 @@ class Worker {
   #yielding: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
-    journal: Journal,
+    journal: DeliveryJournal,
     target: DeliveryTarget,
     options: Required<Omit<DeliveryOptions, "metrics" | "logger">> & DeliveryOptions,
   ) {

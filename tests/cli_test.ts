@@ -41,8 +41,7 @@ plugins:
   assert.match(lines[2]!, /config\.yaml:10:5 plugins\[0\]\.on: /);
 });
 
-Deno.test("cli: check exits 78 naming each plugin that cannot load, its path and why", async () => {
-  await using ws = await workspace(`server:
+const UNLOADABLE_PLUGINS = `server:
   listen: 127.0.0.1:0
 apps:
   - sdk_app_id: 1400000000
@@ -57,7 +56,10 @@ plugins:
     use: builtin:file_logger
     options:
       path: 5
-`);
+`;
+
+Deno.test("cli: check exits 78 naming each plugin that cannot load, its path and why", async () => {
+  await using ws = await workspace(UNLOADABLE_PLUGINS);
   const result = await cli(["check", "--config", ws.config]);
   assert.equal(result.code, 78);
   const lines = result.stderr.trim().split("\n");
@@ -78,6 +80,21 @@ plugins:
     lines[3]!,
     /config\.yaml:15:7 plugins\[3\]\.options\.path: Cannot load plugin "audit" \(builtin:file_logger\): options\.path: /,
   );
+});
+
+Deno.test("cli: serve, whose plugins load on the delivery worker, names them the same way", async () => {
+  await using ws = await workspace(UNLOADABLE_PLUGINS);
+  const result = await cli(["serve", "--config", ws.config]);
+  assert.equal(result.code, 78);
+  assert.match(
+    result.stderr,
+    /config\.yaml:7:5 plugins\[0\]\.use: Cannot load plugin "crm": module ".*no_create\.ts" has no create\(\)$/m,
+  );
+  assert.match(
+    result.stderr,
+    /config\.yaml:15:7 plugins\[3\]\.options\.path: Cannot load plugin "audit" \(builtin:file_logger\): options\.path: /,
+  );
+  assert.doesNotMatch(result.stderr, /\uE000/, "no location marker is left unresolved");
 });
 
 Deno.test("cli: serve refuses to start on a bad config with exit 78", async () => {

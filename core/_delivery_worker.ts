@@ -1,0 +1,358 @@
+/**
+ * The delivery worker: loads and starts the plugins, opens its own (reading) connection to
+ * the journal and runs the delivery engine, away from the thread that answers callbacks.
+ * Outcomes go to the main thread, the journal's only writer. Driven by `DeliveryHost` in
+ * `delivery_host.ts` (see its message types).
+ *
+ * @module
+ */
+/// <reference lib="deno.worker" />
+import { setImmediate } from "node:timers";
+import type { Config, PluginEntry } from "./config.ts";
+import { Delivery, type DeliveryJournal, type DeliveryTarget } from "./delivery.ts";
+import {
+  deferredLocations,
+  type HostMessage,
+  type MarksMessage,
+  type PlainConfig,
+  type ReloadedMessage,
+  type WorkerMessage,
+} from "./delivery_host.ts";
+import { Journal, JournalUnavailableError } from "./journal.ts";
+import {
+  disposePlugins,
+  type LoadedPlugin,
+  loadPlugins,
+  PluginLoadError,
+  type StartedPlugin,
+  startPlugins,
+} from "./loader.ts";
+import { logger, setupLogging } from "./log.ts";
+
+const log = logger("daemon");
+
+function post(message: WorkerMessage): void {
+  self.postMessage(message);
+}
+
+/**
+ * The engine's journal in this worker: reads through a connection of its own, and sends
+ * every outcome to the main thread in one message per event-loop turn. An outcome's promise
+ * settles when the main thread has committed it.
+ */
+class RemoteJournal implements DeliveryJournal {
+  #reader: Journal;
+  #listeners = new Set<() => void>();
+  #next: Omit<MarksMessage, "type" | "batch"> = RemoteJournal.#empty();
+  #nextWaiters: PromiseWithResolvers<void>[] = [];
+  #scheduled = false;
+  #batch = 0;
+  #sent = new Map<number, PromiseWithResolvers<void>[]>();
+
+  constructor(reader: Journal) {
+    this.#reader = reader;
+  }
+
+  static #empty(): Omit<MarksMessage, "type" | "batch"> {
+    return { delivered: [], retries: [], dead: [], counts: [], seconds: [] };
+  }
+
+  onAppend(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** The main thread committed new callbacks or deliveries. */
+  appended(): void {
+    for (const listener of this.#listeners) listener();
+  }
+
+  replayGeneration(): number {
+    return this.#reader.replayGeneration();
+  }
+
+  pending(plugin: string, afterId: number, limit: number) {
+    return this.#reader.pending(plugin, afterId, limit);
+  }
+
+  markDelivered(plugin: string, id: number): Promise<void> {
+    const entry = this.#next.delivered.find(([name]) => name === plugin);
+    if (entry === undefined) this.#next.delivered.push([plugin, [id]]);
+    else entry[1].push(id);
+    return this.#waiter();
+  }
+
+  markRetry(
+    plugin: string,
+    id: number,
+    update: { attempts: number; nextAt: number; error: string },
+  ): Promise<void> {
+    this.#next.retries.push([plugin, id, update.attempts, update.nextAt, update.error]);
+    return this.#waiter();
+  }
+
+  markDead(plugin: string, id: number, update: { attempts: number; error: string }): Promise<void> {
+    this.#next.dead.push([plugin, id, update.attempts, update.error]);
+    return this.#waiter();
+  }
+
+  /** Counts a delivery result for `imhookd_deliveries_total`; sent with the next outcomes. */
+  count(plugin: string, result: string, by: number): void {
+    const entry = this.#next.counts.find(([p, r]) => p === plugin && r === result);
+    if (entry === undefined) this.#next.counts.push([plugin, result, by]);
+    else entry[2] += by;
+    this.#schedule();
+  }
+
+  /** Records a handler's duration for `imhookd_delivery_seconds`. */
+  observe(plugin: string, seconds: number): void {
+    const entry = this.#next.seconds.find(([p]) => p === plugin);
+    if (entry === undefined) this.#next.seconds.push([plugin, [seconds]]);
+    else entry[1].push(seconds);
+    this.#schedule();
+  }
+
+  /** The main thread committed batch `batch` (or could not). */
+  marked(batch: number, error: string | undefined): void {
+    const waiters = this.#sent.get(batch) ?? [];
+    this.#sent.delete(batch);
+    for (const waiter of waiters) {
+      if (error === undefined) waiter.resolve();
+      else waiter.reject(new JournalUnavailableError(error));
+    }
+  }
+
+  /** Sends what is queued now and resolves once every outcome sent is committed. */
+  async settle(): Promise<void> {
+    this.#send();
+    const waiting = [...this.#sent.values()].flat().map((waiter) => waiter.promise);
+    await Promise.allSettled(waiting);
+  }
+
+  close(): void {
+    this.#reader.close();
+  }
+
+  #waiter(): Promise<void> {
+    const waiter = Promise.withResolvers<void>();
+    this.#nextWaiters.push(waiter);
+    this.#schedule();
+    return waiter.promise;
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => this.#send());
+  }
+
+  #send(): void {
+    this.#scheduled = false;
+    const next = this.#next;
+    if (
+      next.delivered.length + next.retries.length + next.dead.length + next.counts.length +
+          next.seconds.length === 0
+    ) {
+      return;
+    }
+    const batch = ++this.#batch;
+    this.#sent.set(batch, this.#nextWaiters);
+    this.#next = RemoteJournal.#empty();
+    this.#nextWaiters = [];
+    post({ type: "marks", batch, ...next });
+  }
+}
+
+let remote: RemoteJournal | undefined;
+let delivery: Delivery | undefined;
+let logSettings: Config["log"] | undefined;
+const lifetime = new AbortController();
+const running = new Map<string, StartedPlugin>();
+/** Plugins of the current config that are not running with their current options. */
+const failures = new Map<string, string>();
+
+self.onmessage = (event: MessageEvent<HostMessage>) => {
+  const message = event.data;
+  switch (message.type) {
+    case "start":
+      start(message.config).then((reply) => {
+        post(reply);
+        if (reply.type === "start_failed") self.close();
+      });
+      return;
+    case "wake":
+      remote?.appended();
+      post({ type: "woke" });
+      return;
+    case "marked":
+      remote?.marked(message.batch, message.error);
+      return;
+    case "reload":
+      reload(message.config).catch((error): ReloadedMessage => ({
+        type: "reloaded",
+        ok: false,
+        applied: false,
+        errors: problemsOf(error),
+        plugins: delivery?.plugins ?? [],
+        failures: [...failures],
+      })).then(post);
+      return;
+    case "shutdown":
+      shutdown(message.graceMs).finally(() => {
+        post({ type: "closed" });
+        self.close();
+      });
+      return;
+  }
+};
+
+async function start(plain: PlainConfig): Promise<WorkerMessage> {
+  const config = deferredLocations(plain);
+  setupLogging(config.log);
+  logSettings = config.log;
+  let loaded: LoadedPlugin[];
+  let reader: Journal;
+  try {
+    loaded = await loadPlugins(config);
+    // No checkpointer: the main thread's connection runs one for the file.
+    reader = Journal.open(config.journal.path, { durability: config.journal.durability });
+  } catch (error) {
+    return failed(error);
+  }
+  try {
+    const started = await startPlugins(loaded, {
+      configDir: config.dir,
+      signal: lifetime.signal,
+    });
+    for (const plugin of started) running.set(plugin.entry.name, plugin);
+  } catch (error) {
+    reader.close();
+    return failed(error);
+  }
+  const journal = new RemoteJournal(reader);
+  remote = journal;
+  delivery = new Delivery(journal, {
+    ...config.delivery,
+    metrics: {
+      deliveries: { inc: ({ plugin, result }, by = 1) => journal.count(plugin, result, by) },
+      deliverySeconds: { observe: ({ plugin }, value) => journal.observe(plugin, value) },
+    },
+    logger: logger("delivery"),
+  });
+  for (const plugin of running.values()) delivery.add(target(plugin));
+  return { type: "started", plugins: delivery.plugins };
+}
+
+function failed(error: unknown): WorkerMessage {
+  return {
+    type: "start_failed",
+    problems: problemsOf(error),
+    config: error instanceof PluginLoadError,
+  };
+}
+
+async function reload(plain: PlainConfig): Promise<ReloadedMessage> {
+  const next = deferredLocations(plain);
+  const current = delivery!;
+  let loadedNext: LoadedPlugin[];
+  try {
+    loadedNext = await loadPlugins(next);
+  } catch (error) {
+    return {
+      type: "reloaded",
+      ok: false,
+      applied: false,
+      errors: problemsOf(error),
+      plugins: current.plugins,
+      failures: [...failures],
+    };
+  }
+  if (JSON.stringify(next.log) !== JSON.stringify(logSettings)) {
+    setupLogging(next.log);
+    logSettings = next.log;
+  }
+
+  const wanted = new Map(loadedNext.map((item) => [item.entry.name, item]));
+  const errors: string[] = [];
+  const fresh = new Map<string, StartedPlugin>();
+  for (const [name, item] of wanted) {
+    const old = running.get(name);
+    if (old !== undefined && !pluginChanged(old.entry, item.entry)) continue;
+    try {
+      const [started] = await startPlugins([item], {
+        configDir: next.dir,
+        signal: lifetime.signal,
+      });
+      fresh.set(name, started!);
+    } catch (error) {
+      const reason = old === undefined
+        ? `failed to start: ${problemsOf(error).join("; ")}`
+        : `failed to restart with its new options (still running with the previous ones): ${
+          problemsOf(error).join("; ")
+        }`;
+      failures.set(name, reason);
+      errors.push(`plugin "${name}" ${reason}`);
+      log.error("Plugin {name} {reason}", { name, reason });
+    }
+  }
+
+  // The main thread switches apps, tokens and routes now.
+  post({ type: "reload_switch" });
+  const graceMs = next.delivery.shutdownGraceMs;
+
+  const retiring = [...running.keys()].filter((name) => !wanted.has(name) || fresh.has(name));
+  await Promise.all(retiring.map(async (name) => {
+    await current.remove(name, graceMs);
+    await disposePlugins([running.get(name)!]);
+    running.delete(name);
+    log.info(fresh.has(name) ? "Plugin {name} stopped, to restart" : "Plugin {name} removed", {
+      name,
+    });
+  }));
+  for (const [name, started] of fresh) {
+    running.set(name, started);
+    current.add(target(started));
+    failures.delete(name);
+    log.info("Plugin {name} started", { name });
+  }
+  for (const name of [...failures.keys()]) if (!wanted.has(name)) failures.delete(name);
+  return {
+    type: "reloaded",
+    ok: errors.length === 0,
+    applied: true,
+    errors,
+    plugins: current.plugins,
+    failures: [...failures],
+  };
+}
+
+async function shutdown(graceMs: number): Promise<void> {
+  try {
+    await delivery?.close(graceMs);
+    lifetime.abort();
+    await disposePlugins([...running.values()]);
+    running.clear();
+  } finally {
+    await remote?.settle();
+    remote?.close();
+  }
+}
+
+/** Whether a plugin must be restarted: its module, options or concurrency changed. */
+function pluginChanged(running: PluginEntry, next: PluginEntry): boolean {
+  return running.module !== next.module || running.concurrency !== next.concurrency ||
+    JSON.stringify(running.options) !== JSON.stringify(next.options);
+}
+
+function target(plugin: StartedPlugin): DeliveryTarget {
+  return {
+    name: plugin.entry.name,
+    instance: plugin.instance,
+    concurrency: plugin.entry.concurrency,
+  };
+}
+
+function problemsOf(error: unknown): string[] {
+  if (error instanceof PluginLoadError) return error.message.split("\n");
+  return [error instanceof Error ? error.message : String(error)];
+}

@@ -1,0 +1,71 @@
+/**
+ * Plugins run on the delivery worker's thread, not on the one that answers callbacks: a
+ * plugin that never yields must not hold up the answers, and what it handles still reaches
+ * the journal as delivered.
+ */
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import {
+  baseConfig,
+  eventually,
+  recorded,
+  ROOT,
+  serve,
+  signedQuery,
+  workspace,
+} from "./_helpers.ts";
+
+const COMMAND = "Group.CallbackAfterSendMsg";
+const SPIN_MS = 1_500;
+
+function post(url: string, seq: number): Promise<Response> {
+  return fetch(`${url}?${signedQuery(COMMAND)}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      CallbackCommand: COMMAND,
+      GroupId: `@TGS#busy${seq}`,
+      From_Account: "jared",
+      MsgSeq: seq,
+      MsgBody: [{ MsgType: "TIMTextElem", MsgContent: { Text: `message ${seq}` } }],
+    }),
+  });
+}
+
+Deno.test("threads: a plugin that spins for seconds does not delay the answers", async () => {
+  await using ws = await workspace(baseConfig(`plugins:
+  - name: busy
+    use: ${ROOT}tests/fixtures/busy.ts
+    options: { path: ./busy.jsonl, spin_ms: ${SPIN_MS} }
+`));
+  await using served = await serve(ws.config);
+  const first = await post(served.url, 1);
+  assert.equal(first.status, 200, await first.text());
+  // The plugin is now spinning on the first callback for SPIN_MS.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const started = performance.now();
+  for (let seq = 2; seq <= 3; seq++) {
+    const response = await post(served.url, seq);
+    assert.equal(response.status, 200, await response.text());
+  }
+  const elapsed = performance.now() - started;
+  assert.ok(
+    elapsed < SPIN_MS / 2,
+    `2 answers took ${elapsed.toFixed(0)} ms while the plugin spun for ${SPIN_MS} ms`,
+  );
+  await eventually(
+    async () => (await recorded(`${ws.dir}/busy.jsonl`)).length >= 1,
+    "the plugin handled the first callback",
+  );
+  const db = new DatabaseSync(`${ws.dir}/journal.db`, { readOnly: true });
+  try {
+    const pending = db.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE plugin = 'busy'");
+    await eventually(
+      () => (pending.get() as { n: number }).n <= 2,
+      "the first delivery is committed as done",
+    );
+  } finally {
+    db.close();
+  }
+  assert.equal(await served.stop(), 0);
+});
