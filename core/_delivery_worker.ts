@@ -214,8 +214,11 @@ async function start(plain: PlainConfig): Promise<WorkerMessage> {
   let reader: Journal;
   try {
     loaded = await loadPlugins(config);
-    // No checkpointer: the main thread's connection runs one for the file.
-    reader = Journal.open(config.journal.path, { durability: config.journal.durability });
+    // Reads only; the main thread's connection writes, migrates and checkpoints the file.
+    reader = Journal.open(config.journal.path, {
+      durability: config.journal.durability,
+      reader: true,
+    });
   } catch (error) {
     return failed(error);
   }

@@ -115,6 +115,25 @@ interface QueuedWrite {
 
 function noop(): void {}
 
+/**
+ * The layout this code writes, in `PRAGMA user_version`. 0 is a new file or one made before
+ * versions (the text-keyed `dedup` table): {@linkcode Journal.open} migrates it.
+ */
+export const SCHEMA_VERSION = 2;
+
+/**
+ * Dedup keys (`dedup_keys`) are numbered in insertion order (`seq`, roughly time order) and
+ * found by a 53-bit hash of the key; the full key is always compared before a callback counts
+ * as a duplicate, so a hash collision costs one more row read, never a lost callback.
+ *
+ * The index by hash is kept in two parts, because an index on a random hash dirties one page
+ * per new key in every commit (measured: about half the cost of an append). Recent keys are
+ * *staged*: indexed in memory only, their rows written in `seq` order (sequential pages).
+ * The staged keys are merged into `dedup_index` a hash range (a *bucket*, 1/16 of the hashes)
+ * at a time, sorted, so that a merge dirties each index page once for many keys. In bucket b,
+ * every row with `seq <= dedup_merged.through` is in `dedup_index`; every later row is staged
+ * (the memory index is rebuilt from that on open and after a failed commit).
+ */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS callbacks (
   id INTEGER PRIMARY KEY,
@@ -127,12 +146,19 @@ CREATE TABLE IF NOT EXISTS callbacks (
   body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS callbacks_received_at ON callbacks (received_at);
-CREATE TABLE IF NOT EXISTS dedup (
-  key TEXT PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS dedup_keys (
+  seq INTEGER PRIMARY KEY,
+  hash INTEGER NOT NULL,
+  key TEXT NOT NULL,
   callback_id INTEGER NOT NULL,
   received_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dedup_index (
+  hash INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (hash, seq)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS dedup_received_at ON dedup (received_at);
+CREATE TABLE IF NOT EXISTS dedup_merged (bucket INTEGER PRIMARY KEY, through INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS deliveries (
   plugin TEXT NOT NULL,
   callback_id INTEGER NOT NULL,
@@ -142,7 +168,6 @@ CREATE TABLE IF NOT EXISTS deliveries (
   last_error TEXT,
   PRIMARY KEY (plugin, callback_id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS deliveries_callback_id ON deliveries (callback_id);
 CREATE TABLE IF NOT EXISTS quarantine (
   id INTEGER PRIMARY KEY,
   received_at INTEGER NOT NULL,
@@ -156,6 +181,262 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) W
 INSERT OR IGNORE INTO meta (key, value) VALUES ('replay_generation', 0);
 CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY, filler BLOB NOT NULL);
 `;
+
+/**
+ * The 53-bit hash of a dedup key stored in `dedup_keys.hash` (cyrb53: two 32-bit
+ * multiplicative lanes). It is part of the file format: changing it needs a migration.
+ */
+export function dedupHash(key: string): number {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < key.length; i++) {
+    const ch = key.charCodeAt(i);
+    h1 = Math.imul(h1 ^ ch, 2654435761);
+    h2 = Math.imul(h2 ^ ch, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507);
+  h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507);
+  h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
+}
+
+/** Brings a journal to {@linkcode SCHEMA_VERSION}, in one transaction. */
+function migrate(db: DatabaseSync, hash: (key: string) => number): void {
+  const versionOf = (): number =>
+    (db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
+  if (versionOf() === SCHEMA_VERSION) return;
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    // Read again under the write lock: another process may have just migrated it.
+    const version = versionOf();
+    if (version > SCHEMA_VERSION) {
+      throw new Error(
+        `The journal's schema version ${version} is newer than this imhookd's (${SCHEMA_VERSION})`,
+      );
+    }
+    if (version < SCHEMA_VERSION) {
+      db.exec(SCHEMA);
+      const old = db.prepare(
+        "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'dedup'",
+      ).get();
+      if (old !== undefined) {
+        // Version 0: dedup keyed by the whole key text. Oldest first, as appends number them.
+        const insert = db.prepare(
+          "INSERT INTO dedup_keys (hash, key, callback_id, received_at) VALUES (?, ?, ?, ?)",
+        );
+        const rows = db.prepare(
+          "SELECT key, callback_id, received_at FROM dedup ORDER BY received_at, callback_id",
+        ).iterate() as Iterable<{ key: string; callback_id: number; received_at: number }>;
+        for (const row of rows) {
+          insert.run(hash(row.key), row.key, row.callback_id, row.received_at);
+        }
+        db.exec("DROP TABLE dedup");
+        // All of them indexed at once, nothing staged.
+        db.exec(
+          "INSERT INTO dedup_index (hash, seq) SELECT hash, seq FROM dedup_keys ORDER BY 1, 2",
+        );
+        const through = db.prepare("SELECT MAX(seq) AS n FROM dedup_keys").get() as {
+          n: number | null;
+        };
+        const mark = db.prepare("INSERT INTO dedup_merged (bucket, through) VALUES (?, ?)");
+        for (let bucket = 0; bucket < BUCKETS; bucket++) mark.run(bucket, through.n ?? 0);
+      }
+      // Version 0 also indexed deliveries by callback alone: one more page per commit. The
+      // queries by callback now go through the primary key, plugin by plugin.
+      db.exec("DROP INDEX IF EXISTS deliveries_callback_id");
+      db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    }
+    db.exec("COMMIT");
+  } catch (error) {
+    if (db.isTransaction) db.exec("ROLLBACK");
+    throw error;
+  }
+}
+
+const BUCKETS = 16;
+/** Hashes are below 2^53: 16 buckets of 2^49. */
+const BUCKET_SPAN = 2 ** 49;
+/** Staged keys that start a merge (one bucket per commit until fewer are staged). */
+const STAGED_KEYS = 16_384;
+
+function bucketOf(hash: number): number {
+  const bucket = Math.floor(hash / BUCKET_SPAN) % BUCKETS;
+  return bucket >= 0 ? bucket : Number.isNaN(bucket) ? 0 : bucket + BUCKETS;
+}
+
+/** The dedup keys (see the schema above). Used only inside the journal's write transaction. */
+class DedupKeys {
+  #stagedLimit: number;
+  /** Per bucket: hash to the seq (or seqs, on a collision) of each staged row. */
+  #staged: Map<number, number | number[]>[] = [];
+  #stagedCount = 0;
+  /** The highest seq known: every row above its bucket's `through`, up to this, is staged. */
+  #through = 0;
+  /** The memory index may not match the file (a commit failed): rebuild it. */
+  #stale = true;
+  #stmt: {
+    maxSeq: StatementSync;
+    marks: StatementSync;
+    rowsAfter: StatementSync;
+    bySeq: StatementSync;
+    findIndexed: StatementSync;
+    insert: StatementSync;
+    merge: StatementSync;
+    mark: StatementSync;
+    oldest: StatementSync;
+    unindex: StatementSync;
+    remove: StatementSync;
+  };
+
+  constructor(db: DatabaseSync, stagedLimit: number) {
+    this.#stagedLimit = stagedLimit;
+    this.#stmt = {
+      maxSeq: db.prepare("SELECT MAX(seq) AS n FROM dedup_keys"),
+      marks: db.prepare("SELECT bucket, through FROM dedup_merged"),
+      rowsAfter: db.prepare("SELECT seq, hash FROM dedup_keys WHERE seq > ? ORDER BY seq"),
+      bySeq: db.prepare("SELECT key, callback_id FROM dedup_keys WHERE seq = ?"),
+      findIndexed: db.prepare(
+        `SELECT k.callback_id FROM dedup_index i JOIN dedup_keys k ON k.seq = i.seq
+         WHERE i.hash = ? AND k.key = ?`,
+      ),
+      insert: db.prepare(
+        "INSERT INTO dedup_keys (seq, hash, key, callback_id, received_at) VALUES (?, ?, ?, ?, ?)",
+      ),
+      // The staged rows all exist: a prune unstages what it deletes, and a failed commit
+      // rebuilds the memory index. (Were one missing, the entry would match no key.)
+      merge: db.prepare("INSERT OR IGNORE INTO dedup_index (hash, seq) VALUES (?, ?)"),
+      mark: db.prepare(
+        `INSERT INTO dedup_merged (bucket, through) VALUES (?, ?)
+         ON CONFLICT (bucket) DO UPDATE SET through = MAX(through, excluded.through)`,
+      ),
+      // The oldest `limit` rows, those older than the window among them: no index on
+      // received_at to keep up. A time out of order only keeps a key longer.
+      oldest: db.prepare(
+        `SELECT seq, hash FROM dedup_keys
+         WHERE seq <= (SELECT MAX(seq) FROM (SELECT seq FROM dedup_keys ORDER BY seq LIMIT ?))
+         AND received_at < ?`,
+      ),
+      unindex: db.prepare("DELETE FROM dedup_index WHERE hash = ? AND seq = ?"),
+      remove: db.prepare("DELETE FROM dedup_keys WHERE seq = ?"),
+    };
+    // Now rather than in the first commit, which would wait for it.
+    this.#reload();
+  }
+
+  /** At the start of each write transaction: catches up with the file. */
+  sync(): void {
+    if (this.#stale) {
+      this.#reload();
+      return;
+    }
+    const max = (this.#stmt.maxSeq.get() as { n: number | null }).n ?? 0;
+    if (max === this.#through) return;
+    // The newest keys were pruned (by this connection or another): start again.
+    if (max < this.#through) {
+      this.#reload();
+      return;
+    }
+    // Another connection appended (not the daemon's way, but nothing forbids it).
+    const rows = this.#stmt.rowsAfter.all(this.#through) as { seq: number; hash: number }[];
+    for (const row of rows) this.#stage(row.hash, row.seq);
+    this.#through = max;
+  }
+
+  #reload(): void {
+    this.#staged = Array.from({ length: BUCKETS }, () => new Map());
+    this.#stagedCount = 0;
+    const marks = new Array<number>(BUCKETS).fill(0);
+    for (const row of this.#stmt.marks.all() as { bucket: number; through: number }[]) {
+      marks[row.bucket] = row.through;
+    }
+    const low = Math.min(...marks);
+    const rows = this.#stmt.rowsAfter.iterate(low) as Iterable<{ seq: number; hash: number }>;
+    for (const row of rows) {
+      if (row.seq > marks[bucketOf(row.hash)]!) this.#stage(row.hash, row.seq);
+    }
+    const max = (this.#stmt.maxSeq.get() as { n: number | null }).n ?? 0;
+    // Never below a merged mark: a row numbered there would count as indexed.
+    this.#through = Math.max(max, ...marks);
+    this.#stale = false;
+  }
+
+  #stage(hash: number, seq: number): void {
+    const bucket = this.#staged[bucketOf(hash)]!;
+    const entry = bucket.get(hash);
+    if (entry === undefined) bucket.set(hash, seq);
+    else if (typeof entry === "number") bucket.set(hash, [entry, seq]);
+    else entry.push(seq);
+    this.#stagedCount++;
+  }
+
+  #unstage(hash: number, seq: number): void {
+    const bucket = this.#staged[bucketOf(hash)]!;
+    const entry = bucket.get(hash);
+    if (entry === seq) bucket.delete(hash);
+    else if (typeof entry === "object" && entry.includes(seq)) {
+      const rest = entry.filter((s) => s !== seq);
+      bucket.set(hash, rest.length === 1 ? rest[0]! : rest);
+    } else return;
+    this.#stagedCount--;
+  }
+
+  /** The callback id stored with exactly `key`, if any. */
+  find(hash: number, key: string): number | undefined {
+    const entry = this.#staged[bucketOf(hash)]!.get(hash);
+    if (entry !== undefined) {
+      for (const seq of typeof entry === "number" ? [entry] : entry) {
+        const row = this.#stmt.bySeq.get(seq) as { key: string; callback_id: number } | undefined;
+        if (row !== undefined && row.key === key) return row.callback_id;
+      }
+    }
+    const row = this.#stmt.findIndexed.get(hash, key) as { callback_id: number } | undefined;
+    return row?.callback_id;
+  }
+
+  add(hash: number, key: string, callbackId: number, receivedAt: number): void {
+    const seq = this.#through + 1;
+    this.#stmt.insert.run(seq, hash, key, callbackId, receivedAt);
+    this.#through = seq;
+    this.#stage(hash, seq);
+  }
+
+  /** At the end of a write transaction: merges the fullest bucket if enough keys are staged. */
+  mergeSome(): void {
+    if (this.#stale || this.#stagedCount < this.#stagedLimit) return;
+    let fullest = 0;
+    for (let b = 1; b < BUCKETS; b++) {
+      if (this.#staged[b]!.size > this.#staged[fullest]!.size) fullest = b;
+    }
+    const entries: [number, number][] = [];
+    for (const [hash, entry] of this.#staged[fullest]!) {
+      if (typeof entry === "number") entries.push([hash, entry]);
+      else for (const seq of entry) entries.push([hash, seq]);
+    }
+    // In index order: each page of dedup_index is written once for all its new keys.
+    entries.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    for (const [hash, seq] of entries) this.#stmt.merge.run(hash, seq);
+    this.#stmt.mark.run(fullest, this.#through);
+    this.#staged[fullest] = new Map();
+    this.#stagedCount -= entries.length;
+  }
+
+  /** Deletes up to `limit` of the oldest keys received before `before`; returns how many. */
+  prune(before: number, limit: number): number {
+    const rows = this.#stmt.oldest.all(limit, before) as { seq: number; hash: number }[];
+    for (const row of rows) {
+      this.#stmt.unindex.run(row.hash, row.seq);
+      this.#stmt.remove.run(row.seq);
+      this.#unstage(row.hash, row.seq);
+    }
+    return rows.length;
+  }
+
+  /** The write transaction was rolled back. */
+  rolledBack(): void {
+    this.#stale = true;
+  }
+}
 
 /** Options of {@linkcode Journal.open}. */
 export interface JournalOptions {
@@ -173,6 +454,19 @@ export interface JournalOptions {
   checkpointer?: boolean;
   /** Told what went wrong when something degrades without failing (the checkpointer stops). */
   onWarning?: (message: string) => void;
+  /**
+   * Internal, for tests: replaces {@linkcode dedupHash} (e.g. to force collisions). A file
+   * must always be opened with the same function.
+   */
+  hash?: (key: string) => number;
+  /** Internal, for tests: staged dedup keys that start a merge (default 16384). */
+  stagedKeys?: number;
+  /**
+   * For a connection that only reads pending deliveries (the delivery worker's) beside the
+   * daemon's, which created and migrated the file: no migration, no dedup keys in memory,
+   * SQLite's default page cache. Default false.
+   */
+  reader?: boolean;
 }
 
 /** The SQLite journal. Open with {@linkcode Journal.open}; close with `await using` or `close()`. */
@@ -186,10 +480,13 @@ export class Journal implements AsyncDisposable {
   #checkpointer: Checkpointer | undefined;
   #closed = false;
   #listeners = new Set<() => void>();
+  #hash: (key: string) => number;
+  #dedup: DedupKeys | undefined;
+  #stagedKeys: number;
   #stmt: {
-    findDedup: StatementSync;
+    begin: StatementSync;
+    commit: StatementSync;
     insertCallback: StatementSync;
-    insertDedup: StatementSync;
     insertDelivery: StatementSync;
     deleteDeliveries: StatementSync;
     retryDelivery: StatementSync;
@@ -199,16 +496,23 @@ export class Journal implements AsyncDisposable {
     generation: StatementSync;
   };
 
-  private constructor(path: string, db: DatabaseSync) {
+  private constructor(
+    path: string,
+    db: DatabaseSync,
+    hash: (key: string) => number,
+    stagedKeys: number,
+  ) {
     this.path = path;
     this.#db = db;
+    this.#hash = hash;
+    this.#stagedKeys = stagedKeys;
     this.#stmt = {
-      findDedup: db.prepare("SELECT callback_id FROM dedup WHERE key = ?"),
+      begin: db.prepare("BEGIN IMMEDIATE"),
+      commit: db.prepare("COMMIT"),
       insertCallback: db.prepare(
         `INSERT INTO callbacks (received_at, sdk_app_id, command, group_key, client_ip, opt_platform, body)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
-      insertDedup: db.prepare("INSERT INTO dedup (key, callback_id, received_at) VALUES (?, ?, ?)"),
       insertDelivery: db.prepare("INSERT INTO deliveries (plugin, callback_id) VALUES (?, ?)"),
       deleteDeliveries: db.prepare(
         `DELETE FROM deliveries
@@ -249,8 +553,16 @@ export class Journal implements AsyncDisposable {
       // With the checkpointer worker they happen there instead; this stays as the fallback.
       db.exec("PRAGMA wal_autocheckpoint = 10000");
       db.exec(`PRAGMA synchronous = ${options.durability === "fsync" ? "FULL" : "NORMAL"}`);
-      db.exec(SCHEMA);
-      const journal = new Journal(path, db);
+      const hash = options.hash ?? dedupHash;
+      if (!options.reader) {
+        // 32 MiB instead of 2: the dedup hash index is read at random by every append, and a
+        // page read from the OS is a system call (measured: ~4x fewer reads at 200k callbacks).
+        db.exec("PRAGMA cache_size = -32768");
+        migrate(db, hash);
+      }
+      const journal = new Journal(path, db, hash, options.stagedKeys ?? STAGED_KEYS);
+      // Loads the dedup keys at open rather than in the first commit, which would wait.
+      if (!options.reader) journal.#keys();
       if (options.checkpointer && path !== ":memory:") {
         journal.#startCheckpointer(options.onWarning);
       }
@@ -259,6 +571,11 @@ export class Journal implements AsyncDisposable {
       db.close();
       throw error;
     }
+  }
+
+  /** The dedup keys, read into memory on first use. */
+  #keys(): DedupKeys {
+    return this.#dedup ??= new DedupKeys(this.#db, this.#stagedKeys);
   }
 
   #startCheckpointer(onWarning: ((message: string) => void) | undefined): void {
@@ -286,10 +603,9 @@ export class Journal implements AsyncDisposable {
    */
   append(record: CallbackRecord): Promise<AppendResult> {
     return this.#enqueue(() => {
-      const found = this.#stmt.findDedup.get(record.dedupKey) as
-        | { callback_id: number }
-        | undefined;
-      if (found !== undefined) return { id: found.callback_id, duplicate: true };
+      const hash = this.#hash(record.dedupKey);
+      const found = this.#keys().find(hash, record.dedupKey);
+      if (found !== undefined) return { id: found, duplicate: true };
       const id = Number(
         this.#stmt.insertCallback.run(
           record.receivedAt,
@@ -301,7 +617,7 @@ export class Journal implements AsyncDisposable {
           record.body,
         ).lastInsertRowid,
       );
-      this.#stmt.insertDedup.run(record.dedupKey, id, record.receivedAt);
+      this.#keys().add(hash, record.dedupKey, id, record.receivedAt);
       for (const plugin of record.plugins) this.#stmt.insertDelivery.run(plugin, id);
       return { id, duplicate: false };
     });
@@ -385,8 +701,10 @@ export class Journal implements AsyncDisposable {
        ORDER BY id LIMIT ?`,
     );
     const deadOf = this.#db.prepare(
-      "SELECT plugin FROM deliveries WHERE callback_id = ? AND state = 'dead'",
+      `SELECT plugin FROM deliveries
+       WHERE plugin IN (SELECT value FROM json_each(?)) AND callback_id = ? AND state = 'dead'`,
     );
+    const nameList = JSON.stringify([...names]);
     const revive = this.#db.prepare(
       `UPDATE deliveries SET state = 'pending', attempts = 0, next_at = 0
        WHERE plugin = ? AND callback_id = ?`,
@@ -406,7 +724,7 @@ export class Journal implements AsyncDisposable {
         for (const row of rows) {
           if (!accepts(row.command)) continue;
           if (selection.dead) {
-            for (const { plugin } of deadOf.all(row.id) as { plugin: string }[]) {
+            for (const { plugin } of deadOf.all(nameList, row.id) as { plugin: string }[]) {
               if (!names.has(plugin)) continue;
               revive.run(plugin, row.id);
               selected++;
@@ -462,17 +780,24 @@ export class Journal implements AsyncDisposable {
    */
   prune(callbacksBefore: number, dedupBefore: number, limit = 5_000): Promise<number> {
     return this.#enqueue(() => {
+      // Every plugin with a delivery (a skip scan of the primary key), then one primary key
+      // look-up per plugin and callback: no index on callback_id to keep up at each append.
+      const plugins = this.#db.prepare(
+        `WITH RECURSIVE p (name) AS (
+           SELECT MIN(plugin) FROM deliveries
+           UNION ALL
+           SELECT (SELECT MIN(plugin) FROM deliveries WHERE plugin > p.name) FROM p
+           WHERE p.name IS NOT NULL)
+         SELECT json_group_array(name) AS names FROM p WHERE name IS NOT NULL`,
+      ).get() as { names: string };
       const callbacks = this.#db.prepare(
         `DELETE FROM callbacks WHERE id IN (
            SELECT id FROM callbacks c WHERE c.received_at < ?
-           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.callback_id = c.id)
+           AND NOT EXISTS (SELECT 1 FROM deliveries d
+                           WHERE d.plugin IN (SELECT value FROM json_each(?)) AND d.callback_id = c.id)
            LIMIT ?)`,
-      ).run(callbacksBefore, limit).changes;
-      const dedup = this.#db.prepare(
-        `DELETE FROM dedup WHERE key IN (
-           SELECT key FROM dedup WHERE received_at < ? LIMIT ?)`,
-      ).run(dedupBefore, limit).changes;
-      return Number(callbacks) + Number(dedup);
+      ).run(callbacksBefore, plugins.names, limit).changes;
+      return Number(callbacks) + this.#keys().prune(dedupBefore, limit);
     });
   }
 
@@ -534,13 +859,16 @@ export class Journal implements AsyncDisposable {
     }
     const results: unknown[] = [];
     try {
-      this.#db.exec("BEGIN IMMEDIATE");
+      this.#stmt.begin.run();
+      this.#keys().sync();
       for (const [plugin, ids] of delivered) {
         this.#stmt.deleteDeliveries.run(plugin, JSON.stringify(ids));
       }
       for (const write of batch) results.push(write.run());
-      this.#db.exec("COMMIT");
+      this.#keys().mergeSome();
+      this.#stmt.commit.run();
     } catch (error) {
+      this.#dedup?.rolledBack();
       if (this.#db.isTransaction) {
         try {
           this.#db.exec("ROLLBACK");

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { type CallbackRecord, Journal, JournalUnavailableError } from "./journal.ts";
+import {
+  type CallbackRecord,
+  Journal,
+  JournalUnavailableError,
+  SCHEMA_VERSION,
+} from "./journal.ts";
 
 function record(n: number, overrides: Partial<CallbackRecord> = {}): CallbackRecord {
   return {
@@ -298,6 +303,377 @@ Deno.test("journal: with the checkpointer, a worker copies the WAL into the data
     } finally {
       journal.close();
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** The schema of journals made before `PRAGMA user_version` (version 0), as it was. */
+const OLD_SCHEMA = `
+CREATE TABLE IF NOT EXISTS callbacks (
+  id INTEGER PRIMARY KEY,
+  received_at INTEGER NOT NULL,
+  sdk_app_id TEXT NOT NULL,
+  command TEXT NOT NULL,
+  group_key TEXT,
+  client_ip TEXT,
+  opt_platform TEXT,
+  body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS callbacks_received_at ON callbacks (received_at);
+CREATE TABLE IF NOT EXISTS dedup (
+  key TEXT PRIMARY KEY,
+  callback_id INTEGER NOT NULL,
+  received_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dedup_received_at ON dedup (received_at);
+CREATE TABLE IF NOT EXISTS deliveries (
+  plugin TEXT NOT NULL,
+  callback_id INTEGER NOT NULL,
+  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'dead')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_at INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT,
+  PRIMARY KEY (plugin, callback_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS deliveries_callback_id ON deliveries (callback_id);
+CREATE TABLE IF NOT EXISTS quarantine (
+  id INTEGER PRIMARY KEY,
+  received_at INTEGER NOT NULL,
+  sdk_app_id TEXT NOT NULL,
+  command TEXT,
+  query TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+INSERT OR IGNORE INTO meta (key, value) VALUES ('replay_generation', 0);
+CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY, filler BLOB NOT NULL);
+`;
+
+function objects(db: DatabaseSync): string[] {
+  return (db.prepare(
+    "SELECT name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY name",
+  ).all() as { name: string }[]).map((row) => row.name);
+}
+
+Deno.test("journal: a journal made by the old schema is migrated on open and keeps working", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/old.db`;
+  try {
+    {
+      // Written the way the old code wrote: WAL, three callbacks, their keys, deliveries.
+      const db = new DatabaseSync(path);
+      db.exec("PRAGMA journal_mode = WAL");
+      db.exec(OLD_SCHEMA);
+      const callback = db.prepare(
+        `INSERT INTO callbacks (received_at, sdk_app_id, command, group_key, body)
+         VALUES (?, '1400000000', 'Group.CallbackAfterSendMsg', ?, ?)`,
+      );
+      const dedup = db.prepare(
+        "INSERT INTO dedup (key, callback_id, received_at) VALUES (?, ?, ?)",
+      );
+      const delivery = db.prepare(
+        "INSERT INTO deliveries (plugin, callback_id, state) VALUES (?, ?, ?)",
+      );
+      for (let n = 1; n <= 3; n++) {
+        const r = record(n);
+        callback.run(r.receivedAt, r.groupKey!, r.body);
+        dedup.run(r.dedupKey, n, r.receivedAt);
+      }
+      delivery.run("a", 1, "pending");
+      delivery.run("b", 2, "dead");
+      db.exec("UPDATE meta SET value = 4 WHERE key = 'replay_generation'");
+      db.close();
+    }
+    const journal = Journal.open(path);
+    try {
+      // Keys stored before the migration still catch their duplicates, with the old ids.
+      assert.deepEqual(await journal.append(record(2)), { id: 2, duplicate: true });
+      assert.deepEqual(await journal.append(record(3, { body: "{}" })), {
+        id: 3,
+        duplicate: true,
+      });
+      assert.deepEqual(await journal.append(record(4)), { id: 4, duplicate: false });
+      assert.deepEqual(await journal.append(record(4)), { id: 4, duplicate: true });
+      assert.equal(journal.replayGeneration(), 4);
+      assert.deepEqual(journal.pending("a", 0, 10).map((p) => p.id), [1, 4]);
+      assert.deepEqual(
+        journal.status().plugins.map((p) => [p.plugin, p.pending, p.dead]),
+        [["a", 2, 0], ["b", 1, 1]],
+      );
+      // The dead letter of "b" keeps callback 2; callback 3 goes; keys older than 3 go.
+      assert.equal(
+        await journal.prune(Number.MAX_SAFE_INTEGER, record(3).receivedAt),
+        1 + 2,
+      );
+      assert.equal(journal.status().callbacks, 3);
+      assert.equal((await journal.append(record(1))).duplicate, false);
+      assert.deepEqual(await journal.append(record(3)), { id: 3, duplicate: true });
+    } finally {
+      journal.close();
+    }
+    const db = new DatabaseSync(path, { readOnly: true });
+    try {
+      assert.equal(
+        (db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version,
+        SCHEMA_VERSION,
+      );
+      const names = objects(db);
+      assert.ok(!names.includes("dedup"), names.join());
+      assert.ok(!names.includes("deliveries_callback_id"), names.join());
+      assert.ok(names.includes("dedup_index"), names.join());
+    } finally {
+      db.close();
+    }
+    // Opening a migrated journal again changes nothing.
+    const again = Journal.open(path);
+    assert.deepEqual(await again.append(record(4)), { id: 4, duplicate: true });
+    again.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("journal: a journal from a newer version is refused, untouched", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/new.db`;
+  try {
+    const db = new DatabaseSync(path);
+    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    assert.throws(() => Journal.open(path), /schema version 3 is newer/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+for (const stagedKeys of [1, 16_384]) {
+  Deno.test(`journal: keys whose hashes collide are different callbacks, before and after a reopen (${stagedKeys} staged)`, async () => {
+    const dir = await Deno.makeTempDir();
+    const path = `${dir}/j.db`;
+    const hash = (): number => 42;
+    try {
+      {
+        const journal = Journal.open(path, { hash, stagedKeys });
+        const [a, b] = await Promise.all([journal.append(record(1)), journal.append(record(2))]);
+        assert.deepEqual(a, { id: 1, duplicate: false });
+        assert.deepEqual(b, { id: 2, duplicate: false });
+        assert.deepEqual(await journal.append(record(3)), { id: 3, duplicate: false });
+        assert.deepEqual(await journal.append(record(2)), { id: 2, duplicate: true });
+        assert.equal(journal.pending("a", 0, 10).length, 3);
+        journal.close();
+      }
+      const journal = Journal.open(path, { hash, stagedKeys });
+      try {
+        assert.deepEqual(await journal.append(record(1)), { id: 1, duplicate: true });
+        assert.deepEqual(await journal.append(record(3)), { id: 3, duplicate: true });
+        assert.deepEqual(await journal.append(record(4)), { id: 4, duplicate: false });
+        assert.equal(journal.status().callbacks, 4);
+      } finally {
+        journal.close();
+      }
+      const db = new DatabaseSync(path, { readOnly: true });
+      const hashes = db.prepare("SELECT DISTINCT hash FROM dedup_keys").all() as { hash: number }[];
+      db.close();
+      assert.deepEqual(hashes.map((row) => row.hash), [42], "the collision was not forced");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
+Deno.test("journal: duplicates are caught after a reopen, in one commit with new callbacks", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/j.db`;
+  try {
+    {
+      const journal = Journal.open(path);
+      await Promise.all(Array.from({ length: 300 }, (_, n) => journal.append(record(n))));
+      journal.close();
+    }
+    const journal = Journal.open(path);
+    try {
+      const results = await Promise.all(
+        Array.from({ length: 600 }, (_, n) => journal.append(record(n))),
+      );
+      assert.deepEqual(
+        results.slice(0, 300),
+        Array.from({ length: 300 }, (_, n) => ({ id: n + 1, duplicate: true })),
+      );
+      assert.deepEqual(
+        results.slice(300),
+        Array.from({ length: 300 }, (_, n) => ({ id: 301 + n, duplicate: false })),
+      );
+      assert.equal(journal.status().callbacks, 600);
+    } finally {
+      journal.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("journal: dedup keys outlive pruned callbacks and go on their own schedule", async () => {
+  await withJournal(async (journal) => {
+    for (let n = 1; n <= 4; n++) {
+      await journal.append(record(n, { receivedAt: n * 1_000, plugins: ["a", "b"] }));
+    }
+    for (let id = 1; id <= 4; id++) await journal.markDelivered("a", id);
+    for (const id of [1, 2]) await journal.markDelivered("b", id);
+    // Retention shorter than the dedup window: callbacks 1 and 2 go (3 and 4 wait for "b"),
+    // no key goes, and the keys of the pruned callbacks still catch duplicates.
+    assert.equal(await journal.pruneAll(10_000, 0), 2);
+    assert.equal(journal.status().callbacks, 2);
+    assert.deepEqual(await journal.append(record(1)), { id: 1, duplicate: true });
+    assert.deepEqual(await journal.append(record(2)), { id: 2, duplicate: true });
+    // Dedup window shorter than retention: keys before 2500 go, no callback does.
+    assert.equal(await journal.pruneAll(0, 2_500, { batch: 1 }), 2);
+    assert.equal(journal.status().callbacks, 2);
+    assert.equal((await journal.append(record(1))).duplicate, false);
+    assert.deepEqual(await journal.append(record(3)), { id: 3, duplicate: true });
+    assert.deepEqual(journal.pending("b", 0, 10).map((p) => p.id), [3, 4, 5]);
+  });
+});
+
+Deno.test("journal: replay revives the dead letters of the selected plugins only", async () => {
+  await withJournal(async (journal) => {
+    for (let n = 0; n < 2; n++) await journal.append(record(n, { plugins: ["a", "b", "c"] }));
+    for (const plugin of ["a", "b", "c"]) {
+      await journal.markDead(plugin, 1, { attempts: 3, error: "x" });
+    }
+    const plugins = ["a", "c"].map((name) => ({ name, matches: () => true }));
+    assert.equal(journal.replay({ plugins, dead: true }), 2);
+    const dead = journal.status().plugins.map((p) => [p.plugin, p.dead]);
+    assert.deepEqual(dead, [["a", 0], ["b", 1], ["c", 0]]);
+  });
+});
+
+/** Checks the dedup tables against each other; returns how many keys are in `dedup_index`. */
+function checkDedupTables(path: string): number {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    const n = (sql: string): number => (db.prepare(sql).get() as { n: number }).n;
+    assert.equal(
+      n("SELECT COUNT(*) AS n FROM dedup_index WHERE seq NOT IN (SELECT seq FROM dedup_keys)"),
+      0,
+      "an index entry outlived its key",
+    );
+    assert.equal(
+      n(`SELECT COUNT(*) AS n FROM dedup_keys k JOIN dedup_merged m ON m.bucket = (k.hash >> 49) & 15
+         WHERE k.seq <= m.through
+         AND NOT EXISTS (SELECT 1 FROM dedup_index i WHERE i.hash = k.hash AND i.seq = k.seq)`),
+      0,
+      "a key below its bucket's mark is not indexed",
+    );
+    return n("SELECT COUNT(*) AS n FROM dedup_index");
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("journal: staged dedup keys are merged into the index and still catch duplicates, across reopens and prunes", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/j.db`;
+  try {
+    {
+      const journal = Journal.open(path, { stagedKeys: 8 });
+      for (let first = 0; first < 400; first += 10) {
+        const results = await Promise.all(
+          Array.from(
+            { length: 10 },
+            (_, k) => journal.append(record(first + k, { receivedAt: first + k, plugins: [] })),
+          ),
+        );
+        assert.ok(results.every((r) => !r.duplicate));
+        // Each key of this batch and of earlier ones is a duplicate now.
+        assert.deepEqual(await journal.append(record(first + 9)), {
+          id: first + 10,
+          duplicate: true,
+        });
+        assert.deepEqual(await journal.append(record(first / 2)), {
+          id: first / 2 + 1,
+          duplicate: true,
+        });
+      }
+      journal.close();
+    }
+    const merged = checkDedupTables(path);
+    assert.ok(merged > 300, `only ${merged} keys merged`);
+    const journal = Journal.open(path, { stagedKeys: 8 });
+    try {
+      const again = await Promise.all(
+        Array.from({ length: 400 }, (_, n) => journal.append(record(n))),
+      );
+      assert.deepEqual(
+        again,
+        Array.from({ length: 400 }, (_, n) => ({ id: n + 1, duplicate: true })),
+      );
+      // Keys received before 150 go, staged or merged, in batches.
+      assert.equal(await journal.pruneAll(0, 150, { batch: 7 }), 150);
+      assert.equal((await journal.append(record(149, { plugins: [] }))).duplicate, false);
+      assert.deepEqual(await journal.append(record(150)), { id: 151, duplicate: true });
+      assert.deepEqual(await journal.append(record(399)), { id: 400, duplicate: true });
+    } finally {
+      journal.close();
+    }
+    checkDedupTables(path);
+    // Every key pruned: numbering goes on above what was merged, and nothing is missed.
+    {
+      const journal = Journal.open(path, { stagedKeys: 8 });
+      assert.equal(await journal.pruneAll(0, Number.MAX_SAFE_INTEGER), 251);
+      for (let n = 1_000; n < 1_020; n++) await journal.append(record(n, { plugins: [] }));
+      journal.close();
+    }
+    checkDedupTables(path);
+    const last = Journal.open(path, { stagedKeys: 8 });
+    try {
+      assert.equal((await last.append(record(1_005))).duplicate, true);
+      assert.equal((await last.append(record(5))).duplicate, false);
+    } finally {
+      last.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("journal: keys of a failed commit are not duplicates afterwards", async () => {
+  await withJournal(async (journal, path) => {
+    assert.deepEqual(await journal.append(record(1)), { id: 1, duplicate: false });
+    const other = new DatabaseSync(path);
+    other.exec("BEGIN IMMEDIATE");
+    await assert.rejects(journal.append(record(2)), JournalUnavailableError);
+    other.exec("ROLLBACK");
+    other.close();
+    assert.deepEqual(await journal.append(record(2)), { id: 2, duplicate: false });
+    assert.deepEqual(await journal.append(record(1)), { id: 1, duplicate: true });
+    assert.deepEqual(await journal.append(record(2)), { id: 2, duplicate: true });
+  });
+});
+
+Deno.test("journal: two journals on one file catch each other's duplicates", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/j.db`;
+  try {
+    const a = Journal.open(path, { stagedKeys: 4 });
+    const b = Journal.open(path, { stagedKeys: 4 });
+    try {
+      for (let n = 0; n < 40; n++) {
+        const [first, second] = n % 2 === 0 ? [a, b] : [b, a];
+        const stored = await first.append(record(n, { plugins: [] }));
+        assert.equal(stored.duplicate, false);
+        assert.deepEqual(await second.append(record(n)), { id: stored.id, duplicate: true });
+        if (n > 0) assert.equal((await second.append(record(n - 1))).duplicate, true);
+      }
+      await a.pruneAll(0, Number.MAX_SAFE_INTEGER);
+      assert.equal((await b.append(record(3, { plugins: [] }))).duplicate, false);
+      assert.equal((await a.append(record(3))).duplicate, true);
+    } finally {
+      a.close();
+      b.close();
+    }
+    checkDedupTables(path);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
