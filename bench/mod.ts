@@ -29,6 +29,8 @@ const DIR = new URL("./", import.meta.url);
 const EXPECTED = [
   "delivery_bench.ts",
   "file_logger_bench.ts",
+  "handler_bench.ts",
+  "journal_bench.ts",
   "load_bench.ts",
   "sqlite_sync_bench.ts",
 ];

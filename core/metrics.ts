@@ -7,11 +7,35 @@
 
 type Labels = Record<string, string>;
 
-interface Series {
-  labels: Labels;
-  value: number;
-  buckets?: number[];
-  sum?: number;
+/** One labelled series of a {@linkcode Metric}, resolved once so hot paths skip the label lookup. */
+export class MetricSeries {
+  readonly labels: Labels;
+  value = 0;
+  /** Per-bound counts of a histogram, cumulative as Prometheus wants them. */
+  readonly buckets: number[] | undefined;
+  sum = 0;
+  readonly #bounds: readonly number[];
+
+  constructor(labels: Labels, bounds: readonly number[] | undefined) {
+    this.labels = labels;
+    this.#bounds = bounds ?? [];
+    this.buckets = bounds?.map(() => 0);
+  }
+
+  /** Adds to a counter or gauge. */
+  inc(by = 1): void {
+    this.value += by;
+  }
+
+  /** Records one observation in a histogram. */
+  observe(value: number): void {
+    this.value += 1;
+    this.sum += value;
+    const bounds = this.#bounds;
+    for (let i = 0; i < bounds.length; i++) {
+      if (value <= bounds[i]!) this.buckets![i]! += 1;
+    }
+  }
 }
 
 /** One metric family. */
@@ -20,7 +44,7 @@ export class Metric {
   readonly help: string;
   readonly type: "counter" | "gauge" | "histogram";
   readonly bounds: readonly number[];
-  #series = new Map<string, Series>();
+  #series = new Map<string, MetricSeries>();
 
   constructor(
     name: string,
@@ -34,15 +58,15 @@ export class Metric {
     this.bounds = bounds;
   }
 
-  #get(labels: Labels): Series {
+  /**
+   * The series with these labels, created (and from then on rendered) on first use. Hold on
+   * to it where the labels repeat on a hot path.
+   */
+  series(labels: Labels): MetricSeries {
     const key = JSON.stringify(labels);
     let series = this.#series.get(key);
     if (series === undefined) {
-      series = { labels, value: 0 };
-      if (this.type === "histogram") {
-        series.buckets = this.bounds.map(() => 0);
-        series.sum = 0;
-      }
+      series = new MetricSeries(labels, this.type === "histogram" ? this.bounds : undefined);
       this.#series.set(key, series);
     }
     return series;
@@ -50,22 +74,17 @@ export class Metric {
 
   /** Adds to a counter or gauge. */
   inc(labels: Labels = {}, by = 1): void {
-    this.#get(labels).value += by;
+    this.series(labels).inc(by);
   }
 
   /** Sets a gauge. */
   set(labels: Labels, value: number): void {
-    this.#get(labels).value = value;
+    this.series(labels).value = value;
   }
 
   /** Records one observation in a histogram. */
   observe(labels: Labels, value: number): void {
-    const series = this.#get(labels);
-    series.value += 1;
-    series.sum! += value;
-    for (let i = 0; i < this.bounds.length; i++) {
-      if (value <= this.bounds[i]!) series.buckets![i]! += 1;
-    }
+    this.series(labels).observe(value);
   }
 
   /** The current value of a counter or gauge (0 when never touched). */

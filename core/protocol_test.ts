@@ -414,3 +414,96 @@ Deno.test("protocol: groupKey is symmetric for any C2C pair (property)", () => {
     }),
   );
 });
+
+Deno.test("protocol: the quick check of message commands decides exactly as the schemas (property)", () => {
+  const value = fc.oneof(
+    fc.constant(undefined),
+    fc.string({ maxLength: 4 }),
+    fc.constantFrom("12", "-3", "0012", "1.5", "", "x1"),
+    fc.integer(),
+    fc.double(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.jsonValue({ maxDepth: 2 }),
+  );
+  const content = fc.oneof(
+    value,
+    fc.record({ Text: value, Data: value, Index: value, Desc: value }, { requiredKeys: [] }),
+  );
+  const element = fc.oneof(
+    value,
+    fc.record({
+      MsgType: fc.oneof(
+        fc.constantFrom("TIMTextElem", "TIMFaceElem", "TIMCustomElem", "TIMImageElem", "New"),
+        value,
+      ),
+      MsgContent: content,
+    }, { requiredKeys: [] }),
+  );
+  const fields = [
+    "CallbackCommand",
+    "EventTime",
+    "GroupId",
+    "Type",
+    "Operator_Account",
+    "TopicId",
+    "From_Account",
+    "To_Account",
+    "Random",
+    "MsgRandom",
+    "OnlineOnlyFlag",
+    "MsgBody",
+    "CloudCustomData",
+    "MsgSeq",
+    "MsgTime",
+    "MsgKey",
+    "SendMsgResult",
+    "ErrorInfo",
+    "UnreadMsgNum",
+  ];
+  const text = { MsgType: "TIMTextElem", MsgContent: { Text: "hi" } };
+  // A valid message with one or two fields changed, or one element of its MsgBody.
+  const changes = fc.array(
+    fc.oneof(
+      fc.tuple(fc.constantFrom(...fields), value),
+      fc.tuple(fc.constant("MsgBody"), fc.array(element, { minLength: 1, maxLength: 2 })),
+      fc.tuple(
+        fc.constant("MsgBody"),
+        fc.tuple(fc.constantFrom("MsgType", "MsgContent"), value).map(([key, v]) => [
+          text,
+          { ...text, [key]: v },
+        ]),
+      ),
+      fc.tuple(
+        fc.constant("MsgBody"),
+        fc.tuple(fc.constantFrom("TIMTextElem", "TIMFaceElem", "New"), value).map((
+          [type, v],
+        ) => [{ MsgType: type, MsgContent: { Text: v, Index: v } }]),
+      ),
+    ),
+    { minLength: 1, maxLength: 2 },
+  );
+  const valid = {
+    CallbackCommand: SEND,
+    GroupId: "@TGS#1",
+    From_Account: "a",
+    MsgSeq: 1,
+    MsgKey: "k",
+    MsgBody: [text],
+  };
+  fc.assert(
+    fc.property(
+      fc.constantFrom(SEND, "C2C.CallbackAfterSendMsg"),
+      changes,
+      (command, changed) => {
+        const raw = { ...valid, ...Object.fromEntries(changed) };
+        const payload = JSON.parse(JSON.stringify(raw)) as Record<string, unknown>;
+        assert.deepEqual(
+          validatePayload(command, payload),
+          validatePayload(command, payload, { quick: false }),
+        );
+      },
+    ),
+    { numRuns: 5_000 },
+  );
+});

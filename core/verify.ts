@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash } from "node:crypto";
 
 /** One app this daemon accepts callbacks for. */
 export interface VerifiedApp {
@@ -33,14 +33,27 @@ export function computeSign(token: string, requestTime: string | number): string
 
 /** Compares two strings in time that depends only on their lengths. */
 export function constantTimeEqual(a: string, b: string): boolean {
-  const left = new TextEncoder().encode(a);
-  const right = new TextEncoder().encode(b);
-  if (left.length !== right.length) {
-    // Still compare something of equal length so the time does not reveal the prefix.
-    timingSafeEqual(left, left);
-    return false;
+  // On a length mismatch, still walk `a` so the time does not reveal a matching prefix.
+  const other = a.length === b.length ? b : a;
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ other.charCodeAt(i);
+  return diff === 0;
+}
+
+/**
+ * The last expected `Sign` of each app: `RequestTime` changes once a second, so most
+ * requests reuse it instead of hashing again. Kept per app object, so a reload starts afresh.
+ */
+const lastSigns = new WeakMap<VerifiedApp, { token: string; requestTime: string; sign: string }>();
+
+function expectedSign(app: VerifiedApp, token: string, requestTime: string): string {
+  const last = lastSigns.get(app);
+  if (last !== undefined && last.requestTime === requestTime && last.token === token) {
+    return last.sign;
   }
-  return timingSafeEqual(left, right);
+  const sign = computeSign(token, requestTime);
+  lastSigns.set(app, { token, requestTime, sign });
+  return sign;
 }
 
 /**
@@ -85,7 +98,8 @@ export function verifyRequest(
     };
   }
   // Check the signature before the clock, so a forged request learns nothing about skew.
-  if (!constantTimeEqual(computeSign(app.token, query.requestTime), query.sign.toLowerCase())) {
+  const expected = expectedSign(app, app.token, query.requestTime);
+  if (!constantTimeEqual(expected, query.sign.toLowerCase())) {
     return { ok: false, status: 401, reason: "bad_sign", message: "Sign does not match" };
   }
   const skewMs = Math.abs(nowMs - Number(query.requestTime) * 1000);

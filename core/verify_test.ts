@@ -114,3 +114,38 @@ Deno.test("verify: constantTimeEqual compares whole strings", () => {
   assert.equal(constantTimeEqual("abc", "abd"), false);
   assert.equal(constantTimeEqual("abc", "ab"), false);
 });
+
+Deno.test("verify: the Sign is checked for each RequestTime and app, however they alternate", () => {
+  const other: VerifiedApp = { sdkAppId: "1400000001", token: "zzzz", maxSkewMs: 60_000 };
+  const apps = appsOf(signed.get("1400000000")!, other);
+  const check = (sdkAppId: string, sign: string, requestTime: string) =>
+    verifyRequest(apps, { sdkAppId, sign, requestTime }, Number(requestTime) * 1000).ok;
+  const otherSign = computeSign("zzzz", "1669872112");
+  const later = computeSign("xxxxyyyy", "1669872113");
+  for (let round = 0; round < 2; round++) {
+    assert.equal(check("1400000000", DOC_SIGN, "1669872112"), true);
+    assert.equal(check("1400000000", DOC_SIGN, "1669872113"), false);
+    assert.equal(check("1400000000", later, "1669872113"), true);
+    assert.equal(check("1400000001", DOC_SIGN, "1669872112"), false);
+    assert.equal(check("1400000001", otherSign, "1669872112"), true);
+    assert.equal(check("1400000000", otherSign, "1669872112"), false);
+  }
+});
+
+Deno.test("verify: a reloaded app with a new token takes effect at once", () => {
+  const before = appsOf({ sdkAppId: "1400000000", token: "xxxxyyyy", maxSkewMs: 60_000 });
+  const after = appsOf({ sdkAppId: "1400000000", token: "rotated", maxSkewMs: 60_000 });
+  const query = { sdkAppId: "1400000000", sign: DOC_SIGN, requestTime: "1669872112" };
+  assert.equal(verifyRequest(before, query, docNow).ok, true);
+  assert.equal(verifyRequest(after, query, docNow).ok, false);
+});
+
+Deno.test("verify: constantTimeEqual tells apart strings of any length and content", () => {
+  assert.equal(constantTimeEqual("", ""), true);
+  assert.equal(constantTimeEqual("", "a"), false);
+  assert.equal(constantTimeEqual("ab", "abc"), false);
+  assert.equal(constantTimeEqual("abc", "ab"), false);
+  assert.equal(constantTimeEqual("aé", "aé"), true);
+  assert.equal(constantTimeEqual("aé", "ae"), false);
+  assert.equal(constantTimeEqual(DOC_SIGN, DOC_SIGN.toUpperCase()), false);
+});
