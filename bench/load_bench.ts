@@ -59,9 +59,11 @@ log:
 plugins:
   - name: audit
     use: builtin:file_logger
+    concurrency: 64
     options: { path: ./callbacks.jsonl }
   - name: state
     use: builtin:sqlite_sync
+    concurrency: 64
     options: { path: ./im.db }
 `;
 const PLUGINS = 2;
