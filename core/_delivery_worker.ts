@@ -163,6 +163,30 @@ class RemoteJournal implements DeliveryJournal {
   }
 }
 
+/** How often this thread checkpoints the journal's WAL (the main thread only writes it). */
+const CHECKPOINT_EVERY_MS = 1_000;
+
+let checkpoints: ReturnType<typeof setInterval> | undefined;
+let checkpointFailing = false;
+
+/**
+ * Copies the journal's WAL into its file, here rather than in the main thread's commits,
+ * whose answers would wait for the fsync. If it keeps failing, the main thread's connection
+ * still checkpoints every 64 MiB of WAL: slower answers now and then, nothing lost.
+ */
+function checkpoint(reader: Journal): void {
+  try {
+    reader.checkpoint();
+    if (checkpointFailing) log.info("The journal's WAL checkpoints work again");
+    checkpointFailing = false;
+  } catch (error) {
+    if (!checkpointFailing) {
+      log.warn("Cannot checkpoint the journal's WAL; retrying every second: {error}", { error });
+    }
+    checkpointFailing = true;
+  }
+}
+
 let remote: RemoteJournal | undefined;
 let delivery: Delivery | undefined;
 let logSettings: Config["log"] | undefined;
@@ -234,6 +258,7 @@ async function start(plain: PlainConfig): Promise<WorkerMessage> {
   }
   const journal = new RemoteJournal(reader);
   remote = journal;
+  checkpoints = setInterval(() => checkpoint(reader), CHECKPOINT_EVERY_MS);
   delivery = new Delivery(journal, {
     ...config.delivery,
     metrics: {
@@ -336,6 +361,7 @@ async function shutdown(graceMs: number): Promise<void> {
     await disposePlugins([...running.values()]);
     running.clear();
   } finally {
+    clearInterval(checkpoints);
     await remote?.settle();
     remote?.close();
   }

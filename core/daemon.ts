@@ -77,8 +77,8 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
   warnTokenless(config);
   const journal = Journal.open(config.journal.path, {
     durability: config.journal.durability,
-    checkpointer: true,
-    onWarning: (message) => log.warn("{message}", { message }),
+    // The delivery worker checkpoints it, off this thread (see _delivery_worker.ts).
+    checkpointedElsewhere: true,
   });
   const metrics = new Metrics();
   metrics.configReloads.inc({ result: "ok" }, 0);

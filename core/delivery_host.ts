@@ -287,7 +287,7 @@ export class DeliveryHost {
     const journal = this.#journal;
     const writes: Promise<void>[] = [];
     for (const [plugin, ids] of marks.delivered) {
-      for (const id of ids) writes.push(journal.markDelivered(plugin, id));
+      writes.push(journal.markDeliveredMany(plugin, ids));
     }
     for (const [plugin, id, attempts, nextAt, error] of marks.retries) {
       writes.push(journal.markRetry(plugin, id, { attempts, nextAt, error }));

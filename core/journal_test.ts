@@ -308,6 +308,33 @@ Deno.test("journal: with the checkpointer, a worker copies the WAL into the data
   }
 });
 
+Deno.test("journal: checkpointed elsewhere, the writer leaves the WAL to a reader's checkpoint()", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/journal.db`;
+    const journal = Journal.open(path, { checkpointedElsewhere: true });
+    const reader = Journal.open(path, { reader: true });
+    try {
+      const before = (await Deno.stat(path)).size;
+      const text = "x".repeat(3_000);
+      for (let n = 0; n < 600; n++) {
+        await journal.append(record(n, { body: JSON.stringify({ MsgSeq: n, text }) }));
+      }
+      // About 2 MB of WAL: the writer (backstop at 64 MiB) leaves it all to the reader.
+      assert.equal((await Deno.stat(path)).size, before, "the writer checkpointed by itself");
+      reader.checkpoint();
+      assert.ok((await Deno.stat(path)).size > before + 1_500_000, "checkpoint() copied the WAL");
+      assert.equal(reader.pending("a", 0, 1_000).length, 600);
+      assert.equal(journal.status().callbacks, 600);
+    } finally {
+      reader.close();
+      journal.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 /** The schema of journals made before `PRAGMA user_version` (version 0), as it was. */
 const OLD_SCHEMA = `
 CREATE TABLE IF NOT EXISTS callbacks (
