@@ -116,6 +116,12 @@ interface QueuedWrite {
 function noop(): void {}
 
 /**
+ * How long a delivery outcome may wait for a commit to share (an answer's commit comes on
+ * the next turn of the event loop): fewer, larger commits while callbacks trickle in.
+ */
+const LAZY_MS = 5;
+
+/**
  * The layout this code writes, in `PRAGMA user_version`. 0 is a new file or one made before
  * versions (the text-keyed `dedup` table): {@linkcode Journal.open} migrates it.
  */
@@ -483,6 +489,8 @@ export class Journal implements AsyncDisposable {
   /** Callback ids per plugin marked delivered since the last commit. */
   #delivered = new Map<string, number[]>();
   #scheduled = false;
+  /** The timer of a commit that only lazy writes wait for. */
+  #lazy: ReturnType<typeof setTimeout> | undefined;
   #checkpointer: Checkpointer | undefined;
   #closed = false;
   #listeners = new Set<() => void>();
@@ -668,7 +676,7 @@ export class Journal implements AsyncDisposable {
     const queued = this.#delivered.get(plugin);
     if (queued === undefined) this.#delivered.set(plugin, [...ids]);
     else for (const id of ids) queued.push(id);
-    return this.#enqueue(noop);
+    return this.#enqueue(noop, true);
   }
 
   /** Records a failed attempt that will be retried at `nextAt`. */
@@ -679,14 +687,14 @@ export class Journal implements AsyncDisposable {
   ): Promise<void> {
     return this.#enqueue(() => {
       this.#stmt.retryDelivery.run(update.attempts, update.nextAt, update.error, plugin, id);
-    });
+    }, true);
   }
 
   /** Turns a delivery into a dead letter, kept with its last error. */
   markDead(plugin: string, id: number, update: { attempts: number; error: string }): Promise<void> {
     return this.#enqueue(() => {
       this.#stmt.killDelivery.run(update.attempts, update.error, plugin, id);
-    });
+    }, true);
   }
 
   /** Pending deliveries of `plugin` with a callback id above `afterId`, in journal order. */
@@ -852,24 +860,33 @@ export class Journal implements AsyncDisposable {
     });
   }
 
-  #enqueue<T>(run: () => T): Promise<T> {
+  /**
+   * Queues `run` for the next commit. A `lazy` write (a delivery outcome: nobody waits for
+   * an answer) may wait up to {@linkcode LAZY_MS} for other writes to share its commit.
+   */
+  #enqueue<T>(run: () => T, lazy = false): Promise<T> {
     if (this.#closed) {
       return Promise.reject(new JournalUnavailableError("The journal is closed"));
     }
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ run, resolve: resolve as (value: unknown) => void, reject });
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        // After the I/O already polled is handled, so every request read in this turn
-        // shares the commit; setImmediate, because a setTimeout(0) waits a millisecond or
-        // more in Deno and the answer waits with it.
-        setImmediate(() => this.#flush());
+      if (this.#scheduled) return;
+      if (lazy) {
+        this.#lazy ??= setTimeout(() => this.#flush(), LAZY_MS);
+        return;
       }
+      this.#scheduled = true;
+      // After the I/O already polled is handled, so every request read in this turn
+      // shares the commit; setImmediate, because a setTimeout(0) waits a millisecond or
+      // more in Deno and the answer waits with it.
+      setImmediate(() => this.#flush());
     });
   }
 
   #flush(): void {
     this.#scheduled = false;
+    clearTimeout(this.#lazy);
+    this.#lazy = undefined;
     const batch = this.#queue;
     const delivered = this.#delivered;
     this.#queue = [];
