@@ -10,14 +10,7 @@ import type { PluginInstance } from "../plugin.ts";
 import { Delivery } from "../core/delivery.ts";
 import { Journal } from "../core/journal.ts";
 import { Metrics } from "../core/metrics.ts";
-
-/** One measured figure. */
-interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  target?: string;
-}
+import type { BenchResult } from "./mod.ts";
 
 const CALLBACKS = 100_000;
 const GROUPS = 1_000;

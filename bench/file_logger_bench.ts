@@ -7,14 +7,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { CallbackEvent, PluginInstance } from "../plugin.ts";
 import fileLogger from "../plugins/file_logger.ts";
-
-/** One measured figure. */
-interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  target?: string;
-}
+import type { BenchResult } from "./mod.ts";
 
 function sampleEvent(id: number): CallbackEvent {
   const payload = {

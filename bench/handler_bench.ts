@@ -11,14 +11,7 @@ import { Metrics } from "../core/metrics.ts";
 import { Router } from "../core/router.ts";
 import { CallbackHandler } from "../core/server.ts";
 import { computeSign } from "../core/verify.ts";
-
-/** One measured figure. */
-interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  target?: string;
-}
+import type { BenchResult } from "./mod.ts";
 
 const APP = "1400000000";
 const TOKEN = "bench-token";

@@ -8,14 +8,7 @@
  * @module
  */
 import { type CallbackRecord, Journal } from "../core/journal.ts";
-
-/** One measured figure. */
-interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  target?: string;
-}
+import type { BenchResult } from "./mod.ts";
 
 const PREFILLED = 200_000;
 /** Callbacks appended per measured batch size. */

@@ -16,14 +16,7 @@ import { computeSign } from "../core/verify.ts";
 import { fixedRate, type FixedRateResult } from "./_fixed_rate.ts";
 import { type BenchServer, startCeiling, startImhookd } from "./_process.ts";
 import { haveWrk, runWrk, type WrkResult } from "./_wrk.ts";
-
-/** One measured figure. */
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  target?: string;
-}
+import type { BenchResult } from "./mod.ts";
 
 const APP = "1400000000";
 const TOKEN = "bench-token";

@@ -11,14 +11,7 @@ import { join } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import type { CallbackEvent, PluginInstance } from "../plugin.ts";
 import sqliteSync from "../plugins/sqlite_sync.ts";
-
-/** One measured figure. */
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  target?: string;
-}
+import type { BenchResult } from "./mod.ts";
 
 const COUNT = 100_000;
 const GROUPS = 1_000;
