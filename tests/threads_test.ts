@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import {
   baseConfig,
+  cli,
   eventually,
   recorded,
   ROOT,
@@ -68,4 +69,19 @@ Deno.test("threads: a plugin that spins for seconds does not delay the answers",
     db.close();
   }
   assert.equal(await served.stop(), 0);
+});
+
+Deno.test("threads: an uncaught error on the delivery thread ends serve with exit 1 and says why", async () => {
+  await using ws = await workspace(baseConfig(`plugins:
+  - name: fragile
+    use: ${ROOT}tests/fixtures/throws_later.ts
+    options: { after_ms: 300 }
+`));
+  // As an uncaught error on a single thread would: systemd restarts it, nothing pending is lost.
+  const result = await cli(["serve", "--config", ws.config]);
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(
+    result.stderr,
+    /The delivery worker failed: Uncaught Error: an error thrown by the plugin's own timer/,
+  );
 });
