@@ -10,18 +10,8 @@ import type { Journal } from "../core/journal.ts";
 import { Metrics } from "../core/metrics.ts";
 import { Router } from "../core/router.ts";
 import { CallbackHandler } from "../core/server.ts";
-import { computeSign } from "../core/verify.ts";
+import { APP, messageBody, signedQuery, TOKEN } from "./_callbacks.ts";
 import type { BenchResult } from "./mod.ts";
-
-const APP = "1400000000";
-const TOKEN = "bench-token";
-const COMMAND = "Group.CallbackAfterSendMsg";
-const TEXTS = [
-  "red packet",
-  "see you at the meeting tomorrow, 10:00 in room 4",
-  "好的，收到 👍",
-  "https://example.com/some/shared/link?with=query",
-];
 
 /** Accepts every record at once, like a journal whose commit costs nothing. */
 function instantJournal(): Journal {
@@ -34,35 +24,7 @@ function instantJournal(): Journal {
 }
 
 function signedUrl(): string {
-  const requestTime = String(Math.floor(Date.now() / 1000));
-  const query = new URLSearchParams({
-    SdkAppid: APP,
-    CallbackCommand: COMMAND,
-    contenttype: "json",
-    ClientIP: "203.0.113.7",
-    OptPlatform: "Android",
-    RequestTime: requestTime,
-    Sign: computeSign(TOKEN, requestTime),
-  });
-  return `http://127.0.0.1:18080/im/callback?${query}`;
-}
-
-function body(n: number): string {
-  const now = Math.floor(Date.now() / 1000);
-  return JSON.stringify({
-    CallbackCommand: COMMAND,
-    GroupId: `@TGS#bench${n % 200}`,
-    Type: "Public",
-    From_Account: `user${n % 997}`,
-    Operator_Account: "admin",
-    Random: (n * 2654435761) % 4294967296,
-    MsgSeq: n,
-    MsgTime: now,
-    OnlineOnlyFlag: 0,
-    MsgBody: [{ MsgType: "TIMTextElem", MsgContent: { Text: `${TEXTS[n % TEXTS.length]} #${n}` } }],
-    CloudCustomData: "",
-    EventTime: String(now * 1000 + (n % 1000)),
-  });
+  return `http://127.0.0.1:18080/im/callback?${signedQuery()}`;
 }
 
 /** What Deno.serve passes along: its requests' bodies are framed by their Content-Length. */
@@ -73,7 +35,7 @@ const INFO = {
 
 function requests(url: string, from: number, count: number): Request[] {
   return Array.from({ length: count }, (_, i) => {
-    const bytes = new TextEncoder().encode(body(from + i));
+    const bytes = new TextEncoder().encode(messageBody(from + i));
     return new Request(url, {
       method: "POST",
       headers: { "content-type": "application/json", "content-length": String(bytes.length) },

@@ -12,15 +12,12 @@
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
-import { computeSign } from "../core/verify.ts";
+import { APP, messageBody, signedQuery, TOKEN } from "./_callbacks.ts";
 import { fixedRate, type FixedRateResult } from "./_fixed_rate.ts";
 import { type BenchServer, startCeiling, startImhookd } from "./_process.ts";
 import { haveWrk, runWrk, type WrkResult } from "./_wrk.ts";
 import type { BenchResult } from "./mod.ts";
 
-const APP = "1400000000";
-const TOKEN = "bench-token";
-const COMMAND = "Group.CallbackAfterSendMsg";
 const ROOT = new URL("../", import.meta.url).pathname;
 const MIB = 1024 * 1024;
 
@@ -60,39 +57,6 @@ plugins:
     options: { path: ./im.db }
 `;
 const PLUGINS = 2;
-
-/** The query Tencent sends, signed for now (valid for max_skew, 60 s by default). */
-function signedQuery(): string {
-  const requestTime = String(Math.floor(Date.now() / 1000));
-  return new URLSearchParams({
-    SdkAppid: APP,
-    CallbackCommand: COMMAND,
-    contenttype: "json",
-    ClientIP: "203.0.113.7",
-    OptPlatform: "Android",
-    RequestTime: requestTime,
-    Sign: computeSign(TOKEN, requestTime),
-  }).toString();
-}
-
-/** The same realistic body the wrk script builds, for message number `seq`. */
-function messageBody(seq: number): string {
-  const now = Date.now();
-  return JSON.stringify({
-    CallbackCommand: COMMAND,
-    GroupId: `@TGS#bench${seq % 200}`,
-    Type: "Public",
-    From_Account: `user${seq % 997}`,
-    Operator_Account: "admin",
-    Random: (seq * 2654435761) % 4294967296,
-    MsgSeq: seq,
-    MsgTime: Math.floor(now / 1000),
-    OnlineOnlyFlag: 0,
-    MsgBody: [{ MsgType: "TIMTextElem", MsgContent: { Text: `see you at 10:00 #${seq}` } }],
-    CloudCustomData: "",
-    EventTime: String(now),
-  });
-}
 
 /** A temporary folder with the benchmark's config; removed on dispose. */
 async function benchDir(): Promise<{ dir: string; config: string } & AsyncDisposable> {
