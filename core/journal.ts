@@ -10,7 +10,6 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { dirname } from "node:path";
-import { BACKSTOP_PAGES, type Checkpointer, startCheckpointer } from "./checkpointer.ts";
 
 /** `os`: survives a process crash; `fsync`: survives power loss. */
 export type Durability = "os" | "fsync";
@@ -114,6 +113,12 @@ interface QueuedWrite {
 }
 
 function noop(): void {}
+
+/**
+ * The autocheckpoint (in pages, ~64 MiB) of a connection whose WAL another one checkpoints:
+ * it only rewinds a WAL that the other has mostly copied already.
+ */
+const BACKSTOP_PAGES = 16_384;
 
 /**
  * How long a delivery outcome may wait for a commit to share (an answer's commit comes on
@@ -454,18 +459,11 @@ export interface JournalOptions {
    */
   busyTimeoutMs?: number;
   /**
-   * Checkpoint the WAL from a worker thread instead of inside commits, so that a
-   * checkpoint's fsyncs never delay an answer. For the daemon; default false.
-   */
-  checkpointer?: boolean;
-  /**
    * Another connection checkpoints the WAL (see {@linkcode Journal.checkpoint}): this one
    * only rewinds it every {@linkcode BACKSTOP_PAGES}. The daemon's delivery worker does it,
-   * on its own thread, instead of a checkpointer worker of its own. Default false.
+   * on its own thread. Default false.
    */
   checkpointedElsewhere?: boolean;
-  /** Told what went wrong when something degrades without failing (the checkpointer stops). */
-  onWarning?: (message: string) => void;
   /**
    * Internal, for tests: replaces {@linkcode dedupHash} (e.g. to force collisions). A file
    * must always be opened with the same function.
@@ -491,7 +489,6 @@ export class Journal implements AsyncDisposable {
   #scheduled = false;
   /** The timer of a commit that only lazy writes wait for. */
   #lazy: ReturnType<typeof setTimeout> | undefined;
-  #checkpointer: Checkpointer | undefined;
   #closed = false;
   #listeners = new Set<() => void>();
   #hash: (key: string) => number;
@@ -564,7 +561,6 @@ export class Journal implements AsyncDisposable {
       db.exec("PRAGMA journal_mode = WAL");
       db.exec(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 1000)}`);
       // Checkpoints (which fsync) every ~40 MB of WAL instead of ~4 MB: fewer, larger ones.
-      // With the checkpointer worker they happen there instead; this stays as the fallback.
       db.exec("PRAGMA wal_autocheckpoint = 10000");
       db.exec(`PRAGMA synchronous = ${options.durability === "fsync" ? "FULL" : "NORMAL"}`);
       const hash = options.hash ?? dedupHash;
@@ -579,8 +575,6 @@ export class Journal implements AsyncDisposable {
       if (!options.reader) journal.#keys();
       if (options.checkpointedElsewhere) {
         db.exec(`PRAGMA wal_autocheckpoint = ${BACKSTOP_PAGES}`);
-      } else if (options.checkpointer && path !== ":memory:") {
-        journal.#startCheckpointer(options.onWarning);
       }
       return journal;
     } catch (error) {
@@ -592,19 +586,6 @@ export class Journal implements AsyncDisposable {
   /** The dedup keys, read into memory on first use. */
   #keys(): DedupKeys {
     return this.#dedup ??= new DedupKeys(this.#db, this.#stagedKeys);
-  }
-
-  #startCheckpointer(onWarning: ((message: string) => void) | undefined): void {
-    this.#checkpointer = startCheckpointer(this.path, {
-      onReady: () => {
-        if (!this.#closed) this.#db.exec(`PRAGMA wal_autocheckpoint = ${BACKSTOP_PAGES}`);
-      },
-      onFailure: (reason) => {
-        // Checkpoints go back inside commits: slower answers now and then, nothing lost.
-        if (!this.#closed) this.#db.exec("PRAGMA wal_autocheckpoint = 10000");
-        onWarning?.(`The journal's checkpointer stopped; commits checkpoint again: ${reason}`);
-      },
-    });
   }
 
   /**
@@ -930,7 +911,6 @@ export class Journal implements AsyncDisposable {
     if (this.#closed) return;
     this.#flush();
     this.#closed = true;
-    this.#checkpointer?.stop();
     this.#db.close();
   }
 

@@ -280,34 +280,6 @@ Deno.test("journal: deliveries marked delivered together, for several plugins, a
   });
 });
 
-Deno.test("journal: with the checkpointer, a worker copies the WAL into the database file", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const path = `${dir}/journal.db`;
-    const warnings: string[] = [];
-    const journal = Journal.open(path, {
-      checkpointer: true,
-      onWarning: (message) => warnings.push(message),
-    });
-    try {
-      const before = (await Deno.stat(path)).size;
-      for (let n = 0; n < 200; n++) await journal.append(record(n));
-      // Nothing but the worker checkpoints: the database file grows only when it runs.
-      const deadline = Date.now() + 10_000;
-      while ((await Deno.stat(path)).size <= before) {
-        assert.ok(Date.now() < deadline, "the WAL was never checkpointed");
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      assert.deepEqual(warnings, []);
-      assert.equal(journal.status().callbacks, 200);
-    } finally {
-      journal.close();
-    }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
 Deno.test("journal: checkpointed elsewhere, the writer leaves the WAL to a reader's checkpoint()", async () => {
   const dir = await Deno.makeTempDir();
   try {

@@ -133,8 +133,8 @@ const MIGRATIONS: readonly string[] = [
 /** The schema version this code writes (`PRAGMA user_version`). */
 export const SCHEMA_VERSION: number = MIGRATIONS.length;
 
-/** WAL pages after which a commit checkpoints, when no checkpointer worker does it. */
-export const AUTOCHECKPOINT_PAGES = 10_000;
+/** WAL pages after which a commit checkpoints. */
+const AUTOCHECKPOINT_PAGES = 10_000;
 
 /**
  * Opens (creating if needed) the sync database at `path` in WAL mode with

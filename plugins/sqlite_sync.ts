@@ -43,8 +43,7 @@ import type {
 } from "../plugin.ts";
 import { parseDuration } from "../core/units.ts";
 import { type GroupChange, parseChange } from "./_sqlite_sync_change.ts";
-import { AUTOCHECKPOINT_PAGES, openSyncDatabase } from "./_sqlite_sync_schema.ts";
-import { BACKSTOP_PAGES, type Checkpointer, startCheckpointer } from "../core/checkpointer.ts";
+import { openSyncDatabase } from "./_sqlite_sync_schema.ts";
 import { SyncStore } from "./_sqlite_sync_store.ts";
 import { rejectUnknownKeys } from "./_options.ts";
 
@@ -122,25 +121,11 @@ export function createSqliteSync(options: SqliteSyncOptions, ctx: PluginContext)
   mkdirSync(dirname(options.path), { recursive: true });
   const db = openSyncDatabase(options.path, options.busyTimeoutMs);
   ctx.logger.info("sqlite_sync writing {path}", { path: options.path });
-  // Once callbacks keep coming, a worker copies the WAL into the database, so those fsyncs
-  // stall neither this plugin's commits nor the callback listener that shares their thread.
-  const sync: SqliteSync = new SqliteSync(
-    db,
-    options.maxBatch,
-    () =>
-      startCheckpointer(options.path, {
-        onReady: () => sync.autocheckpoint(BACKSTOP_PAGES),
-        onFailure: (reason) => {
-          ctx.logger.warn("sqlite_sync checkpoints inside commits again: {reason}", { reason });
-          sync.autocheckpoint(AUTOCHECKPOINT_PAGES);
-        },
-      }),
-  );
-  return sync;
+  // Its commits checkpoint the WAL themselves (every ~40 MiB). In imhookd they run on the
+  // delivery thread, so those fsyncs never delay an answer; a checkpointer worker of its own
+  // made the drain slower and cost ~10 MiB (cold backlog, alternating runs).
+  return new SqliteSync(db, options.maxBatch);
 }
-
-/** Changes applied before the checkpointer worker starts (a quiet database needs none). */
-const CHECKPOINTER_AFTER = 2_000;
 
 interface Pending {
   change: GroupChange;
@@ -156,12 +141,7 @@ class SqliteSync implements PluginInstance {
   #immediate: ReturnType<typeof setImmediate> | undefined;
   #closed = false;
 
-  #checkpointer: Checkpointer | undefined;
-  #startCheckpointer: () => Checkpointer;
-  #applied = 0;
-
-  constructor(db: DatabaseSync, maxBatch: number, startCheckpointer: () => Checkpointer) {
-    this.#startCheckpointer = startCheckpointer;
+  constructor(db: DatabaseSync, maxBatch: number) {
     this.#db = db;
     this.#store = new SyncStore(db);
     this.#maxBatch = maxBatch;
@@ -200,8 +180,6 @@ class SqliteSync implements PluginInstance {
       try {
         this.#store.applyAll(batch.map((pending) => pending.change));
         for (const pending of batch) pending.resolve();
-        this.#applied += batch.length;
-        if (this.#applied >= CHECKPOINTER_AFTER) this.#checkpointer ??= this.#startCheckpointer();
       } catch {
         // Apply one by one so that one bad change does not fail the others with it.
         for (const pending of batch) {
@@ -220,14 +198,8 @@ class SqliteSync implements PluginInstance {
     if (this.#closed) return Promise.resolve();
     this.#flush();
     this.#closed = true;
-    this.#checkpointer?.stop();
     this.#db.close();
     return Promise.resolve();
-  }
-
-  /** Sets after how many WAL pages a commit checkpoints. */
-  autocheckpoint(pages: number): void {
-    if (!this.#closed) this.#db.exec(`PRAGMA wal_autocheckpoint = ${pages}`);
   }
 }
 

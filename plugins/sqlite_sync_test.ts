@@ -931,20 +931,3 @@ Deno.test("sqlite_sync: any order with duplicates gives the tables of the EventT
     assert.ok(nonEmpty > 100, `only ${nonEmpty} runs produced rows`);
   });
 });
-
-Deno.test("sqlite_sync: once callbacks keep coming, a worker checkpoints the WAL", async () => {
-  await withDir(async (dir) => {
-    await using plugin = await start(dir);
-    const path = join(dir, "im.db");
-    const before = (await Deno.stat(path)).size;
-    const events = Array.from({ length: 2_100 }, (_, i) => message(`@TGS#${i % 50}`, i));
-    await Promise.all(events.map((e) => plugin.handle(e, new AbortController().signal)));
-    // The commits' own checkpoints wait for 10,000 pages: only the worker grows the file.
-    const deadline = Date.now() + 10_000;
-    while ((await Deno.stat(path)).size <= before) {
-      assert.ok(Date.now() < deadline, "the WAL was never checkpointed");
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    assert.equal(rows(path, "SELECT COUNT(*) AS n FROM group_messages")[0]!.n, 2_100);
-  });
-});
