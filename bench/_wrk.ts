@@ -1,10 +1,13 @@
 /**
- * Runs `wrk` with `bench/wrk/send_msg.lua` against a URL and reads its totals.
+ * Runs `wrk` against a URL and reads its totals: as fast as it can with
+ * `bench/wrk/send_msg.lua`, or at a fixed rate with `bench/wrk/fixed_rate.lua`.
  *
  * @module
  */
+import type { FixedRateResult } from "./_fixed_rate.ts";
 
 const SCRIPT = new URL("./wrk/send_msg.lua", import.meta.url).pathname;
+const FIXED_RATE_SCRIPT = new URL("./wrk/fixed_rate.lua", import.meta.url).pathname;
 
 /** What one wrk run measured; latencies in milliseconds. */
 export interface WrkResult {
@@ -47,19 +50,98 @@ export async function haveWrk(): Promise<boolean> {
 
 /** Runs wrk against `url` (the callback URL without query). */
 export async function runWrk(url: string, options: WrkOptions): Promise<WrkResult> {
+  const threads = options.threads ?? 2;
+  const raw = await wrk(url, SCRIPT, threads, options.connections ?? 64, options);
+  const seconds = raw.duration_us / 1e6;
+  return {
+    requests: raw.requests,
+    seconds,
+    requestsPerSecond: raw.requests / seconds,
+    errors: failures(raw),
+    p50Ms: raw.p50_us / 1000,
+    p99Ms: raw.p99_us / 1000,
+    maxMs: raw.max_us / 1000,
+  };
+}
+
+/** Options of {@linkcode runWrkFixedRate}. */
+export interface WrkFixedRateOptions extends WrkOptions {
+  /** Requests per second. */
+  rate: number;
+}
+
+/**
+ * Sends `rate` requests per second to `url` for `seconds`, one connection per wrk thread
+ * (`threads`, default 40), latency counted from each request's scheduled time when it went
+ * out late (see `bench/wrk/fixed_rate.lua`).
+ */
+export async function runWrkFixedRate(
+  url: string,
+  options: WrkFixedRateOptions,
+): Promise<FixedRateResult> {
+  const threads = options.threads ?? 40;
+  const raw = await wrk(url, FIXED_RATE_SCRIPT, threads, threads, options, {
+    BENCH_RATE: String(options.rate),
+    BENCH_THREADS: String(threads),
+  });
+  return {
+    sent: raw.answered ?? raw.requests,
+    seconds: raw.duration_us / 1e6,
+    errors: failures(raw),
+    p50Ms: raw.p50_us / 1000,
+    p99Ms: raw.p99_us / 1000,
+    maxMs: raw.max_us / 1000,
+    maxLagMs: (raw.max_lag_us ?? Number.NaN) / 1000,
+  };
+}
+
+/** The `WRK_JSON` line the scripts' `done()` prints (times in µs). */
+interface WrkJson {
+  requests: number;
+  duration_us: number;
+  connect_errors: number;
+  read_errors: number;
+  write_errors: number;
+  status_errors: number;
+  timeouts: number;
+  p50_us: number;
+  p99_us: number;
+  max_us: number;
+  /** fixed_rate.lua only. */
+  answered?: number;
+  /** fixed_rate.lua only. */
+  max_lag_us?: number;
+}
+
+/** Non-2xx answers, socket errors and timeouts of a `WRK_JSON` line. */
+function failures(raw: WrkJson): number {
+  return raw.connect_errors + raw.read_errors + raw.write_errors + raw.status_errors +
+    raw.timeouts;
+}
+
+/** Runs wrk with `script` and returns the numbers of its `WRK_JSON` line. */
+async function wrk(
+  url: string,
+  script: string,
+  threads: number,
+  connections: number,
+  options: WrkOptions,
+  env: Record<string, string> = {},
+): Promise<WrkJson> {
   const output = await new Deno.Command("wrk", {
     args: [
-      `--threads=${options.threads ?? 2}`,
-      `--connections=${options.connections ?? 64}`,
+      `--threads=${threads}`,
+      `--connections=${connections}`,
       `--duration=${options.seconds}s`,
       "--timeout=10s",
-      `--script=${SCRIPT}`,
+      `--script=${script}`,
       url,
     ],
     env: {
       BENCH_QUERY: options.query,
       BENCH_OFFSET: String(options.offset ?? 0),
       BENCH_GROUPS: String(options.groups ?? 200),
+      ...env,
     },
     stdin: "null",
   }).output();
@@ -70,16 +152,5 @@ export async function runWrk(url: string, options: WrkOptions): Promise<WrkResul
       `wrk failed (exit ${output.code}): ${stdout}${new TextDecoder().decode(output.stderr)}`,
     );
   }
-  const raw = JSON.parse(line.slice("WRK_JSON ".length));
-  const seconds = raw.duration_us / 1e6;
-  return {
-    requests: raw.requests,
-    seconds,
-    requestsPerSecond: raw.requests / seconds,
-    errors: raw.connect_errors + raw.read_errors + raw.write_errors + raw.status_errors +
-      raw.timeouts,
-    p50Ms: raw.p50_us / 1000,
-    p99Ms: raw.p99_us / 1000,
-    maxMs: raw.max_us / 1000,
-  };
+  return JSON.parse(line.slice("WRK_JSON ".length));
 }

@@ -3,10 +3,12 @@
  * enabled, a token, so every request is signed) against its ceiling, a bare `Deno.serve` in a
  * child process that reads the body and answers the same OK JSON. Both are driven by the same
  * generator: `wrk` with `bench/wrk/send_msg.lua` (every request a distinct signed
- * `Group.CallbackAfterSendMsg`), and a fixed-rate generator at 2,000 callbacks/s for latency.
+ * `Group.CallbackAfterSendMsg`), and at a fixed rate of 2,000 callbacks/s for latency, with
+ * `bench/wrk/fixed_rate.lua` (latency counted from the schedule, as wrk2 does).
  * Also measures start-up time to `/readyz` 200, peak RSS, and how fast the plugins drain.
  *
- * Needs `wrk` (Debian: `apt-get install wrk`); without it the wrk runs are skipped with a note.
+ * Needs `wrk` (Debian: `apt-get install wrk`); without it the throughput runs are skipped with
+ * a note, and the fixed-rate runs use the Deno generator of `bench/_fixed_rate.ts`.
  * Run: `deno run --allow-all bench/load_bench.ts`
  *
  * @module
@@ -15,7 +17,7 @@ import { DatabaseSync } from "node:sqlite";
 import { APP, messageBody, signedQuery, TOKEN } from "./_callbacks.ts";
 import { fixedRate, type FixedRateResult } from "./_fixed_rate.ts";
 import { type BenchServer, startCeiling, startImhookd } from "./_process.ts";
-import { haveWrk, runWrk, type WrkResult } from "./_wrk.ts";
+import { haveWrk, runWrk, runWrkFixedRate, type WrkResult } from "./_wrk.ts";
 import type { BenchResult } from "./mod.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -343,24 +345,39 @@ async function imhookdThroughput(): Promise<{ rows: BenchResult[]; rps: number }
   return { rows, rps: result.requestsPerSecond };
 }
 
-async function fixedRateRuns(): Promise<BenchResult[]> {
-  const rows: BenchResult[] = [];
+/**
+ * `seconds` at {@linkcode RATE}/s: with wrk (`bench/wrk/fixed_rate.lua`) when installed, else
+ * with the Deno generator, whose own event loop adds milliseconds to what it measures.
+ */
+function atFixedRate(
+  url: string,
+  seconds: number,
+  offset: number,
+  wrk: boolean,
+): Promise<FixedRateResult> {
+  if (wrk) return runWrkFixedRate(url, { query: signedQuery(), rate: RATE, seconds, offset });
+  return fixedRate(`${url}?${signedQuery()}`, {
+    rate: RATE,
+    seconds,
+    body: (n) => messageBody(offset + n),
+  });
+}
+
+async function fixedRateRuns(wrk: boolean): Promise<BenchResult[]> {
+  const rows: BenchResult[] = [{
+    name: `fixed-rate generator: ${
+      wrk ? "wrk, bench/wrk/fixed_rate.lua" : "Deno, bench/_fixed_rate.ts"
+    }`,
+    value: wrk ? 40 : 0,
+    unit: wrk ? "connections" : "",
+  }];
   {
     await using ws = await benchDir();
     await using server = await startImhookd(ws.config);
     await readyAfter(server);
-    const query = signedQuery();
-    // Warm up the JIT and the connection pool before the measured run.
-    await fixedRate(`${server.url}?${query}`, {
-      rate: RATE,
-      seconds: 2,
-      body: (n) => messageBody(2e9 + n),
-    });
-    const result = await fixedRate(`${server.url}?${signedQuery()}`, {
-      rate: RATE,
-      seconds: FIXED_S,
-      body: messageBody,
-    });
+    // Warm up the JIT and the connections before the measured run.
+    await atFixedRate(server.url, 3, 2e9, wrk);
+    const result = await atFixedRate(server.url, FIXED_S, 0, wrk);
     rows.push(...fixedRows("imhookd", result, "<= 5"));
     rows.push({
       name: `imhookd: peak RSS at ${RATE}/s`,
@@ -371,13 +388,13 @@ async function fixedRateRuns(): Promise<BenchResult[]> {
   }
   {
     await using server = await startCeiling();
-    await fixedRate(server.url, { rate: RATE, seconds: 2, body: messageBody });
-    const result = await fixedRate(server.url, {
-      rate: RATE,
-      seconds: CEILING_FIXED_S,
-      body: messageBody,
-    });
-    rows.push(...fixedRows("ceiling (bare Deno.serve)", result));
+    await atFixedRate(server.url, 3, 2e9, wrk);
+    rows.push(
+      ...fixedRows(
+        "ceiling (bare Deno.serve)",
+        await atFixedRate(server.url, CEILING_FIXED_S, 0, wrk),
+      ),
+    );
   }
   return rows;
 }
@@ -386,7 +403,8 @@ async function fixedRateRuns(): Promise<BenchResult[]> {
 export async function run(): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
   results.push(...await startUp());
-  if (await haveWrk()) {
+  const wrk = await haveWrk();
+  if (wrk) {
     const ceiling = await ceilingThroughput();
     const imhookd = await imhookdThroughput();
     results.push(...ceiling.rows, ...imhookd.rows, {
@@ -402,7 +420,7 @@ export async function run(): Promise<BenchResult[]> {
       unit: "",
     });
   }
-  results.push(...await fixedRateRuns());
+  results.push(...await fixedRateRuns(wrk));
   return results;
 }
 
