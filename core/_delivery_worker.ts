@@ -7,6 +7,7 @@
  * @module
  */
 /// <reference lib="deno.worker" />
+import { getPriority, setPriority } from "node:os";
 import { setImmediate } from "node:timers";
 import type { Config, PluginEntry } from "./config.ts";
 import { Delivery, type DeliveryJournal, type DeliveryTarget } from "./delivery.ts";
@@ -163,6 +164,27 @@ class RemoteJournal implements DeliveryJournal {
   }
 }
 
+/**
+ * How much nicer than the daemon this thread runs. When the CPU is short, the main thread,
+ * whose answers Tencent waits at most 2 s for, gets it first; deliveries wait in the journal
+ * and catch up when the load drops. wrk, 64 connections, on 2 cores (alternating runs):
+ * 10.6-11.0k acks/s with the same priority, 13.6-13.9k with this one.
+ */
+const NICER_BY = 10;
+
+/**
+ * Lowers this thread's scheduling priority (Linux only: there a nice value is per thread, and
+ * `setPriority(0, ...)` is the calling thread's; elsewhere it would be the whole process's).
+ */
+function lowerPriority(): void {
+  if (Deno.build.os !== "linux") return;
+  try {
+    setPriority(0, Math.min(19, getPriority(0) + NICER_BY));
+  } catch (error) {
+    log.info("The delivery thread keeps the daemon's scheduling priority: {error}", { error });
+  }
+}
+
 /** How often this thread checkpoints the journal's WAL (the main thread only writes it). */
 const CHECKPOINT_EVERY_MS = 1_000;
 
@@ -171,7 +193,7 @@ let checkpointFailing = false;
 
 /**
  * Copies the journal's WAL into its file, here rather than in the main thread's commits,
- * whose answers would wait for the fsync. If it keeps failing, the main thread's connection
+ * whose answers would wait for the copy (and, with `durability: fsync`, the fsync). If it keeps failing, the main thread's connection
  * still checkpoints every 64 MiB of WAL: slower answers now and then, nothing lost.
  */
 function checkpoint(reader: Journal): void {
@@ -234,6 +256,7 @@ async function start(plain: PlainConfig): Promise<WorkerMessage> {
   const config = deferredLocations(plain);
   setupLogging(config.log);
   logSettings = config.log;
+  lowerPriority();
   let loaded: LoadedPlugin[];
   let reader: Journal;
   try {

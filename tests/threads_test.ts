@@ -1,7 +1,7 @@
 /**
  * Plugins run on the delivery worker's thread, not on the one that answers callbacks: a
  * plugin that never yields must not hold up the answers, and what it handles still reaches
- * the journal as delivered.
+ * the journal as delivered. On Linux that thread runs nicer than the rest of the daemon.
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
@@ -84,4 +84,38 @@ Deno.test("threads: an uncaught error on the delivery thread ends serve with exi
     result.stderr,
     /The delivery worker failed: Uncaught Error: an error thrown by the plugin's own timer/,
   );
+});
+
+/** The nice value of each thread of process `pid`, by thread name (`/proc/PID/task/TID/stat`). */
+async function niceByThread(pid: number): Promise<Map<string, number[]>> {
+  const threads = new Map<string, number[]>();
+  for await (const task of Deno.readDir(`/proc/${pid}/task`)) {
+    const stat = await Deno.readTextFile(`/proc/${pid}/task/${task.name}/stat`);
+    // "tid (name) state ...": the fields after the name start at field 3; nice is field 19.
+    const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    const nice = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+    threads.set(name, [...threads.get(name) ?? [], nice]);
+  }
+  return threads;
+}
+
+Deno.test({
+  name: "threads: the delivery thread runs 10 nicer than the thread that answers (Linux)",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    await using ws = await workspace(baseConfig(`plugins:
+  - name: busy
+    use: ${ROOT}tests/fixtures/busy.ts
+    options: { path: ./busy.jsonl, spin_ms: 0 }
+`));
+    await using served = await serve(ws.config);
+    const response = await post(served.url, 1);
+    assert.equal(response.status, 200, await response.text());
+    const threads = await niceByThread(served.child.pid);
+    const main = threads.get("deno") ?? threads.get("main.ts");
+    assert.ok(main !== undefined, `no main thread among ${[...threads.keys()]}`);
+    const base = Math.min(...main);
+    assert.deepEqual(threads.get("worker-1"), [Math.min(19, base + 10)], [...threads].join("; "));
+    assert.equal(await served.stop(), 0);
+  },
 });
