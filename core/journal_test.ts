@@ -571,71 +571,73 @@ function checkDedupTables(path: string): number {
   }
 }
 
-Deno.test("journal: staged dedup keys are merged into the index and still catch duplicates, across reopens and prunes", async () => {
-  const dir = await Deno.makeTempDir();
-  const path = `${dir}/j.db`;
-  try {
-    {
-      const journal = Journal.open(path, { stagedKeys: 8 });
-      for (let first = 0; first < 400; first += 10) {
-        const results = await Promise.all(
-          Array.from(
-            { length: 10 },
-            (_, k) => journal.append(record(first + k, { receivedAt: first + k, plugins: [] })),
-          ),
-        );
-        assert.ok(results.every((r) => !r.duplicate));
-        // Each key of this batch and of earlier ones is a duplicate now.
-        assert.deepEqual(await journal.append(record(first + 9)), {
-          id: first + 10,
-          duplicate: true,
-        });
-        assert.deepEqual(await journal.append(record(first / 2)), {
-          id: first / 2 + 1,
-          duplicate: true,
-        });
+for (const mergeChunk of [128, 1]) {
+  Deno.test(`journal: staged dedup keys are merged into the index and still catch duplicates, across reopens and prunes (${mergeChunk} per commit)`, async () => {
+    const dir = await Deno.makeTempDir();
+    const path = `${dir}/j.db`;
+    try {
+      {
+        const journal = Journal.open(path, { stagedKeys: 8, mergeChunk });
+        for (let first = 0; first < 400; first += 10) {
+          const results = await Promise.all(
+            Array.from(
+              { length: 10 },
+              (_, k) => journal.append(record(first + k, { receivedAt: first + k, plugins: [] })),
+            ),
+          );
+          assert.ok(results.every((r) => !r.duplicate));
+          // Each key of this batch and of earlier ones is a duplicate now.
+          assert.deepEqual(await journal.append(record(first + 9)), {
+            id: first + 10,
+            duplicate: true,
+          });
+          assert.deepEqual(await journal.append(record(first / 2)), {
+            id: first / 2 + 1,
+            duplicate: true,
+          });
+        }
+        journal.close();
       }
-      journal.close();
-    }
-    const merged = checkDedupTables(path);
-    assert.ok(merged > 300, `only ${merged} keys merged`);
-    const journal = Journal.open(path, { stagedKeys: 8 });
-    try {
-      const again = await Promise.all(
-        Array.from({ length: 400 }, (_, n) => journal.append(record(n))),
-      );
-      assert.deepEqual(
-        again,
-        Array.from({ length: 400 }, (_, n) => ({ id: n + 1, duplicate: true })),
-      );
-      // Keys received before 150 go, staged or merged, in batches.
-      assert.equal(await journal.pruneAll(0, 150, { batch: 7 }), 150);
-      assert.equal((await journal.append(record(149, { plugins: [] }))).duplicate, false);
-      assert.deepEqual(await journal.append(record(150)), { id: 151, duplicate: true });
-      assert.deepEqual(await journal.append(record(399)), { id: 400, duplicate: true });
+      const merged = checkDedupTables(path);
+      assert.ok(merged > 300, `only ${merged} keys merged`);
+      const journal = Journal.open(path, { stagedKeys: 8, mergeChunk });
+      try {
+        const again = await Promise.all(
+          Array.from({ length: 400 }, (_, n) => journal.append(record(n))),
+        );
+        assert.deepEqual(
+          again,
+          Array.from({ length: 400 }, (_, n) => ({ id: n + 1, duplicate: true })),
+        );
+        // Keys received before 150 go, staged or merged, in batches.
+        assert.equal(await journal.pruneAll(0, 150, { batch: 7 }), 150);
+        assert.equal((await journal.append(record(149, { plugins: [] }))).duplicate, false);
+        assert.deepEqual(await journal.append(record(150)), { id: 151, duplicate: true });
+        assert.deepEqual(await journal.append(record(399)), { id: 400, duplicate: true });
+      } finally {
+        journal.close();
+      }
+      checkDedupTables(path);
+      // Every key pruned: numbering goes on above what was merged, and nothing is missed.
+      {
+        const journal = Journal.open(path, { stagedKeys: 8, mergeChunk });
+        assert.equal(await journal.pruneAll(0, Number.MAX_SAFE_INTEGER), 251);
+        for (let n = 1_000; n < 1_020; n++) await journal.append(record(n, { plugins: [] }));
+        journal.close();
+      }
+      checkDedupTables(path);
+      const last = Journal.open(path, { stagedKeys: 8, mergeChunk });
+      try {
+        assert.equal((await last.append(record(1_005))).duplicate, true);
+        assert.equal((await last.append(record(5))).duplicate, false);
+      } finally {
+        last.close();
+      }
     } finally {
-      journal.close();
+      await Deno.remove(dir, { recursive: true });
     }
-    checkDedupTables(path);
-    // Every key pruned: numbering goes on above what was merged, and nothing is missed.
-    {
-      const journal = Journal.open(path, { stagedKeys: 8 });
-      assert.equal(await journal.pruneAll(0, Number.MAX_SAFE_INTEGER), 251);
-      for (let n = 1_000; n < 1_020; n++) await journal.append(record(n, { plugins: [] }));
-      journal.close();
-    }
-    checkDedupTables(path);
-    const last = Journal.open(path, { stagedKeys: 8 });
-    try {
-      assert.equal((await last.append(record(1_005))).duplicate, true);
-      assert.equal((await last.append(record(5))).duplicate, false);
-    } finally {
-      last.close();
-    }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  });
+}
 
 Deno.test("journal: keys of a failed commit are not duplicates afterwards", async () => {
   await withJournal(async (journal, path) => {
