@@ -27,9 +27,6 @@ local function now_us()
 end
 
 local rate = tonumber(os.getenv("BENCH_RATE") or "2000")
-local query = os.getenv("BENCH_QUERY") or ""
-local offset = tonumber(os.getenv("BENCH_OFFSET") or "0")
-local groups = tonumber(os.getenv("BENCH_GROUPS") or "200")
 local threads = {}
 -- The first request is due this long after setup, so that every thread has connected.
 local START_AFTER_US = 300000
@@ -43,14 +40,8 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-local path
-local headers = { ["Content-Type"] = "application/json" }
-local texts = {
-  "red packet",
-  "see you at the meeting tomorrow, 10:00 in room 4",
-  "好的，收到 👍",
-  "https://example.com/some/shared/link?with=query",
-}
+-- bench/wrk/_message.lua, beside this script.
+local message = dofile(debug.getinfo(1, "S").source:sub(2):match("^(.*/)") .. "_message.lua")
 local thread_count
 local period_us
 local k = 0
@@ -64,7 +55,6 @@ max_lag_us = 0
 bad = 0
 
 function init(args)
-  path = wrk.path .. "?" .. query
   thread_count = tonumber(os.getenv("BENCH_THREADS"))
   period_us = 1e6 / rate
 end
@@ -86,17 +76,7 @@ function request()
   local lag = sent_us - due_us
   if lag > max_lag_us then max_lag_us = lag end
   -- Sequences disjoint across threads (at most 64), as in send_msg.lua.
-  local n = k * 64 + thread_index
-  local seq = offset + n
-  local group = n % groups
-  local body = string.format(
-    '{"CallbackCommand":"Group.CallbackAfterSendMsg","GroupId":"@TGS#bench%d","Type":"Public",'
-      .. '"From_Account":"user%d","Operator_Account":"admin","Random":%d,"MsgSeq":%d,'
-      .. '"MsgTime":%d,"OnlineOnlyFlag":0,"MsgBody":[{"MsgType":"TIMTextElem",'
-      .. '"MsgContent":{"Text":"%s #%d"}}],"CloudCustomData":"","EventTime":"%d"}',
-    group, n % 997, (n * 2654435761) % 4294967296, seq,
-    os.time(), texts[(n % #texts) + 1], seq, os.time() * 1000 + (n % 1000))
-  return wrk.format("POST", path, headers, body)
+  return message(k * 64 + thread_index)
 end
 
 function response(status, headers, body)
