@@ -405,15 +405,17 @@ class DedupKeys {
     this.#stagedCount++;
   }
 
-  #unstage(hash: number, seq: number): void {
+  /** Unstages the row `seq`; false if it was not staged. */
+  #unstage(hash: number, seq: number): boolean {
     const bucket = this.#staged[bucketOf(hash)]!;
     const entry = bucket.get(hash);
     if (entry === seq) bucket.delete(hash);
     else if (typeof entry === "object" && entry.includes(seq)) {
       const rest = entry.filter((s) => s !== seq);
       bucket.set(hash, rest.length === 1 ? rest[0]! : rest);
-    } else return;
+    } else return false;
     this.#stagedCount--;
+    return true;
   }
 
   /** The callback id stored with exactly `key`, if any. */
@@ -466,18 +468,13 @@ class DedupKeys {
     if (chunk.length === 0) return;
     // The oldest keys first, so the mark can say "all up to here". A prune since the merge
     // began may have deleted some: those are no longer staged, and not merged.
+    // (A failed commit rebuilds the staged keys from the file.)
     const through = chunk.at(-1)![1];
-    const live = chunk.filter(([hash, seq]) => this.#isStaged(bucket, hash, seq));
+    const live = chunk.filter(([hash, seq]) => this.#unstage(hash, seq));
     // In index order: each page of dedup_index is written once for all its new keys.
     live.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
     for (const [hash, seq] of live) this.#stmt.merge.run(hash, seq);
     this.#stmt.mark.run(bucket, through);
-    for (const [hash, seq] of live) this.#unstage(hash, seq);
-  }
-
-  #isStaged(bucket: number, hash: number, seq: number): boolean {
-    const entry = this.#staged[bucket]!.get(hash);
-    return entry === seq || (typeof entry === "object" && entry.includes(seq));
   }
 
   /** Deletes up to `limit` of the oldest keys received before `before`; returns how many. */
@@ -649,7 +646,8 @@ export class Journal implements AsyncDisposable {
 
   /**
    * Copies the WAL into the database file as far as readers allow (PASSIVE: never waits for,
-   * or blocks, the writer; with `fsync` durability it fsyncs the file). For a connection beside the writer's.
+   * or blocks, the writer; with `fsync` durability it fsyncs the file). For a connection
+   * beside the writer's.
    */
   checkpoint(): void {
     this.#db.exec("PRAGMA wal_checkpoint(PASSIVE)");
