@@ -178,6 +178,64 @@ Deno.test("delivery: a hung handler is aborted at handler_timeout and retried", 
   });
 });
 
+Deno.test("delivery: each handler awaited times out at its own deadline", async () => {
+  await withJournal(async (journal) => {
+    const clock = new ManualClock();
+    const aborted = new Map<string, number>();
+    const plugin = recorder((event, signal) =>
+      new Promise<void>((resolve) => {
+        signal.addEventListener("abort", () => {
+          aborted.set(String(event.payload.GroupId), clock.now());
+          resolve();
+        });
+      })
+    );
+    const delivery = new Delivery(journal, { ...OPTIONS, clock });
+    delivery.add({ name: "a", instance: plugin, concurrency: 2 });
+    const start = clock.now();
+    await append(journal, 1, "G1");
+    await until(() => plugin.seen.length === 1, "first call");
+    clock.tick(2000);
+    await append(journal, 2, "G2");
+    await until(() => plugin.seen.length === 2, "second call");
+    clock.tick(3000);
+    await until(() => aborted.has("G1"), "first aborted");
+    assert.equal(aborted.get("G1"), start + 5000);
+    clock.tick(1999);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.equal(aborted.has("G2"), false, "the second handler still has 1 ms");
+    clock.tick(1);
+    await until(() => aborted.has("G2"), "second aborted");
+    assert.equal(aborted.get("G2"), start + 7000);
+    await delivery.close(1000);
+  });
+});
+
+Deno.test("delivery: a handler that ignores its signal is given up on at the timeout, and at shutdown", async () => {
+  await withJournal(async (journal) => {
+    const clock = new ManualClock();
+    const signals: AbortSignal[] = [];
+    const plugin = recorder((_event, signal) => {
+      signals.push(signal);
+      return new Promise<void>(() => {}); // never settles, never listens
+    });
+    const delivery = new Delivery(journal, { ...OPTIONS, clock });
+    delivery.add({ name: "a", instance: plugin, concurrency: 1 });
+    await append(journal, 1, "G");
+    await until(() => plugin.seen.length === 1, "first call");
+    clock.tick(5000);
+    await until(() => journal.pending("a", 0, 1)[0]?.attempts === 1, "retry recorded");
+    assert.equal(signals[0]!.reason.name, "TimeoutError");
+    clock.tick(500);
+    await until(() => plugin.seen.length === 2, "retried");
+    await delivery.close(10);
+    assert.equal(signals[1]!.aborted, true);
+    assert.equal(signals[1]!.reason.name, "AbortError");
+    // Shutting down is not a failed attempt: the delivery stays as it was.
+    assert.equal(journal.pending("a", 0, 1)[0]?.attempts, 1);
+  });
+});
+
 Deno.test("delivery: retryAfterMs waits at least that long", async () => {
   await withJournal(async (journal) => {
     const clock = new ManualClock();
