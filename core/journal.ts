@@ -524,7 +524,7 @@ export interface JournalOptions {
   /**
    * For a connection that only reads pending deliveries (the delivery worker's) beside the
    * daemon's, which created and migrated the file: no migration, no dedup keys in memory,
-   * SQLite's default page cache. Default false.
+   * a 256 KiB page cache. Default false.
    */
   reader?: boolean;
 }
@@ -617,7 +617,12 @@ export class Journal implements AsyncDisposable {
       // Checkpoints every ~40 MB of WAL instead of ~4 MB: fewer, larger ones.
       db.exec("PRAGMA wal_autocheckpoint = 10000");
       const hash = options.hash ?? dedupHash;
-      if (!options.reader) {
+      if (options.reader) {
+        // SQLite empties a WAL reader's page cache whenever another connection has committed
+        // since its last read, which the daemon does every few ms under load: SQLite's
+        // default 2 MiB would hold pages of one pending query at most, and stay resident.
+        db.exec("PRAGMA cache_size = -256");
+      } else {
         // 4 MiB instead of 2 for the dedup index's random reads. More did not make appends
         // faster (bench/journal_bench.ts, 32 MiB vs 4 MiB, alternating runs) and stays resident.
         db.exec("PRAGMA cache_size = -4096");
