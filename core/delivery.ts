@@ -334,14 +334,24 @@ class Worker {
     const { clock, metrics, logger } = this.#options;
     const plugin = this.#target.name;
     const attempt = item.attempts + 1;
+    const body = item.body;
+    let payload: CallbackEvent["payload"] | undefined;
     const event: CallbackEvent = {
       id: String(item.id),
       command: item.command,
       sdkAppId: item.sdkAppId,
       receivedAt: item.receivedAt,
       attempt,
-      payload: JSON.parse(item.body),
-      rawBody: item.body,
+      // Parsed when first read: a plugin that only needs rawBody (file_logger) never pays for
+      // it. An own enumerable property all the same, so spreading or serialising the event
+      // includes it.
+      get payload() {
+        return payload ??= JSON.parse(body);
+      },
+      set payload(value) {
+        payload = value;
+      },
+      rawBody: body,
     };
     if (item.clientIp !== null) event.clientIp = item.clientIp;
     if (item.optPlatform !== null) event.optPlatform = item.optPlatform;

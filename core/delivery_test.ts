@@ -236,6 +236,30 @@ Deno.test("delivery: a handler that ignores its signal is given up on at the tim
   });
 });
 
+Deno.test("delivery: the payload is parsed when first read, and is an own property of the event", async () => {
+  await withJournal(async (journal) => {
+    const events: CallbackEvent[] = [];
+    const plugin = recorder((event) => {
+      events.push(event);
+    });
+    const delivery = new Delivery(journal, { ...OPTIONS, clock: new ManualClock() });
+    delivery.add({ name: "a", instance: plugin, concurrency: 1 });
+    await append(journal, 1, "G");
+    await until(() => events.length === 1, "delivered");
+    await delivery.close(1000);
+    const event = events[0]!;
+    const body = { CallbackCommand: "Group.CallbackAfterSendMsg", GroupId: "G", n: 1 };
+    assert.equal(event.rawBody, JSON.stringify(body));
+    assert.deepEqual(event.payload, body);
+    assert.equal(event.payload, event.payload, "parsed once");
+    assert.deepEqual({ ...event }.payload, body);
+    assert.deepEqual(JSON.parse(JSON.stringify(event)).payload, body);
+    assert.ok(Object.keys(event).includes("payload"));
+    event.payload = { CallbackCommand: "X", replaced: true };
+    assert.deepEqual(event.payload, { CallbackCommand: "X", replaced: true });
+  });
+});
+
 Deno.test("delivery: retryAfterMs waits at least that long", async () => {
   await withJournal(async (journal) => {
     const clock = new ManualClock();
