@@ -25,6 +25,10 @@ function event(id: number, extra: Partial<CallbackEvent> = {}): CallbackEvent {
     payload,
     rawBody: JSON.stringify(payload),
     ...extra,
+    // As the engine hands them over: the body as received is the payload's JSON.
+    ...(extra.payload && extra.rawBody === undefined
+      ? { rawBody: JSON.stringify(extra.payload) }
+      : {}),
   };
 }
 
@@ -212,6 +216,22 @@ Deno.test("file_logger: formatLogLine writes the documented fields and blanks re
   );
   assert.equal(withClient.client_ip, "1.2.3.4");
   assert.equal(withClient.opt_platform, "iOS");
+});
+
+Deno.test("file_logger: an unredacted line carries the body as received, on one line", () => {
+  const payload = { CallbackCommand: "Group.CallbackAfterSendMsg", GroupId: "g1", N: 1.5 };
+  const spaced =
+    '  { "CallbackCommand" : "Group.CallbackAfterSendMsg",\t"GroupId": "g1", "N": 1.5 } ';
+  const spliced = formatLogLine(event(9, { payload, rawBody: spaced }));
+  assert.ok(spliced.endsWith("}\n") && !spliced.slice(0, -1).includes("\n"));
+  assert.ok(spliced.includes(`"payload":${spaced.trim()}}`), "the body is written as received");
+  assert.deepEqual(JSON.parse(spliced).payload, payload);
+  // A body over several lines is written from the payload, so the line stays one line.
+  const pretty = JSON.stringify(payload, null, 2);
+  const line = formatLogLine(event(10, { payload, rawBody: pretty }));
+  assert.ok(line.endsWith("\n") && !line.slice(0, -1).includes("\n"));
+  assert.deepEqual(JSON.parse(line), JSON.parse(formatLogLine(event(10, { payload }))));
+  assert.deepEqual(JSON.parse(line).payload, payload);
 });
 
 Deno.test("file_logger: appends one line per callback to a new 0640 file, keeping old lines", async () => {
@@ -409,7 +429,7 @@ for (let round = 0; ; round++) {
     const payload = { CallbackCommand: "Demo", Text: big, N: round * 4 + j };
     return logger.handle({
       id: String(round * 4 + j), command: "Demo", sdkAppId: "1", receivedAt: Date.now(),
-      attempt: 1, payload, rawBody: "",
+      attempt: 1, payload, rawBody: JSON.stringify(payload),
     }, signal);
   }));
   if (round === 10) await Deno.stdout.write(new TextEncoder().encode("ready\\n"));
