@@ -9,6 +9,8 @@
 export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;
+  /** Milliseconds on a clock that never steps, unlike `now` (for deadlines). */
+  monotonic(): number;
   /** Calls `fn` after `ms` milliseconds; returns a function that cancels the call. */
   setTimeout(fn: () => void, ms: number): () => void;
 }
@@ -16,6 +18,7 @@ export interface Clock {
 /** The real clock. */
 export const systemClock: Clock = {
   now: () => Date.now(),
+  monotonic: () => performance.now(),
   setTimeout(fn, ms) {
     const handle = setTimeout(fn, ms);
     return () => clearTimeout(handle);
@@ -33,6 +36,10 @@ export class ManualClock implements Clock {
   }
 
   now(): number {
+    return this.#now;
+  }
+
+  monotonic(): number {
     return this.#now;
   }
 

@@ -479,7 +479,7 @@ class Worker {
   #awaitHandler(result: PromiseLike<unknown>, controller: AbortController): Promise<unknown> {
     const { promise, reject } = Promise.withResolvers<never>();
     const awaiting: Awaiting = {
-      deadline: this.#options.clock.now() + this.#options.handlerTimeoutMs,
+      deadline: this.#options.clock.monotonic() + this.#options.handlerTimeoutMs,
       end(reason) {
         controller.abort(reason);
         reject(reason);
@@ -504,7 +504,7 @@ class Worker {
     const { clock, handlerTimeoutMs } = this.#options;
     return clock.setTimeout(() => {
       this.#cancelDeadline = undefined;
-      const now = clock.now();
+      const now = clock.monotonic();
       for (const awaiting of this.#awaiting) {
         if (awaiting.deadline > now) continue;
         this.#awaiting.delete(awaiting);
@@ -513,7 +513,7 @@ class Worker {
         );
       }
       if (this.#awaiting.size > 0) this.#cancelDeadline = this.#armDeadline();
-    }, earliest - clock.now());
+    }, earliest - clock.monotonic());
   }
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { CallbackEvent, PluginInstance } from "../plugin.ts";
-import { ManualClock } from "./clock.ts";
+import { type Clock, ManualClock } from "./clock.ts";
 import { Delivery, type DeliveryOptions } from "./delivery.ts";
 import { Journal } from "./journal.ts";
 
@@ -207,7 +207,47 @@ Deno.test("delivery: each handler awaited times out at its own deadline", async 
     clock.tick(1);
     await until(() => aborted.has("G2"), "second aborted");
     assert.equal(aborted.get("G2"), start + 7000);
-    await delivery.close(1000);
+    await delivery.close(10); // G1's retry is running by now, and hangs until shutdown
+  });
+});
+
+Deno.test("delivery: a step of the wall clock makes no handler time out early or late", async () => {
+  await withJournal(async (journal) => {
+    const manual = new ManualClock();
+    let step = 0;
+    const clock: Clock = {
+      now: () => manual.now() + step,
+      monotonic: () => manual.monotonic(),
+      setTimeout: (fn, ms) => manual.setTimeout(fn, ms),
+    };
+    const aborted = new Map<string, number>();
+    const plugin = recorder((event, signal) =>
+      new Promise<void>((resolve) => {
+        signal.addEventListener("abort", () => {
+          aborted.set(String(event.payload.GroupId), manual.now());
+          resolve();
+        });
+      })
+    );
+    const delivery = new Delivery(journal, { ...OPTIONS, clock });
+    delivery.add({ name: "a", instance: plugin, concurrency: 2 });
+    const start = manual.now();
+    await append(journal, 1, "G1");
+    await until(() => plugin.seen.length === 1, "first call");
+    manual.tick(2000);
+    await append(journal, 2, "G2");
+    await until(() => plugin.seen.length === 2, "second call");
+    step = 3_600_000; // an hour forward: G2 is not an hour late
+    manual.tick(3000);
+    await until(() => aborted.has("G1"), "first aborted");
+    assert.equal(aborted.get("G1"), start + 5000);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.equal(aborted.has("G2"), false, "G2 still has 2 s");
+    step = -3_600_000; // an hour back: G2 does not get an hour more
+    manual.tick(2000);
+    await until(() => aborted.has("G2"), "second aborted");
+    assert.equal(aborted.get("G2"), start + 7000);
+    await delivery.close(10); // G1's retry is running by now, and hangs until shutdown
   });
 });
 
