@@ -54,7 +54,8 @@ plugins:
     options: { path: ./callbacks.jsonl }
   - name: state
     use: builtin:sqlite_sync
-    concurrency: 64
+    ordering: none
+    concurrency: 512
     options: { path: ./im.db }
 `;
 

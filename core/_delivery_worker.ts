@@ -9,7 +9,7 @@
 /// <reference lib="deno.worker" />
 import { getPriority, setPriority } from "node:os";
 import { setImmediate } from "node:timers";
-import type { Config, PluginEntry } from "./config.ts";
+import { type Config, pluginChanged } from "./config.ts";
 import { Delivery, type DeliveryJournal, type DeliveryTarget } from "./delivery.ts";
 import {
   deferredLocations,
@@ -391,17 +391,12 @@ async function shutdown(graceMs: number): Promise<void> {
   }
 }
 
-/** Whether a plugin must be restarted: its module, options or concurrency changed. */
-function pluginChanged(running: PluginEntry, next: PluginEntry): boolean {
-  return running.module !== next.module || running.concurrency !== next.concurrency ||
-    JSON.stringify(running.options) !== JSON.stringify(next.options);
-}
-
 function target(plugin: StartedPlugin): DeliveryTarget {
   return {
     name: plugin.entry.name,
     instance: plugin.instance,
     concurrency: plugin.entry.concurrency,
+    ...(plugin.entry.ordering !== undefined ? { ordering: plugin.entry.ordering } : {}),
   };
 }
 

@@ -49,10 +49,26 @@ export interface PluginEntry {
   on: string[];
   /** Callbacks of different groups handled at once by this plugin. */
   concurrency: number;
+  /**
+   * `ordering` set on this plugin, overriding `delivery.ordering` (which applies when this is
+   * undefined). `none` for a plugin whose result does not depend on order, such as
+   * `builtin:sqlite_sync`: callbacks of one group may then be handled at the same time.
+   */
+  ordering?: "per_group" | "none";
   /** Free-form options, validated later by the plugin. */
   options: unknown;
   /** Position in `plugins`. */
   index: number;
+}
+
+/**
+ * Whether a reload must restart a running plugin for `next`: its module, options,
+ * concurrency or ordering changed (its name, `on` patterns and position need no restart).
+ */
+export function pluginChanged(running: PluginEntry, next: PluginEntry): boolean {
+  return running.module !== next.module || running.concurrency !== next.concurrency ||
+    running.ordering !== next.ordering ||
+    JSON.stringify(running.options) !== JSON.stringify(next.options);
 }
 
 /** The validated configuration, with defaults filled and paths made absolute. */
@@ -255,6 +271,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
       module: plugin.use.startsWith("builtin:") ? plugin.use : resolve(dir, plugin.use),
       on: plugin.on,
       concurrency: plugin.concurrency,
+      ...(plugin.ordering !== undefined ? { ordering: plugin.ordering } : {}),
       options: plugin.options,
       index,
     })),
@@ -763,6 +780,7 @@ const configSchema = z.strictObject({
       use: leaf(moduleSpecifier),
       on: leaf(patterns).default(["*"]),
       concurrency: leaf(integer(1)).default(8),
+      ordering: leaf(oneOf("per_group", "none")).optional(),
       options: z.unknown().optional().transform((value) => value ?? {}),
     })).default([]),
   ),

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type Config, ConfigError, loadConfig, matchesPattern, parseConfig } from "./config.ts";
+import {
+  type Config,
+  ConfigError,
+  loadConfig,
+  matchesPattern,
+  parseConfig,
+  pluginChanged,
+  type PluginEntry,
+} from "./config.ts";
 
 const MINIMAL = "apps:\n  - sdk_app_id: 1400000000\n";
 
@@ -87,6 +95,7 @@ plugins:
     use: /opt/plugins/crm.mjs
     on: [Group.CallbackAfterSendMsg, C2C.*]
     concurrency: 2
+    ordering: per_group
     options: { url: "https://x.example" }
 `;
   const config = parseConfig(text, "/srv/c.yaml", { env: {} });
@@ -120,6 +129,7 @@ plugins:
     module: "/opt/plugins/crm.mjs",
     on: ["Group.CallbackAfterSendMsg", "C2C.*"],
     concurrency: 2,
+    ordering: "per_group",
     options: { url: "https://x.example" },
     index: 0,
   }]);
@@ -309,6 +319,53 @@ plugins:
       'invalid listen address "localhost": expected host:port such as 127.0.0.1:8080 or [::]:8080',
   });
   assert.equal(error.issues.length, 16);
+});
+
+Deno.test("config: a plugin's ordering overrides delivery.ordering only where it is set", () => {
+  const config = parseConfig(
+    `
+apps: [{ sdk_app_id: 1400000000 }]
+delivery: { ordering: per_group }
+plugins:
+  - { name: a, use: builtin:file_logger }
+  - { name: b, use: builtin:sqlite_sync, ordering: none }
+`,
+    "/srv/c.yaml",
+    { env: {} },
+  );
+  assert.equal(config.plugins[0]!.ordering, undefined);
+  assert.equal(config.plugins[1]!.ordering, "none");
+  assert.throws(
+    () =>
+      parseConfig(
+        "apps: [{ sdk_app_id: 1400000000 }]\nplugins:\n  - name: a\n    use: builtin:file_logger\n    ordering: sideways\n",
+        "/srv/c.yaml",
+        { env: {} },
+      ),
+    {
+      message:
+        '/srv/c.yaml:5:5 plugins[0].ordering: expected one of per_group, none, got "sideways"',
+    },
+  );
+});
+
+Deno.test("pluginChanged: a reload restarts a plugin whose module, options, concurrency or ordering changed", () => {
+  const entry: PluginEntry = {
+    name: "state",
+    use: "builtin:sqlite_sync",
+    module: "builtin:sqlite_sync",
+    on: ["Group.*"],
+    concurrency: 8,
+    options: { path: "/srv/im.db" },
+    index: 0,
+  };
+  assert.equal(pluginChanged(entry, { ...entry, on: ["*"], index: 2 }), false);
+  assert.equal(pluginChanged(entry, { ...entry, options: { path: "/srv/im.db" } }), false);
+  assert.equal(pluginChanged(entry, { ...entry, module: "/srv/state.ts" }), true);
+  assert.equal(pluginChanged(entry, { ...entry, options: { path: "/srv/other.db" } }), true);
+  assert.equal(pluginChanged(entry, { ...entry, concurrency: 9 }), true);
+  assert.equal(pluginChanged(entry, { ...entry, ordering: "none" }), true);
+  assert.equal(pluginChanged({ ...entry, ordering: "none" }, entry), true);
 });
 
 Deno.test("config: apps is required and must not be empty", () => {

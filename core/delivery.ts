@@ -55,8 +55,10 @@ export interface DeliveryOptions {
 export interface DeliveryTarget {
   name: string;
   instance: PluginInstance;
-  /** Groups handled at once. */
+  /** Groups handled at once (callbacks, with `ordering: none`). */
   concurrency: number;
+  /** This plugin's ordering; default {@linkcode DeliveryOptions.ordering}. */
+  ordering?: "per_group" | "none";
 }
 
 /** Runs one worker per plugin. Close it to stop handing out callbacks. */
@@ -198,6 +200,10 @@ class Worker {
     written.finally(() => this.#settling.delete(id));
   }
 
+  get #ordering(): "per_group" | "none" {
+    return this.#target.ordering ?? this.#options.ordering;
+  }
+
   get #groupWindow(): number {
     return this.#options.groupWindow;
   }
@@ -258,9 +264,7 @@ class Worker {
     for (const row of rows) {
       this.#loadedThrough = row.id;
       if (this.#held.has(row.id) || this.#settling.has(row.id)) continue;
-      const key = this.#options.ordering === "none" || row.groupKey === null
-        ? `#${row.id}`
-        : row.groupKey;
+      const key = this.#ordering === "none" || row.groupKey === null ? `#${row.id}` : row.groupKey;
       const queue = this.#groups.get(key);
       // Once a group has left callbacks behind, take none of its later ones before those.
       if (this.#overflow.has(key) || (queue?.length ?? 0) >= this.#groupWindow) {

@@ -88,6 +88,40 @@ Deno.test("delivery: one group is handled in journal order, one at a time, group
   });
 });
 
+Deno.test("delivery: a plugin with ordering none takes callbacks of one group at once; the others keep order", async () => {
+  await withJournal(async (journal) => {
+    // Each handler waits until `concurrency` of them run: only possible for the plugin with
+    // ordering none, since every callback is of one group.
+    const gate = Promise.withResolvers<void>();
+    let running = 0;
+    let most = 0;
+    const free = recorder(async () => {
+      running++;
+      most = Math.max(most, running);
+      if (running === 4) gate.resolve();
+      await gate.promise;
+      running--;
+    });
+    let orderedRunning = 0;
+    const ordered = recorder(async () => {
+      orderedRunning++;
+      assert.equal(orderedRunning, 1, "two handlers of one group ran at once");
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      orderedRunning--;
+    });
+    const delivery = new Delivery(journal, { ...OPTIONS, clock: new ManualClock() });
+    delivery.add({ name: "free", instance: free, concurrency: 4, ordering: "none" });
+    delivery.add({ name: "ordered", instance: ordered, concurrency: 4 });
+    const writes = [];
+    for (let n = 0; n < 12; n++) writes.push(append(journal, n, "G", ["free", "ordered"]));
+    await Promise.all(writes);
+    await until(() => free.seen.length === 12 && ordered.seen.length === 12, "all delivered");
+    await delivery.close(1000);
+    assert.equal(most, 4);
+    assert.deepEqual(ordered.seen.map((event) => event.payload.n), [...Array(12).keys()]);
+  });
+});
+
 Deno.test("delivery: a failing plugin never delays a healthy one; retries back off, then dead-letter", async () => {
   await withJournal(async (journal) => {
     const clock = new ManualClock();

@@ -25,7 +25,7 @@
  *     options:
  *       path: ./data/im.db     # relative to the config file's folder
  *       busy_timeout: 5s       # how long a write waits for a lock held by another connection
- *       max_batch: 128         # most callbacks written in one transaction
+ *       max_batch: 512         # most callbacks written in one transaction
  * ```
  *
  * @module
@@ -53,7 +53,7 @@ export interface SqliteSyncOptions {
   path: string;
   /** How long a write waits for a lock, in ms. Default 5000. */
   busyTimeoutMs: number;
-  /** Most callbacks written in one transaction. Default 128. */
+  /** Most callbacks written in one transaction. Default 512. */
   maxBatch: number;
 }
 
@@ -93,7 +93,7 @@ export function parseSqliteSyncOptions(
       throw new RangeError(`options.busy_timeout: "${value}" is too long; at most 24d`);
     }
   }
-  let maxBatch = 128;
+  let maxBatch = 512;
   if (options.max_batch !== undefined) {
     const value = options.max_batch;
     if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {

@@ -88,7 +88,7 @@ Deno.test("sqlite_sync: parseOptions resolves path against configDir and fills d
   assert.deepEqual(parse({ path: "./data/im.db" }), {
     path: "/etc/imhookd/data/im.db",
     busyTimeoutMs: 5000,
-    maxBatch: 128,
+    maxBatch: 512,
   });
   assert.deepEqual(parse({ path: "/var/lib/im.db", busy_timeout: "2s", max_batch: 10 }), {
     path: "/var/lib/im.db",
