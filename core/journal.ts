@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { dirname } from "node:path";
 
 /**
@@ -112,8 +112,51 @@ export class JournalUnavailableError extends Error {
 
 interface QueuedWrite {
   run(): unknown;
+  /** Set for an append: consecutive appends are stored together (see `#appendAll`). */
+  append?: CallbackRecord;
   resolve(value: unknown): void;
   reject(error: unknown): void;
+}
+
+/**
+ * Rows per multi-row INSERT, largest first: a batch of rows goes in as few statements as
+ * these sizes allow. One statement per row cost about 4 µs more per callback (a callback and
+ * its two deliveries; 10.3 against 6.6 µs in a scratch benchmark of 64-callback commits).
+ */
+const ROW_CHUNKS = [64, 16, 4, 1] as const;
+
+/**
+ * Inserts `params` (rows of `width` values, flattened) with multi-row `INSERT`s of
+ * {@linkcode ROW_CHUNKS} rows, prepared once per size and kept in `cache`. Returns the rowid
+ * of the first row: SQLite numbers the rows of one write transaction's inserts one after
+ * another (max + 1 each, no other writer meanwhile), so row k has that rowid + k.
+ */
+function insertRows(
+  db: DatabaseSync,
+  cache: Map<number, StatementSync>,
+  head: string,
+  width: number,
+  params: SQLInputValue[],
+): number {
+  const rows = params.length / width;
+  let first = 0;
+  let done = 0;
+  for (const size of ROW_CHUNKS) {
+    while (rows - done >= size) {
+      let statement = cache.get(size);
+      if (statement === undefined) {
+        const row = `(${new Array(width).fill("?").join(", ")})`;
+        statement = db.prepare(`${head} VALUES ${new Array(size).fill(row).join(", ")}`);
+        cache.set(size, statement);
+      }
+      const last = Number(
+        statement.run(...params.slice(done * width, (done + size) * width)).lastInsertRowid,
+      );
+      if (done === 0) first = last - size + 1;
+      done += size;
+    }
+  }
+  return first;
 }
 
 function noop(): void {}
@@ -270,6 +313,14 @@ function migrate(db: DatabaseSync, hash: (key: string) => number): void {
   }
 }
 
+const INSERT_KEYS = "INSERT INTO dedup_keys (seq, hash, key, callback_id, received_at)";
+const INSERT_CALLBACKS =
+  "INSERT INTO callbacks (received_at, sdk_app_id, command, group_key, client_ip, opt_platform, body)";
+const INSERT_DELIVERIES = "INSERT INTO deliveries (plugin, callback_id)";
+
+/** Up to this many keys are looked up in the index one by one; more, with one query. */
+const FEW_KEYS = 8;
+
 const BUCKETS = 16;
 /** Hashes are below 2^53: 16 buckets of 2^49. */
 const BUCKET_SPAN = 2 ** 49;
@@ -314,7 +365,7 @@ class DedupKeys {
     rowsAfter: StatementSync;
     bySeq: StatementSync;
     findIndexed: StatementSync;
-    insert: StatementSync;
+    findIndexedMany: StatementSync;
     merge: StatementSync;
     mark: StatementSync;
     oldest: StatementSync;
@@ -322,7 +373,12 @@ class DedupKeys {
     remove: StatementSync;
   };
 
+  #db: DatabaseSync;
+  /** Multi-row inserts into `dedup_keys`, by rows per statement. */
+  #inserts = new Map<number, StatementSync>();
+
   constructor(db: DatabaseSync, limits: DedupLimits) {
+    this.#db = db;
     this.#limits = limits;
     this.#stmt = {
       maxSeq: db.prepare("SELECT MAX(seq) AS n FROM dedup_keys"),
@@ -333,8 +389,9 @@ class DedupKeys {
         `SELECT k.callback_id FROM dedup_index i JOIN dedup_keys k ON k.seq = i.seq
          WHERE i.hash = ? AND k.key = ?`,
       ),
-      insert: db.prepare(
-        "INSERT INTO dedup_keys (seq, hash, key, callback_id, received_at) VALUES (?, ?, ?, ?, ?)",
+      findIndexedMany: db.prepare(
+        `SELECT i.hash, k.key, k.callback_id FROM dedup_index i JOIN dedup_keys k ON k.seq = i.seq
+         WHERE i.hash IN (SELECT value FROM json_each(?))`,
       ),
       // The staged rows all exist: a prune unstages what it deletes, and a failed commit
       // rebuilds the memory index. (Were one missing, the entry would match no key.)
@@ -418,25 +475,57 @@ class DedupKeys {
     return true;
   }
 
-  /** The callback id stored with exactly `key`, if any. */
-  find(hash: number, key: string): number | undefined {
-    const entry = this.#staged[bucketOf(hash)]!.get(hash);
-    if (entry !== undefined) {
-      for (const seq of typeof entry === "number" ? [entry] : entry) {
-        const row = this.#stmt.bySeq.get(seq) as { key: string; callback_id: number } | undefined;
-        if (row !== undefined && row.key === key) return row.callback_id;
+  /**
+   * The callback id stored with exactly `keys[i]` (whose hash is `hashes[i]`), if any, for
+   * each i: staged keys first, then one query of the index for the others.
+   */
+  findMany(hashes: readonly number[], keys: readonly string[]): (number | undefined)[] {
+    const found: (number | undefined)[] = new Array(keys.length).fill(undefined);
+    const indexed: number[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      const hash = hashes[i]!;
+      const entry = this.#staged[bucketOf(hash)]!.get(hash);
+      if (entry !== undefined) {
+        for (const seq of typeof entry === "number" ? [entry] : entry) {
+          const row = this.#stmt.bySeq.get(seq) as { key: string; callback_id: number } | undefined;
+          if (row !== undefined && row.key === keys[i]) found[i] = row.callback_id;
+        }
       }
+      if (found[i] === undefined) indexed.push(i);
     }
-    const row = this.#stmt.findIndexed.get(hash, key) as { callback_id: number } | undefined;
-    return row?.callback_id;
+    if (indexed.length === 0) return found;
+    if (indexed.length <= FEW_KEYS) {
+      for (const i of indexed) {
+        const row = this.#stmt.findIndexed.get(hashes[i]!, keys[i]!) as
+          | { callback_id: number }
+          | undefined;
+        found[i] = row?.callback_id;
+      }
+      return found;
+    }
+    const rows = this.#stmt.findIndexedMany.all(
+      JSON.stringify(indexed.map((i) => hashes[i]!)),
+    ) as { hash: number; key: string; callback_id: number }[];
+    if (rows.length === 0) return found;
+    const byKey = new Map(rows.map((row) => [row.key, row]));
+    for (const i of indexed) {
+      const row = byKey.get(keys[i]!);
+      if (row !== undefined && row.hash === hashes[i]) found[i] = row.callback_id;
+    }
+    return found;
   }
 
-  add(hash: number, key: string, callbackId: number, receivedAt: number): void {
-    const seq = this.#through + 1;
-    this.#stmt.insert.run(seq, hash, key, callbackId, receivedAt);
-    this.#through = seq;
-    this.#stage(hash, seq);
-    this.#added++;
+  /** Adds keys: `rows` holds `hash, key, callback id, received at` for each, flattened. */
+  addMany(rows: SQLInputValue[]): void {
+    const params: SQLInputValue[] = [];
+    for (let i = 0; i < rows.length; i += 4) {
+      const seq = this.#through + 1;
+      params.push(seq, rows[i]!, rows[i + 1]!, rows[i + 2]!, rows[i + 3]!);
+      this.#through = seq;
+      this.#stage(rows[i] as number, seq);
+      this.#added++;
+    }
+    insertRows(this.#db, this.#inserts, INSERT_KEYS, 5, params);
   }
 
   /**
@@ -543,12 +632,12 @@ export class Journal implements AsyncDisposable {
   #listeners = new Set<() => void>();
   #hash: (key: string) => number;
   #dedup: DedupKeys | undefined;
+  /** Multi-row inserts, by rows per statement. */
+  #inserts = { callbacks: new Map<number, StatementSync>(), deliveries: new Map() };
   #dedupLimits: DedupLimits;
   #stmt: {
     begin: StatementSync;
     commit: StatementSync;
-    insertCallback: StatementSync;
-    insertDelivery: StatementSync;
     deleteDeliveries: StatementSync;
     retryDelivery: StatementSync;
     killDelivery: StatementSync;
@@ -570,11 +659,6 @@ export class Journal implements AsyncDisposable {
     this.#stmt = {
       begin: db.prepare("BEGIN IMMEDIATE"),
       commit: db.prepare("COMMIT"),
-      insertCallback: db.prepare(
-        `INSERT INTO callbacks (received_at, sdk_app_id, command, group_key, client_ip, opt_platform, body)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      insertDelivery: db.prepare("INSERT INTO deliveries (plugin, callback_id) VALUES (?, ?)"),
       deleteDeliveries: db.prepare(
         `DELETE FROM deliveries
          WHERE plugin = ? AND callback_id IN (SELECT value FROM json_each(?))`,
@@ -669,25 +753,53 @@ export class Journal implements AsyncDisposable {
    * already stored. Resolves after the commit; rejects with {@linkcode JournalUnavailableError}.
    */
   append(record: CallbackRecord): Promise<AppendResult> {
-    return this.#enqueue(() => {
-      const hash = this.#hash(record.dedupKey);
-      const found = this.#keys().find(hash, record.dedupKey);
-      if (found !== undefined) return { id: found, duplicate: true };
-      const id = Number(
-        this.#stmt.insertCallback.run(
-          record.receivedAt,
-          record.sdkAppId,
-          record.command,
-          record.groupKey ?? null,
-          record.clientIp ?? null,
-          record.optPlatform ?? null,
-          record.body,
-        ).lastInsertRowid,
+    return this.#enqueue(() => this.#appendAll([record])[0]!, false, record);
+  }
+
+  /**
+   * Stores `records` in the open write transaction, in order, and returns what `append`
+   * resolves with for each. A whole batch goes in with multi-row statements: one look-up of
+   * the dedup keys that are not staged, one insert per table and chunk of rows.
+   */
+  #appendAll(records: readonly CallbackRecord[]): AppendResult[] {
+    const keys = this.#keys();
+    const hashes = records.map((record) => this.#hash(record.dedupKey));
+    const stored = keys.findMany(hashes, records.map((record) => record.dedupKey));
+    // The callbacks to store, by key: the first record of each key not stored yet.
+    const fresh = new Map<string, number>();
+    const callbacks: SQLInputValue[] = [];
+    records.forEach((record, i) => {
+      if (stored[i] !== undefined || fresh.has(record.dedupKey)) return;
+      fresh.set(record.dedupKey, fresh.size);
+      callbacks.push(
+        record.receivedAt,
+        record.sdkAppId,
+        record.command,
+        record.groupKey ?? null,
+        record.clientIp ?? null,
+        record.optPlatform ?? null,
+        record.body,
       );
-      this.#keys().add(hash, record.dedupKey, id, record.receivedAt);
-      for (const plugin of record.plugins) this.#stmt.insertDelivery.run(plugin, id);
+    });
+    if (fresh.size === 0) return stored.map((id) => ({ id: id!, duplicate: true }));
+    const firstId = insertRows(this.#db, this.#inserts.callbacks, INSERT_CALLBACKS, 7, callbacks);
+    const dedupRows: SQLInputValue[] = [];
+    const deliveries: SQLInputValue[] = [];
+    const done = new Array<boolean>(fresh.size).fill(false);
+    const results = records.map((record, i): AppendResult => {
+      if (stored[i] !== undefined) return { id: stored[i], duplicate: true };
+      const n = fresh.get(record.dedupKey)!;
+      const id = firstId + n;
+      // A second record of a key new in this batch is a duplicate of the first.
+      if (done[n]) return { id, duplicate: true };
+      done[n] = true;
+      dedupRows.push(hashes[i]!, record.dedupKey, id, record.receivedAt);
+      for (const plugin of record.plugins) deliveries.push(plugin, id);
       return { id, duplicate: false };
     });
+    keys.addMany(dedupRows);
+    insertRows(this.#db, this.#inserts.deliveries, INSERT_DELIVERIES, 2, deliveries);
+    return results;
   }
 
   /** Keeps an authenticated request that failed its checks. Resolves with its id. */
@@ -907,12 +1019,12 @@ export class Journal implements AsyncDisposable {
    * Queues `run` for the next commit. A `lazy` write (a delivery outcome: nobody waits for
    * an answer) may wait up to {@linkcode LAZY_MS} for other writes to share its commit.
    */
-  #enqueue<T>(run: () => T, lazy = false): Promise<T> {
+  #enqueue<T>(run: () => T, lazy = false, append?: CallbackRecord): Promise<T> {
     if (this.#closed) {
       return Promise.reject(new JournalUnavailableError("The journal is closed"));
     }
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      this.#queue.push({ run, append, resolve: resolve as (value: unknown) => void, reject });
       if (this.#scheduled) return;
       if (lazy) {
         this.#lazy ??= setTimeout(() => this.#flush(), LAZY_MS);
@@ -945,7 +1057,18 @@ export class Journal implements AsyncDisposable {
       for (const [plugin, ids] of delivered) {
         this.#stmt.deleteDeliveries.run(plugin, JSON.stringify(ids));
       }
-      for (const write of batch) results.push(write.run());
+      for (let i = 0; i < batch.length;) {
+        if (batch[i]!.append === undefined) {
+          results.push(batch[i]!.run());
+          i++;
+          continue;
+        }
+        // Consecutive appends go in together.
+        let end = i;
+        while (end < batch.length && batch[end]!.append !== undefined) end++;
+        results.push(...this.#appendAll(batch.slice(i, end).map((write) => write.append!)));
+        i = end;
+      }
       this.#keys().mergeSome();
       this.#stmt.commit.run();
     } catch (error) {

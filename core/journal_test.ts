@@ -482,6 +482,48 @@ for (const stagedKeys of [1, 16_384]) {
   });
 }
 
+for (const stagedKeys of [1, 16_384]) {
+  Deno.test(`journal: one commit's appends find duplicates of indexed, staged and same-commit keys (${stagedKeys} staged)`, async () => {
+    const dir = await Deno.makeTempDir();
+    // Every key of one length collides: each look-up must compare whole keys.
+    const hash = (key: string): number => key.length;
+    try {
+      await using journal = Journal.open(`${dir}/j.db`, { hash, stagedKeys, mergeChunk: 1 });
+      await journal.append(record(1));
+      await journal.append(record(2));
+      await journal.append(record(10)); // with 1 staged, keys 1 and 2 are indexed by now
+      const results = await Promise.all([
+        journal.append(record(1)),
+        journal.append(record(3)),
+        journal.append(record(3, { body: "{}" })),
+        journal.append(record(10)),
+        journal.append(record(2)),
+        journal.append(record(11)),
+        journal.append(record(4)),
+      ]);
+      assert.deepEqual(results, [
+        { id: 1, duplicate: true },
+        { id: 4, duplicate: false },
+        { id: 4, duplicate: true },
+        { id: 3, duplicate: true },
+        { id: 2, duplicate: true },
+        { id: 5, duplicate: false },
+        { id: 6, duplicate: false },
+      ]);
+      assert.deepEqual(
+        journal.pending("a", 0, 10).map((row) => [row.id, JSON.parse(row.body).MsgSeq]),
+        [[1, 1], [2, 2], [3, 10], [4, 3], [5, 11], [6, 4]],
+      );
+      assert.deepEqual(
+        journal.pending("b", 0, 10).map((row) => row.id),
+        [1, 2, 3, 4, 5, 6],
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
 Deno.test("journal: duplicates are caught after a reopen, in one commit with new callbacks", async () => {
   const dir = await Deno.makeTempDir();
   const path = `${dir}/j.db`;
