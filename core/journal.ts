@@ -707,9 +707,9 @@ export class Journal implements AsyncDisposable {
         // default 2 MiB would hold pages of one pending query at most, and stay resident.
         db.exec("PRAGMA cache_size = -256");
       } else {
-        // 4 MiB instead of 2 for the dedup index's random reads. More did not make appends
-        // faster (bench/journal_bench.ts, 32 MiB vs 4 MiB, alternating runs) and stays resident.
-        db.exec("PRAGMA cache_size = -4096");
+        // SQLite's default 2 MiB. 4 and 32 MiB made appends no faster (bench/journal_bench.ts,
+        // alternating runs) and stayed resident (see sqlite_sync's cache for the RSS).
+        db.exec("PRAGMA cache_size = -2048");
         migrate(db, hash);
       }
       const journal = new Journal(path, db, hash, {

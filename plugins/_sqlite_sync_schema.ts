@@ -148,10 +148,12 @@ export function openSyncDatabase(path: string, busyTimeoutMs: number): DatabaseS
     db.exec("PRAGMA synchronous = NORMAL");
     // Callbacks touch rows of many groups at random: a page cache that holds the hot part of
     // the tables saves a read per statement (SQLite grows it only as pages are used); the OS
-    // caches the rest. 5 MiB rather than 16: a backlog drained as fast (5,400-6,000/s both)
-    // and the daemon's peak RSS under full load fell from 165 to 146-148 MiB (alternating
-    // runs); bench/sqlite_sync_bench.ts could not tell them apart.
-    db.exec("PRAGMA cache_size = -5120");
+    // caches the rest. 2 MiB: 16 MiB and then 5 MiB drained a backlog no faster, and with
+    // sqlite_sync at concurrency 512 the daemon's peak RSS under full load and the drain after
+    // it was 145-156 MiB with this cache and the journal's at 5 and 4 MiB, 136-145 MiB with
+    // both at 2 MiB, draining as fast (alternating runs); bench/sqlite_sync_bench.ts could not
+    // tell 2 and 5 MiB apart.
+    db.exec("PRAGMA cache_size = -2048");
     // Each callback dirties a few pages scattered over the file. Checkpointing every ~40 MiB
     // of WAL rather than every 4 MiB copies a page that many callbacks rewrote only once
     // (measured: about +40% apply rate); the WAL file is cut back to 64 MiB afterwards.
