@@ -633,7 +633,10 @@ export class Journal implements AsyncDisposable {
   #hash: (key: string) => number;
   #dedup: DedupKeys | undefined;
   /** Multi-row inserts, by rows per statement. */
-  #inserts = { callbacks: new Map<number, StatementSync>(), deliveries: new Map() };
+  #inserts = {
+    callbacks: new Map<number, StatementSync>(),
+    deliveries: new Map<number, StatementSync>(),
+  };
   #dedupLimits: DedupLimits;
   #stmt: {
     begin: StatementSync;
