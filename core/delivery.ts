@@ -157,6 +157,8 @@ class Worker {
   #journal: DeliveryJournal;
   #target: DeliveryTarget;
   #options: Required<Omit<DeliveryOptions, "metrics" | "logger">> & DeliveryOptions;
+  /** This plugin's ordering, or the engine's. */
+  #ordering: "per_group" | "none";
   #groups = new Map<string, Item[]>();
   #blocked = new Set<string>();
   #ready: string[] = [];
@@ -189,6 +191,7 @@ class Worker {
     this.#journal = journal;
     this.#target = target;
     this.#options = options;
+    this.#ordering = target.ordering ?? options.ordering;
   }
 
   /**
@@ -198,10 +201,6 @@ class Worker {
   #settle(id: number, written: Promise<unknown>): void {
     this.#settling.add(id);
     written.finally(() => this.#settling.delete(id));
-  }
-
-  get #ordering(): "per_group" | "none" {
-    return this.#target.ordering ?? this.#options.ordering;
   }
 
   get #groupWindow(): number {
