@@ -327,6 +327,13 @@ function status(config: Config): number {
     `Journal ${config.journal.path}: ${state.callbacks} callbacks, ${state.quarantined} quarantined, ${
       formatBytes(state.bytes)
     }`,
+    ...(state.inbox.records > 0
+      ? [
+        `Inbox: ${state.inbox.records} callbacks answered and stored, not indexed yet (${
+          formatBytes(state.inbox.bytes)
+        }); \`serve\` indexes and delivers them`,
+      ]
+      : []),
     "",
     "plugin                 pending    dead  oldest pending",
   ];

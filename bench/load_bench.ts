@@ -14,6 +14,7 @@
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
+import { inboxBacklog, inboxPath } from "../core/inbox.ts";
 import { APP, messageBody, signedQuery, TOKEN } from "./_callbacks.ts";
 import { fixedRate, type FixedRateResult } from "./_fixed_rate.ts";
 import { type BenchServer, startCeiling, startImhookd } from "./_process.ts";
@@ -97,8 +98,16 @@ class JournalReader implements Disposable {
   #dead;
   #callbacks;
 
+  #path: string;
+  #mark;
+
   constructor(path: string) {
+    this.#path = path;
     this.#db = new DatabaseSync(path, { readOnly: true });
+    this.#mark = this.#db.prepare(
+      `SELECT (SELECT value FROM meta WHERE key = 'inbox_epoch') AS epoch,
+              (SELECT value FROM meta WHERE key = 'inbox_offset') AS offset`,
+    );
     this.#pending = this.#db.prepare(
       "SELECT COUNT(DISTINCT callback_id) AS n FROM deliveries WHERE state = 'pending'",
     );
@@ -109,16 +118,30 @@ class JournalReader implements Disposable {
     this.#callbacks = this.#db.prepare("SELECT COUNT(*) AS n FROM callbacks");
   }
 
-  /**
-   * Callbacks that some plugin has not handled yet. Scans the whole table (9 ms at 155,000
-   * deliveries).
-   */
-  pending(): number {
-    return (this.#pending.get() as { n: number }).n;
+  /** The callbacks in the journal's inbox that it has not indexed yet (not in `deliveries`). */
+  #inbox(count: boolean): { bytes: number; records: number } {
+    const mark = this.#mark.get() as { epoch: number | null; offset: number | null };
+    const known = mark.epoch === null || mark.offset === null
+      ? undefined
+      : { epoch: mark.epoch, offset: mark.offset };
+    return inboxBacklog(inboxPath(this.#path), known, { count });
   }
 
-  /** Whether any delivery is pending: stops at the first row, a few µs. */
+  /**
+   * Callbacks that some plugin has not handled yet: those with a pending delivery, and those
+   * still in the inbox. Scans the whole table (9 ms at 155,000 deliveries).
+   */
+  pending(): number {
+    const inbox = this.#inbox(true).records;
+    return inbox + (this.#pending.get() as { n: number }).n;
+  }
+
+  /**
+   * Whether any callback is in the inbox or any delivery pending: stops at the first row, a
+   * few µs. The inbox first: its callbacks become deliveries in the commit that indexes them.
+   */
   anyPending(): boolean {
+    if (this.#inbox(false).bytes > 0) return true;
     return (this.#any.get() as { n: number }).n === 1;
   }
 

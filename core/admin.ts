@@ -66,6 +66,7 @@ function renderMetrics(deps: AdminDeps): string {
       deps.metrics.pending.set({ plugin: name }, counts?.pending ?? 0);
       deps.metrics.deadLetters.set({ plugin: name }, counts?.dead ?? 0);
     }
+    deps.metrics.inboxBacklog.set({}, status.inbox.records);
   } catch {
     // A locked or closing journal leaves the gauges at their last values; /readyz says why.
   }

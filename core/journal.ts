@@ -10,6 +10,7 @@
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { dirname } from "node:path";
+import { Inbox, INBOX_HEADER_BYTES, inboxBacklog, inboxPath } from "./inbox.ts";
 
 /**
  * `os`: survives a process crash, and nothing is ever fsynced (`synchronous = OFF`): a power
@@ -26,6 +27,8 @@ export interface CallbackRecord {
   clientIp?: string | undefined;
   optPlatform?: string | undefined;
   body: string;
+  /** `body` as received (its UTF-8), if at hand: the inbox stores it without encoding again. */
+  bodyBytes?: Uint8Array | undefined;
   /** Unique per (app, command, natural key): a second record with it is a duplicate. */
   dedupKey: string;
   /** The ordering group, if any. */
@@ -50,6 +53,12 @@ export interface AppendResult {
   id: number;
   duplicate: boolean;
 }
+
+/**
+ * The outcome of {@linkcode Journal.accept}: stored and indexed, or `"deferred"`: stored in
+ * the inbox, to be indexed (and found a duplicate or not) later.
+ */
+export type Accepted = AppendResult | "deferred";
 
 /** A pending delivery joined with its callback. */
 export interface PendingDelivery {
@@ -78,6 +87,8 @@ export interface PluginStatus {
 /** The journal's size and state, for `status`. */
 export interface JournalStatus {
   callbacks: number;
+  /** Callbacks stored in the inbox and not indexed yet (not counted in `callbacks`). */
+  inbox: { records: number; bytes: number };
   quarantined: number;
   bytes: number;
   plugins: PluginStatus[];
@@ -633,7 +644,34 @@ export interface JournalOptions {
    * a 256 KiB page cache. Default false.
    */
   reader?: boolean;
+  /**
+   * Store callbacks through the inbox (see `inbox.ts` and {@linkcode Journal.accept}). Only
+   * one process may: `serve`.
+   */
+  inbox?: InboxOptions;
 }
+
+/** How a journal with an inbox indexes it. */
+export interface InboxOptions {
+  /**
+   * Whether the listener is saturated now: batches accepted meanwhile are indexed later,
+   * when it is not, or when the backlog passes `maxBacklogBytes`. Default: never.
+   */
+  busy?: () => boolean;
+  /** Called after callbacks accepted as `"deferred"` are indexed, with what each became. */
+  onIndexed?: (records: readonly CallbackRecord[], results: readonly AppendResult[]) => void;
+  /** The backlog the inbox may hold while the listener is busy. Default 1 GiB. */
+  maxBacklogBytes?: number;
+  /** Once indexed, an inbox larger than this starts over in a new file. Default 64 MiB. */
+  restartBytes?: number;
+}
+
+/** Records indexed from the inbox per commit, at most (about 10 ms of the event loop). */
+const INDEX_CHUNK = 512;
+/** How often a busy listener is asked again whether the inbox may be indexed. */
+const BUSY_RECHECK_MS = 5;
+/** How long indexing waits after it failed (the database locked, the disk full). */
+const INDEX_RETRY_MS = 1_000;
 
 /** The SQLite journal. Open with {@linkcode Journal.open}; close with `await using` or `close()`. */
 export class Journal implements AsyncDisposable {
@@ -651,6 +689,18 @@ export class Journal implements AsyncDisposable {
   #dedup: DedupKeys | undefined;
   #insert: { callbacks: RowInserts; deliveries: RowInserts };
   #dedupLimits: DedupLimits;
+  /** The inbox, if callbacks go through one; see {@linkcode Journal.accept}. */
+  #inbox: Inbox | undefined;
+  #inboxOptions: InboxOptions = {};
+  /** Inbox offset up to which batches are indexed (committed). */
+  #indexed = 0;
+  /** A commit indexing inbox batches is queued. */
+  #indexing = false;
+  #indexTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Why the last indexing commit failed, until one succeeds. */
+  #indexError: string | undefined;
+  /** The inbox offset the open write transaction has indexed up to, to record at its end. */
+  #markTo: number | undefined;
   #stmt: {
     begin: StatementSync;
     commit: StatementSync;
@@ -660,6 +710,8 @@ export class Journal implements AsyncDisposable {
     pending: StatementSync;
     insertQuarantine: StatementSync;
     generation: StatementSync;
+    inboxMark: StatementSync;
+    setInboxMark: StatementSync;
   };
 
   private constructor(
@@ -712,6 +764,14 @@ export class Journal implements AsyncDisposable {
          VALUES (?, ?, ?, ?, ?, ?)`,
       ),
       generation: db.prepare("SELECT value FROM meta WHERE key = 'replay_generation'"),
+      inboxMark: db.prepare(
+        `SELECT (SELECT value FROM meta WHERE key = 'inbox_epoch') AS epoch,
+                (SELECT value FROM meta WHERE key = 'inbox_offset') AS offset`,
+      ),
+      setInboxMark: db.prepare(
+        `INSERT INTO meta (key, value) VALUES ('inbox_epoch', ?), ('inbox_offset', ?)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+      ),
     };
   }
 
@@ -749,11 +809,31 @@ export class Journal implements AsyncDisposable {
       if (options.checkpointedElsewhere) {
         db.exec(`PRAGMA wal_autocheckpoint = ${BACKSTOP_PAGES}`);
       }
+      if (options.inbox !== undefined && !options.reader) {
+        journal.#openInbox(options.durability ?? "os", options.inbox);
+      }
       return journal;
     } catch (error) {
       db.close();
       throw error;
     }
+  }
+
+  #openInbox(durability: Durability, options: InboxOptions): void {
+    const { inbox, resume } = Inbox.open(inboxPath(this.path), durability, this.#inboxMark());
+    this.#inbox = inbox;
+    this.#inboxOptions = options;
+    this.#indexed = resume;
+    // What an earlier process stored and did not index, from now on.
+    if (inbox.size > resume) this.#scheduleIndex(0);
+  }
+
+  /** What the database records of the inbox: its epoch and how far it is indexed. */
+  #inboxMark(): { epoch: number; offset: number } | undefined {
+    const row = this.#stmt.inboxMark.get() as { epoch: number | null; offset: number | null };
+    return row.epoch === null || row.offset === null
+      ? undefined
+      : { epoch: row.epoch, offset: row.offset };
   }
 
   /** The dedup keys, read into memory on first use. */
@@ -781,7 +861,101 @@ export class Journal implements AsyncDisposable {
    * already stored. Resolves after the commit; rejects with {@linkcode JournalUnavailableError}.
    */
   append(record: CallbackRecord): Promise<AppendResult> {
+    if (this.#inbox !== undefined) {
+      return Promise.reject(
+        new TypeError("This journal stores callbacks through its inbox: accept()"),
+      );
+    }
     return this.#enqueue(record) as Promise<AppendResult>;
+  }
+
+  /**
+   * Stores a callback, like {@linkcode Journal.append}. With an inbox, it resolves once the
+   * callback's batch is in the inbox: with what `append` would have, when the batch was
+   * indexed at once too (the inbox was indexed up to it and the listener not busy), else
+   * with `"deferred"`; the batch is then indexed later (and `onIndexed` told).
+   */
+  accept(record: CallbackRecord): Promise<Accepted> {
+    return this.#enqueue(record) as Promise<Accepted>;
+  }
+
+  /** Whether some accepted callbacks are not indexed yet, and why indexing fails, if it does. */
+  get indexing(): { backlogBytes: number; error: string | undefined } {
+    return {
+      backlogBytes: this.#inbox === undefined ? 0 : this.#inbox.size - this.#indexed,
+      error: this.#indexError,
+    };
+  }
+
+  #scheduleIndex(delayMs: number): void {
+    if (this.#indexTimer !== undefined || this.#indexing || this.#closed) return;
+    this.#indexTimer = setTimeout(() => {
+      this.#indexTimer = undefined;
+      this.#indexSome();
+    }, delayMs);
+  }
+
+  /** Indexes the next chunk of the inbox's backlog, unless the listener is busy. */
+  #indexSome(): void {
+    const inbox = this.#inbox;
+    if (inbox === undefined || this.#indexing || this.#closed) return;
+    const backlog = inbox.size - this.#indexed;
+    if (backlog <= 0) return;
+    const options = this.#inboxOptions;
+    if (
+      backlog <= (options.maxBacklogBytes ?? 2 ** 30) && this.#indexError === undefined &&
+      (options.busy?.() ?? false)
+    ) {
+      this.#scheduleIndex(BUSY_RECHECK_MS);
+      return;
+    }
+    let read;
+    try {
+      read = inbox.read(this.#indexed, INDEX_CHUNK);
+    } catch (error) {
+      this.#indexFailed(error);
+      return;
+    }
+    const { records, next } = read;
+    this.#indexing = true;
+    this.#enqueue(() => {
+      const results = this.#appendAll(records);
+      this.#markTo = next;
+      return results;
+    }).then((results) => {
+      this.#indexing = false;
+      this.#indexed = next;
+      this.#indexError = undefined;
+      this.#inboxOptions.onIndexed?.(records, results);
+      if (inbox.size > next) this.#scheduleIndex(0);
+      else this.#restartInbox();
+    }, (error) => {
+      this.#indexing = false;
+      this.#indexFailed(error);
+    });
+  }
+
+  #indexFailed(error: unknown): void {
+    this.#indexError = error instanceof Error ? error.message : String(error);
+    this.#scheduleIndex(INDEX_RETRY_MS);
+  }
+
+  /** A large inbox, all indexed, starts over in a new file. */
+  #restartInbox(): void {
+    const inbox = this.#inbox!;
+    if (inbox.size < (this.#inboxOptions.restartBytes ?? 64 * 2 ** 20)) return;
+    if (inbox.size !== this.#indexed || this.#closed) return;
+    try {
+      inbox.restart();
+    } catch {
+      // A read-only folder, say: the same file grows on, and this is tried again next time.
+      return;
+    }
+    this.#indexed = INBOX_HEADER_BYTES;
+    // Any commit records the new epoch; this one, in case none comes soon.
+    this.#enqueue(() => {
+      this.#markTo = INBOX_HEADER_BYTES;
+    }, true).catch(() => {});
   }
 
   /**
@@ -975,8 +1149,14 @@ export class Journal implements AsyncDisposable {
        FROM deliveries d JOIN callbacks c ON c.id = d.callback_id
        GROUP BY d.plugin ORDER BY d.plugin`,
     ).all() as unknown as PluginStatus[];
+    const mark = this.#inbox === undefined
+      ? this.#inboxMark()
+      : { epoch: this.#inbox.epoch, offset: this.#indexed };
     return {
       callbacks: one("SELECT COUNT(*) AS n FROM callbacks"),
+      inbox: this.path === ":memory:"
+        ? { records: 0, bytes: 0 }
+        : inboxBacklog(inboxPath(this.path), mark),
       quarantined: one("SELECT COUNT(*) AS n FROM quarantine"),
       bytes: one(
         "SELECT page_count * page_size AS n FROM pragma_page_count(), pragma_page_size()",
@@ -1038,6 +1218,11 @@ export class Journal implements AsyncDisposable {
    * small probe would say "ready" while every callback gets 503.
    */
   async probe(): Promise<void> {
+    try {
+      this.#inbox?.probe(65536);
+    } catch (error) {
+      throw new JournalUnavailableError((error as Error).message, { cause: error });
+    }
     await this.#enqueue(() => {
       this.#db.exec("INSERT OR REPLACE INTO probe (id, filler) VALUES (1, randomblob(65536))");
     });
@@ -1070,7 +1255,7 @@ export class Journal implements AsyncDisposable {
     this.#scheduled = false;
     clearTimeout(this.#lazy);
     this.#lazy = undefined;
-    const batch = this.#queue;
+    let batch = this.#queue;
     const delivered = this.#delivered;
     this.#queue = [];
     this.#delivered = new Map();
@@ -1078,7 +1263,36 @@ export class Journal implements AsyncDisposable {
       for (const write of batch) write.reject(new JournalUnavailableError("The journal is closed"));
       return;
     }
+    // With an inbox, the callbacks go there first; they are indexed in this commit only if
+    // everything before them is, and the listener has time.
+    let accepted: { writes: QueuedWrite[]; end: number } | undefined;
+    if (this.#inbox !== undefined) {
+      const writes = batch.filter((write) => typeof write.work !== "function");
+      if (writes.length > 0) {
+        batch = batch.filter((write) => typeof write.work === "function");
+        let range;
+        try {
+          range = this.#inbox.append(writes.map((write) => write.work as CallbackRecord));
+        } catch (error) {
+          const failure = new JournalUnavailableError((error as Error).message, { cause: error });
+          for (const write of writes) write.reject(failure);
+        }
+        if (range !== undefined) {
+          const now = range.start === this.#indexed && !this.#indexing &&
+            this.#indexError === undefined && !(this.#inboxOptions.busy?.() ?? false);
+          if (now) {
+            accepted = { writes, end: range.end };
+            batch.push(...writes);
+          } else {
+            for (const write of writes) write.resolve("deferred");
+            this.#scheduleIndex(0);
+          }
+        }
+        if (batch.length === 0) return;
+      }
+    }
     const results: unknown[] = [];
+    this.#markTo = undefined;
     try {
       this.#stmt.begin.run();
       this.#keys().sync();
@@ -1097,9 +1311,12 @@ export class Journal implements AsyncDisposable {
         results.push(work());
       }
       if (appends.length > 0) results.push(...this.#appendAll(appends));
+      if (accepted !== undefined) this.#markTo = accepted.end;
+      if (this.#markTo !== undefined) this.#stmt.setInboxMark.run(this.#inbox!.epoch, this.#markTo);
       this.#keys().mergeSome();
       this.#stmt.commit.run();
     } catch (error) {
+      this.#markTo = undefined;
       this.#dedup?.rolledBack();
       if (this.#db.isTransaction) {
         try {
@@ -1112,9 +1329,15 @@ export class Journal implements AsyncDisposable {
       const failure = new JournalUnavailableError(`Cannot write the journal: ${reason}`, {
         cause: error,
       });
-      for (const write of batch) write.reject(failure);
+      for (const write of batch) {
+        // Those are in the inbox, stored: they are indexed later.
+        if (accepted?.writes.includes(write)) write.resolve("deferred");
+        else write.reject(failure);
+      }
+      if (accepted !== undefined) this.#indexFailed(failure);
       return;
     }
+    if (accepted !== undefined) this.#indexed = accepted.end;
     batch.forEach((write, i) => write.resolve(results[i]));
     for (const listener of this.#listeners) listener();
   }
@@ -1124,6 +1347,9 @@ export class Journal implements AsyncDisposable {
     if (this.#closed) return;
     this.#flush();
     this.#closed = true;
+    clearTimeout(this.#indexTimer);
+    this.#indexTimer = undefined;
+    this.#inbox?.close();
     this.#db.close();
   }
 

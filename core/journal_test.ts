@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import {
+  type AppendResult,
   type CallbackRecord,
   Journal,
   JournalUnavailableError,
@@ -721,3 +722,170 @@ Deno.test("journal: two journals on one file catch each other's duplicates", asy
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** A journal with an inbox, whose listener is busy while `busy.now` is true. */
+function openWithInbox(
+  path: string,
+  busy: { now: boolean },
+  indexed: { records: CallbackRecord[]; results: AppendResult[] } = { records: [], results: [] },
+  options: { maxBacklogBytes?: number; restartBytes?: number } = {},
+): Journal {
+  return Journal.open(path, {
+    inbox: {
+      busy: () => busy.now,
+      onIndexed: (records, results) => {
+        indexed.records.push(...records);
+        indexed.results.push(...results);
+      },
+      ...options,
+    },
+  });
+}
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+Deno.test("journal: with an inbox, an idle listener's callbacks are indexed before they are answered", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/journal.db`;
+    const indexed = { records: [] as CallbackRecord[], results: [] as AppendResult[] };
+    await using journal = openWithInbox(path, { now: false }, indexed);
+    const results = await Promise.all([1, 2, 1].map((n) => journal.accept(record(n))));
+    assert.deepEqual(results, [
+      { id: 1, duplicate: false },
+      { id: 2, duplicate: false },
+      { id: 1, duplicate: true },
+    ]);
+    assert.equal(journal.status().callbacks, 2);
+    assert.deepEqual(journal.status().inbox, { records: 0, bytes: 0 });
+    // Only deferred callbacks are reported indexed later.
+    assert.equal(indexed.records.length, 0);
+    await assert.rejects(journal.append(record(3)), /through its inbox/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("journal: with an inbox, a busy listener's callbacks are answered at once and indexed when it is not", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/journal.db`;
+    const busy = { now: true };
+    const indexed = { records: [] as CallbackRecord[], results: [] as AppendResult[] };
+    await using journal = openWithInbox(path, busy, indexed);
+    let commits = 0;
+    journal.onAppend(() => commits++);
+    const first = await Promise.all([1, 2, 3].map((n) => journal.accept(record(n))));
+    const second = await Promise.all([3, 4].map((n) => journal.accept(record(n))));
+    assert.deepEqual([...first, ...second], Array(5).fill("deferred"));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(journal.status().callbacks, 0, "indexed while busy");
+    assert.deepEqual(journal.status().inbox.records, 5);
+    assert.ok(journal.indexing.backlogBytes > 0);
+    assert.equal(commits, 0);
+
+    busy.now = false;
+    await until(() => journal.indexing.backlogBytes === 0, "the inbox is indexed");
+    assert.ok(commits > 0, "the delivery side is told of the new callbacks");
+    assert.deepEqual(
+      indexed.records.map((r) => r.dedupKey),
+      [1, 2, 3, 3, 4].map((n) => `key-${n}`),
+    );
+    assert.deepEqual(indexed.results, [
+      { id: 1, duplicate: false },
+      { id: 2, duplicate: false },
+      { id: 3, duplicate: false },
+      { id: 3, duplicate: true },
+      { id: 4, duplicate: false },
+    ]);
+    assert.equal(journal.status().callbacks, 4);
+    assert.deepEqual(journal.status().inbox, { records: 0, bytes: 0 });
+    assert.deepEqual(journal.pending("a", 0, 10).map((p) => p.id), [1, 2, 3, 4]);
+    // Indexed up to date again: the next callback is indexed before its answer.
+    assert.deepEqual(await journal.accept(record(2)), { id: 2, duplicate: true });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("journal: with an inbox, a busy listener's backlog past maxBacklogBytes is indexed anyway", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const busy = { now: true };
+    await using journal = openWithInbox(`${dir}/journal.db`, busy, undefined, {
+      maxBacklogBytes: 1_000,
+    });
+    for (let n = 1; n <= 20; n++) assert.equal(await journal.accept(record(n)), "deferred");
+    await until(() => journal.indexing.backlogBytes <= 1_000, "the backlog is indexed down");
+    assert.ok(journal.status().callbacks > 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("journal: with an inbox, callbacks answered but not indexed when the process died are indexed by the next open", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/journal.db`;
+    const busy = { now: true };
+    const first = openWithInbox(path, { now: false });
+    assert.deepEqual(await first.accept(record(1)), { id: 1, duplicate: false });
+    first.close();
+    // Answered more without indexing them, and is never closed before the next open (a crash).
+    const crashed = openWithInbox(path, busy);
+    for (let n = 2; n <= 6; n++) assert.equal(await crashed.accept(record(n)), "deferred");
+    // A torn batch at the end, as a kill in the middle of a write leaves.
+    Deno.writeFileSync(`${path}-inbox`, new Uint8Array([0x69, 0x6d, 0x42, 0x78, 0, 0, 9]), {
+      append: true,
+    });
+
+    const indexed = { records: [] as CallbackRecord[], results: [] as AppendResult[] };
+    await using again = openWithInbox(path, { now: false }, indexed);
+    await until(() => again.indexing.backlogBytes === 0, "the inbox is indexed");
+    assert.deepEqual(
+      indexed.records.map((r) => r.dedupKey),
+      [2, 3, 4, 5, 6].map((n) => `key-${n}`),
+    );
+    assert.equal(again.status().callbacks, 6);
+    assert.deepEqual(await again.accept(record(7)), { id: 7, duplicate: false });
+    crashed.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("journal: with an inbox, a large indexed inbox starts over in a new file, and a reopen resumes right", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/journal.db`;
+    const busy = { now: true };
+    {
+      await using journal = openWithInbox(path, busy, undefined, { restartBytes: 2_000 });
+      for (let n = 1; n <= 20; n++) assert.equal(await journal.accept(record(n)), "deferred");
+      const before = Deno.statSync(`${path}-inbox`).size;
+      assert.ok(before > 2_000);
+      busy.now = false;
+      await until(() => journal.indexing.backlogBytes === 0, "the inbox is indexed");
+      await until(() => Deno.statSync(`${path}-inbox`).size < before, "the inbox starts over");
+      busy.now = true;
+      for (let n = 21; n <= 25; n++) assert.equal(await journal.accept(record(n)), "deferred");
+      assert.equal(journal.status().callbacks, 20);
+    }
+    await using again = openWithInbox(path, { now: false });
+    await until(() => again.indexing.backlogBytes === 0, "the new inbox is indexed");
+    assert.equal(again.status().callbacks, 25);
+    assert.deepEqual(again.pending("b", 0, 100).map((p) => p.id), range(1, 25));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}

@@ -179,6 +179,11 @@ export class Metrics {
     "Callbacks given up on, by plugin.",
     "gauge",
   );
+  readonly inboxBacklog = new Metric(
+    "imhookd_inbox_backlog",
+    "Callbacks answered and stored in the journal's inbox, not yet indexed (then delivered).",
+    "gauge",
+  );
   readonly configReloads = new Metric(
     "imhookd_config_reloads_total",
     "Configuration reloads, by result.",
@@ -195,6 +200,7 @@ export class Metrics {
       this.deliverySeconds,
       this.pending,
       this.deadLetters,
+      this.inboxBacklog,
       this.configReloads,
     ].map((metric) => metric.render()).join("\n") + "\n";
   }

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
+import { inboxBacklog, inboxPath } from "../core/inbox.ts";
 import {
   eventually,
   recordConfigPath,
@@ -55,7 +56,7 @@ function body(seq: number): string {
 type Answers = Map<number, number>;
 
 /**
- * Sends callbacks with increasing MsgSeq from `SENDERS` concurrent senders until `until`
+ * Sends callbacks with increasing MsgSeq from `senders` concurrent senders until `until`
  * settles; records every answer in `answers`.
  */
 async function stream(
@@ -63,10 +64,11 @@ async function stream(
   next: { seq: number },
   answers: Answers,
   until: Promise<unknown>,
+  senders = SENDERS,
 ): Promise<void> {
   let stopped = false;
   until.finally(() => stopped = true);
-  await Promise.all(Array.from({ length: SENDERS }, async () => {
+  await Promise.all(Array.from({ length: senders }, async () => {
     while (!stopped) {
       const seq = next.seq++;
       try {
@@ -93,6 +95,7 @@ async function streamAndKill(
   next: { seq: number },
   answers: Answers,
   delayMs: number,
+  senders = SENDERS,
 ): Promise<void> {
   const served = await serve(config);
   const before = answers.size;
@@ -101,8 +104,26 @@ async function streamAndKill(
     await new Promise((resolve) => setTimeout(resolve, delayMs));
     await served.kill();
   })();
-  await stream(served.url, next, answers, killed);
+  await stream(served.url, next, answers, killed, senders);
   await killed;
+}
+
+/** Callbacks answered and stored in the journal's inbox, but not indexed. */
+function inInbox(journal: string): number {
+  const db = new DatabaseSync(journal, { readOnly: true });
+  let mark;
+  try {
+    mark = db.prepare(
+      `SELECT (SELECT value FROM meta WHERE key = 'inbox_epoch') AS epoch,
+              (SELECT value FROM meta WHERE key = 'inbox_offset') AS offset`,
+    ).get() as { epoch: number | null; offset: number | null };
+  } finally {
+    db.close();
+  }
+  const known = mark.epoch === null || mark.offset === null
+    ? undefined
+    : { epoch: mark.epoch, offset: mark.offset };
+  return inboxBacklog(inboxPath(journal), known).records;
 }
 
 function acknowledged(answers: Answers): number[] {
@@ -168,6 +189,37 @@ Deno.test("crash: after SIGKILL mid-stream and a restart every acknowledged call
   const stored = journaled(`${ws.dir}/journal.db`);
   assert.deepEqual(missing(got, stored), [], `delivered but never journaled ${why}`);
   assert.deepEqual(missing(stored, got), [], `journaled but never delivered ${why}`);
+});
+
+Deno.test("crash: SIGKILL while the listener is saturated (indexing deferred) loses no acknowledged callback from the inbox", async () => {
+  const seed = seedOf();
+  const rand = random(seed);
+  const why = `(seed ${seed}; rerun with IMHOOKD_CRASH_SEED=${seed})`;
+  await using ws = await workspace(recorderConfig());
+  const answers: Answers = new Map();
+  const next = { seq: 1 };
+  // Enough senders that the listener counts as busy and leaves its inbox to index later.
+  await streamAndKill(ws.config, next, answers, 300 + Math.floor(rand() * 300), 48);
+  const acked = acknowledged(answers);
+  const left = inInbox(`${ws.dir}/journal.db`);
+  assert.ok(left > 0, `the kill left nothing in the inbox: this test tests nothing ${why}`);
+
+  await using again = await serve(ws.config);
+  const events = recordConfigPath(ws.dir);
+  let got = new Set<number>();
+  await eventually(
+    async () => {
+      got = new Set((await recorded(events)).map((e) => (e.payload as { MsgSeq: number }).MsgSeq));
+      return missing(acked, got).length === 0;
+    },
+    `every acknowledged callback is recorded (${left} were in the inbox) ${why}`,
+    20_000,
+  );
+  assert.equal(await again.stop(), 0);
+  const stored = journaled(`${ws.dir}/journal.db`);
+  assert.deepEqual(missing(got, stored), [], `delivered but never journaled ${why}`);
+  assert.deepEqual(missing(stored, got), [], `journaled but never delivered ${why}`);
+  assert.equal(inInbox(`${ws.dir}/journal.db`), 0);
 });
 
 Deno.test("crash: drill of 5 SIGKILLs leaves every acknowledged callback in file_logger and sqlite_sync, and nothing unjournaled", async () => {

@@ -1,0 +1,432 @@
+/**
+ * The journal's inbox: an append-only file beside the journal's database
+ * (`<journal path>-inbox`) where the listener stores each batch of accepted callbacks, with
+ * one write (and, with `durability: fsync`, one fdatasync), before it answers them. The
+ * journal then indexes the batches into its database (`journal.ts`), at once when the
+ * listener has time, later when it is saturated; the database records how far it got, in the
+ * same transaction as the rows it added, so a crash neither loses nor repeats a batch.
+ *
+ * Layout: a 24-byte header (16 bytes of magic, then a random 64-bit *epoch* that names this
+ * file), then batches. A batch is a 16-byte header (magic, payload bytes, record count,
+ * CRC-32 of the payload) and its records; a record is its meta's byte length, its body's
+ * byte length, the meta (a JSON array) and the body exactly as received. A batch cut short
+ * by a crash, or left unreadable by a power loss, was never acknowledged: opening the file
+ * truncates it away.
+ *
+ * @module
+ */
+import { crc32 } from "node:zlib";
+import type { CallbackRecord, Durability } from "./journal.ts";
+
+const FILE_MAGIC = new TextEncoder().encode("imhookd inbox 1\n");
+/** Bytes before the first batch. */
+export const INBOX_HEADER_BYTES = FILE_MAGIC.length + 8;
+const BATCH_MAGIC = 0x696d4278;
+const BATCH_HEADER_BYTES = 16;
+const RECORD_HEADER_BYTES = 8;
+
+const UTF8 = new TextEncoder();
+const TEXT = new TextDecoder();
+
+/** The file of the inbox of the journal at `journalPath`. */
+export function inboxPath(journalPath: string): string {
+  return `${journalPath}-inbox`;
+}
+
+/** Thrown when the inbox cannot be written; the batch was not stored. */
+export class InboxWriteError extends Error {
+  override name = "InboxWriteError";
+}
+
+/** Where a batch of records starts and ends in the file. */
+export interface InboxRange {
+  start: number;
+  end: number;
+}
+
+/** Records read from the inbox, and the offset after the last batch read. */
+export interface InboxRead {
+  records: CallbackRecord[];
+  next: number;
+}
+
+type Meta = [
+  sdkAppId: string,
+  command: string,
+  receivedAt: number,
+  groupKey: string | null,
+  clientIp: string | null,
+  optPlatform: string | null,
+  dedupKey: string,
+  plugins: string[],
+];
+
+function randomEpoch(): number {
+  const [high, low] = crypto.getRandomValues(new Uint32Array(2));
+  // 53 bits, so that it is exact as a JavaScript number and as an SQLite integer.
+  return (high! & 0x1fffff) * 2 ** 32 + low! || 1;
+}
+
+function readFully(file: Deno.FsFile, at: number, length: number): Uint8Array | undefined {
+  const buffer = new Uint8Array(length);
+  file.seekSync(at, Deno.SeekMode.Start);
+  let done = 0;
+  while (done < length) {
+    const n = file.readSync(buffer.subarray(done));
+    if (n === null || n === 0) return undefined;
+    done += n;
+  }
+  return buffer;
+}
+
+function writeFully(file: Deno.FsFile, bytes: Uint8Array): void {
+  let done = 0;
+  while (done < bytes.length) done += file.writeSync(bytes.subarray(done));
+}
+
+/** The epoch in a file's header, or undefined if it is not an inbox. */
+function epochOf(header: Uint8Array | undefined): number | undefined {
+  if (header === undefined || header.length < INBOX_HEADER_BYTES) return undefined;
+  for (let i = 0; i < FILE_MAGIC.length; i++) if (header[i] !== FILE_MAGIC[i]) return undefined;
+  return new DataView(header.buffer, header.byteOffset).getFloat64(FILE_MAGIC.length);
+}
+
+function fileHeader(epoch: number): Uint8Array {
+  const header = new Uint8Array(INBOX_HEADER_BYTES);
+  header.set(FILE_MAGIC);
+  new DataView(header.buffer).setFloat64(FILE_MAGIC.length, epoch);
+  return header;
+}
+
+/** The batch header at `at`, if a whole, intact batch starts there. */
+function batchAt(
+  file: Deno.FsFile,
+  at: number,
+  size: number,
+): { bytes: number; count: number; payload: Uint8Array } | undefined {
+  if (size - at < BATCH_HEADER_BYTES) return undefined;
+  const header = readFully(file, at, BATCH_HEADER_BYTES);
+  if (header === undefined) return undefined;
+  const view = new DataView(header.buffer);
+  if (view.getUint32(0) !== BATCH_MAGIC) return undefined;
+  const bytes = view.getUint32(4);
+  if (size - at - BATCH_HEADER_BYTES < bytes) return undefined;
+  const payload = readFully(file, at + BATCH_HEADER_BYTES, bytes);
+  if (payload === undefined || crc32(payload) >>> 0 !== view.getUint32(12)) return undefined;
+  return { bytes: BATCH_HEADER_BYTES + bytes, count: view.getUint32(8), payload };
+}
+
+function decodeRecords(payload: Uint8Array, count: number, into: CallbackRecord[]): void {
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const metaBytes = view.getUint32(at);
+    const bodyBytes = view.getUint32(at + 4);
+    at += RECORD_HEADER_BYTES;
+    const meta = JSON.parse(TEXT.decode(payload.subarray(at, at + metaBytes))) as Meta;
+    at += metaBytes;
+    const body = TEXT.decode(payload.subarray(at, at + bodyBytes));
+    at += bodyBytes;
+    into.push({
+      sdkAppId: meta[0],
+      command: meta[1],
+      receivedAt: meta[2],
+      groupKey: meta[3] ?? undefined,
+      clientIp: meta[4] ?? undefined,
+      optPlatform: meta[5] ?? undefined,
+      dedupKey: meta[6],
+      plugins: meta[7],
+      body,
+    });
+  }
+}
+
+/** The inbox file. Open with {@linkcode Inbox.open}; only one process may append to it. */
+export class Inbox {
+  readonly path: string;
+  #durability: Durability;
+  #file: Deno.FsFile;
+  #epoch: number;
+  #size: number;
+  /** The batch at the end failed to write and could not be cut off: cut it before the next. */
+  #dirty = false;
+
+  private constructor(
+    path: string,
+    durability: Durability,
+    file: Deno.FsFile,
+    epoch: number,
+    size: number,
+  ) {
+    this.path = path;
+    this.#durability = durability;
+    this.#file = file;
+    this.#epoch = epoch;
+    this.#size = size;
+  }
+
+  /**
+   * Opens (creating if needed) the inbox at `path`. `known` is what the journal recorded:
+   * the epoch of the file it last indexed and how far. Returns the inbox and where indexing
+   * resumes: that offset in the same file, else the first batch of a newer file (one that
+   * was started after everything in the recorded one was indexed). A torn last batch is cut.
+   */
+  static open(
+    path: string,
+    durability: Durability,
+    known: { epoch: number; offset: number } | undefined,
+  ): { inbox: Inbox; resume: number } {
+    let file: Deno.FsFile;
+    try {
+      file = Deno.openSync(path, { read: true, write: true });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      return { inbox: Inbox.#create(path, durability), resume: INBOX_HEADER_BYTES };
+    }
+    try {
+      const size = file.statSync().size;
+      const epoch = epochOf(readFully(file, 0, INBOX_HEADER_BYTES));
+      if (epoch === undefined) {
+        // Only a crash while creating it leaves a file shorter than its header.
+        if (size >= INBOX_HEADER_BYTES) {
+          throw new Error(`${path} is not an imhookd inbox (its header is not one)`);
+        }
+        file.close();
+        return { inbox: Inbox.#create(path, durability), resume: INBOX_HEADER_BYTES };
+      }
+      const resume = known !== undefined && known.epoch === epoch
+        ? known.offset
+        : INBOX_HEADER_BYTES;
+      if (resume > size) {
+        throw new Error(
+          `${path} ends at byte ${size}, before the journal's record of it (${resume})`,
+        );
+      }
+      let end = resume;
+      for (;;) {
+        const batch = batchAt(file, end, size);
+        if (batch === undefined) break;
+        end += batch.bytes;
+      }
+      if (end < size) {
+        file.truncateSync(end);
+        if (durability === "fsync") file.syncDataSync();
+      }
+      return { inbox: new Inbox(path, durability, file, epoch, end), resume };
+    } catch (error) {
+      file.close();
+      throw error;
+    }
+  }
+
+  static #create(path: string, durability: Durability): Inbox {
+    const epoch = randomEpoch();
+    const temporary = `${path}.new`;
+    const file = Deno.openSync(temporary, {
+      read: true,
+      write: true,
+      create: true,
+      truncate: true,
+    });
+    try {
+      writeFully(file, fileHeader(epoch));
+      if (durability === "fsync") file.syncSync();
+      Deno.renameSync(temporary, path);
+      if (durability === "fsync") syncFolderOf(path);
+    } catch (error) {
+      file.close();
+      throw error;
+    }
+    return new Inbox(path, durability, file, epoch, INBOX_HEADER_BYTES);
+  }
+
+  /** Names this file: a new file (see {@linkcode Inbox.restart}) has a new one. */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  /** The offset after the last batch stored. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /**
+   * Stores `records` as one batch, with one write (and an fdatasync with `durability: fsync`);
+   * throws {@linkcode InboxWriteError} if it cannot, after cutting off what it wrote.
+   */
+  append(records: readonly CallbackRecord[]): InboxRange {
+    const metas: Uint8Array[] = [];
+    const bodies: Uint8Array[] = [];
+    let bytes = 0;
+    for (const record of records) {
+      const meta: Meta = [
+        record.sdkAppId,
+        record.command,
+        record.receivedAt,
+        record.groupKey ?? null,
+        record.clientIp ?? null,
+        record.optPlatform ?? null,
+        record.dedupKey,
+        record.plugins as string[],
+      ];
+      const metaBytes = UTF8.encode(JSON.stringify(meta));
+      const body = record.bodyBytes ?? UTF8.encode(record.body);
+      metas.push(metaBytes);
+      bodies.push(body);
+      bytes += RECORD_HEADER_BYTES + metaBytes.length + body.length;
+    }
+    const batch = new Uint8Array(BATCH_HEADER_BYTES + bytes);
+    const view = new DataView(batch.buffer);
+    let at = BATCH_HEADER_BYTES;
+    for (let i = 0; i < records.length; i++) {
+      view.setUint32(at, metas[i]!.length);
+      view.setUint32(at + 4, bodies[i]!.length);
+      batch.set(metas[i]!, at + RECORD_HEADER_BYTES);
+      batch.set(bodies[i]!, at + RECORD_HEADER_BYTES + metas[i]!.length);
+      at += RECORD_HEADER_BYTES + metas[i]!.length + bodies[i]!.length;
+    }
+    view.setUint32(0, BATCH_MAGIC);
+    view.setUint32(4, bytes);
+    view.setUint32(8, records.length);
+    view.setUint32(12, crc32(batch.subarray(BATCH_HEADER_BYTES)) >>> 0);
+    const start = this.#size;
+    try {
+      if (this.#dirty) {
+        this.#file.truncateSync(start);
+        this.#dirty = false;
+      }
+      this.#file.seekSync(start, Deno.SeekMode.Start);
+      writeFully(this.#file, batch);
+      if (this.#durability === "fsync") this.#file.syncDataSync();
+    } catch (error) {
+      // Cut off what was written (a full disk writes part of a batch), so that the next
+      // batch follows the last whole one; if that fails too, the next append tries again.
+      try {
+        this.#file.truncateSync(start);
+      } catch {
+        this.#dirty = true;
+      }
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new InboxWriteError(`Cannot write the journal's inbox: ${reason}`, { cause: error });
+    }
+    this.#size = start + batch.length;
+    return { start, end: this.#size };
+  }
+
+  /**
+   * Reads whole batches from offset `from` until at least `limit` records are read or the
+   * stored batches end. Throws if a batch stored by this inbox does not read back intact.
+   */
+  read(from: number, limit: number): InboxRead {
+    const records: CallbackRecord[] = [];
+    let next = from;
+    while (records.length < limit && next < this.#size) {
+      const batch = batchAt(this.#file, next, this.#size);
+      if (batch === undefined) {
+        throw new Error(`${this.path}: the batch at byte ${next} does not read back intact`);
+      }
+      decodeRecords(batch.payload, batch.count, records);
+      next += batch.bytes;
+    }
+    return { records, next };
+  }
+
+  /**
+   * Checks that a batch of `bytes` can be written now: writes that many bytes after the last
+   * batch and cuts them off again. Throws {@linkcode InboxWriteError} if it cannot.
+   */
+  probe(bytes: number): void {
+    const start = this.#size;
+    try {
+      this.#file.seekSync(start, Deno.SeekMode.Start);
+      writeFully(this.#file, new Uint8Array(bytes));
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new InboxWriteError(`Cannot write the journal's inbox: ${reason}`, { cause: error });
+    } finally {
+      try {
+        this.#file.truncateSync(start);
+      } catch {
+        this.#dirty = true;
+      }
+    }
+  }
+
+  /**
+   * Starts a new, empty file with a new epoch in place of this one, whose batches must all
+   * be indexed already. (The journal records the new epoch afterwards; a crash before it
+   * does resumes at the new file's first batch, which is right: the old one was done.)
+   */
+  restart(): void {
+    const next = Inbox.#create(this.path, this.#durability);
+    this.#file.close();
+    this.#file = next.#file;
+    this.#epoch = next.#epoch;
+    this.#size = next.#size;
+    this.#dirty = false;
+  }
+
+  close(): void {
+    try {
+      this.#file.close();
+    } catch {
+      // Already closed.
+    }
+  }
+}
+
+function syncFolderOf(path: string): void {
+  const slash = path.lastIndexOf("/");
+  const folder = slash > 0 ? path.slice(0, slash) : slash === 0 ? "/" : ".";
+  try {
+    const dir = Deno.openSync(folder, { read: true });
+    try {
+      dir.syncSync();
+    } finally {
+      dir.close();
+    }
+  } catch {
+    // Not every platform can fsync a folder; the rename is then as durable as it gets.
+  }
+}
+
+/**
+ * How much of the inbox at `path` is stored but not yet indexed by a journal that recorded
+ * `known`, without opening it for writing (for `status` and the benchmarks). Counts the
+ * records by reading the batch headers only; with `count: false`, not at all (records 0).
+ */
+export function inboxBacklog(
+  path: string,
+  known: { epoch: number; offset: number } | undefined,
+  options: { count?: boolean } = {},
+): { bytes: number; records: number } {
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(path, { read: true });
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return { bytes: 0, records: 0 };
+    throw error;
+  }
+  try {
+    const size = file.statSync().size;
+    const epoch = epochOf(readFully(file, 0, INBOX_HEADER_BYTES));
+    if (epoch === undefined) return { bytes: 0, records: 0 };
+    const from = known !== undefined && known.epoch === epoch ? known.offset : INBOX_HEADER_BYTES;
+    if (options.count === false) return { bytes: Math.max(0, size - from), records: 0 };
+    let records = 0;
+    let at = from;
+    while (size - at >= BATCH_HEADER_BYTES) {
+      const header = readFully(file, at, BATCH_HEADER_BYTES);
+      if (header === undefined) break;
+      const view = new DataView(header.buffer);
+      if (view.getUint32(0) !== BATCH_MAGIC) break;
+      const bytes = view.getUint32(4);
+      if (size - at - BATCH_HEADER_BYTES < bytes) break;
+      records += view.getUint32(8);
+      at += BATCH_HEADER_BYTES + bytes;
+    }
+    return { bytes: at - from, records };
+  } finally {
+    file.close();
+  }
+}
