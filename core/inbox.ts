@@ -24,6 +24,8 @@ export const INBOX_HEADER_BYTES = FILE_MAGIC.length + 8;
 const BATCH_MAGIC = 0x696d4278;
 const BATCH_HEADER_BYTES = 16;
 const RECORD_HEADER_BYTES = 8;
+/** The encoding buffer's usual size: a batch of 64 callbacks of 2 KiB or so. */
+const BUFFER_BYTES = 256 * 1024;
 
 const UTF8 = new TextEncoder();
 const TEXT = new TextDecoder();
@@ -58,7 +60,7 @@ type Meta = [
   clientIp: string | null,
   optPlatform: string | null,
   dedupKey: string,
-  plugins: string[],
+  plugins: readonly string[],
 ];
 
 function randomEpoch(): number {
@@ -150,6 +152,9 @@ export class Inbox {
   #size: number;
   /** The batch at the end failed to write and could not be cut off: cut it before the next. */
   #dirty = false;
+  /** Where the next batch is encoded; grown as needed, shrunk back after a large batch. */
+  #buffer = new Uint8Array(BUFFER_BYTES);
+  #view = new DataView(this.#buffer.buffer);
 
   private constructor(
     path: string,
@@ -240,6 +245,15 @@ export class Inbox {
     return new Inbox(path, durability, file, epoch, INBOX_HEADER_BYTES);
   }
 
+  /** Makes the encoding buffer hold at least `bytes`, keeping what it holds. */
+  #reserve(bytes: number): void {
+    if (bytes <= this.#buffer.length) return;
+    const larger = new Uint8Array(Math.max(bytes, 2 * this.#buffer.length));
+    larger.set(this.#buffer);
+    this.#buffer = larger;
+    this.#view = new DataView(larger.buffer);
+  }
+
   /** Names this file: a new file (see {@linkcode Inbox.restart}) has a new one. */
   get epoch(): number {
     return this.#epoch;
@@ -255,40 +269,46 @@ export class Inbox {
    * throws {@linkcode InboxWriteError} if it cannot, after cutting off what it wrote.
    */
   append(records: readonly CallbackRecord[]): InboxRange {
-    const metas: Uint8Array[] = [];
-    const bodies: Uint8Array[] = [];
-    let bytes = 0;
-    for (const record of records) {
-      const meta: Meta = [
-        record.sdkAppId,
-        record.command,
-        record.receivedAt,
-        record.groupKey ?? null,
-        record.clientIp ?? null,
-        record.optPlatform ?? null,
-        record.dedupKey,
-        record.plugins as string[],
-      ];
-      const metaBytes = UTF8.encode(JSON.stringify(meta));
-      const body = record.bodyBytes ?? UTF8.encode(record.body);
-      metas.push(metaBytes);
-      bodies.push(body);
-      bytes += RECORD_HEADER_BYTES + metaBytes.length + body.length;
-    }
-    const batch = new Uint8Array(BATCH_HEADER_BYTES + bytes);
-    const view = new DataView(batch.buffer);
+    // Encoded straight into one buffer kept for the next batch: no copy per record.
     let at = BATCH_HEADER_BYTES;
-    for (let i = 0; i < records.length; i++) {
-      view.setUint32(at, metas[i]!.length);
-      view.setUint32(at + 4, bodies[i]!.length);
-      batch.set(metas[i]!, at + RECORD_HEADER_BYTES);
-      batch.set(bodies[i]!, at + RECORD_HEADER_BYTES + metas[i]!.length);
-      at += RECORD_HEADER_BYTES + metas[i]!.length + bodies[i]!.length;
+    for (const record of records) {
+      const meta = JSON.stringify(
+        [
+          record.sdkAppId,
+          record.command,
+          record.receivedAt,
+          record.groupKey ?? null,
+          record.clientIp ?? null,
+          record.optPlatform ?? null,
+          record.dedupKey,
+          record.plugins,
+        ] satisfies Meta,
+      );
+      const body = record.bodyBytes;
+      // UTF-8 takes at most 3 bytes per UTF-16 unit.
+      this.#reserve(
+        at + RECORD_HEADER_BYTES + 3 * meta.length + (body?.length ?? 3 * record.body.length),
+      );
+      const buffer = this.#buffer;
+      const metaBytes = UTF8.encodeInto(meta, buffer.subarray(at + RECORD_HEADER_BYTES)).written;
+      const bodyAt = at + RECORD_HEADER_BYTES + metaBytes;
+      let bodyBytes: number;
+      if (body !== undefined) {
+        buffer.set(body, bodyAt);
+        bodyBytes = body.length;
+      } else {
+        bodyBytes = UTF8.encodeInto(record.body, buffer.subarray(bodyAt)).written;
+      }
+      this.#view.setUint32(at, metaBytes);
+      this.#view.setUint32(at + 4, bodyBytes);
+      at = bodyAt + bodyBytes;
     }
+    const view = this.#view;
     view.setUint32(0, BATCH_MAGIC);
-    view.setUint32(4, bytes);
+    view.setUint32(4, at - BATCH_HEADER_BYTES);
     view.setUint32(8, records.length);
-    view.setUint32(12, crc32(batch.subarray(BATCH_HEADER_BYTES)) >>> 0);
+    view.setUint32(12, crc32(this.#buffer.subarray(BATCH_HEADER_BYTES, at)) >>> 0);
+    const batch = this.#buffer.subarray(0, at);
     const start = this.#size;
     try {
       if (this.#dirty) {
@@ -310,6 +330,10 @@ export class Inbox {
       throw new InboxWriteError(`Cannot write the journal's inbox: ${reason}`, { cause: error });
     }
     this.#size = start + batch.length;
+    if (this.#buffer.length > 4 * BUFFER_BYTES) {
+      this.#buffer = new Uint8Array(BUFFER_BYTES);
+      this.#view = new DataView(this.#buffer.buffer);
+    }
     return { start, end: this.#size };
   }
 

@@ -92,8 +92,8 @@ const BUSY_FOR_MS = 20;
 export class CallbackHandler {
   #options: CallbackHandlerOptions & { clock: Clock; bodyTimeoutMs: number };
   #inFlight = 0;
-  /** When the listener last had {@linkcode BUSY_IN_FLIGHT} requests in flight. */
-  #busyAt = Number.NEGATIVE_INFINITY;
+  /** When the listener last went below {@linkcode BUSY_IN_FLIGHT} requests in flight. */
+  #busyUntil = Number.NEGATIVE_INFINITY;
   #closing = false;
   #deadlines: Deadlines;
   /** Whether the configured path is one `new URL` leaves as it is, so raw paths can match it. */
@@ -129,7 +129,8 @@ export class CallbackHandler {
    * within the last {@linkcode BUSY_FOR_MS}. The journal then leaves its inbox to be indexed
    * later, and answers sooner.
    */
-  busy = (): boolean => performance.now() - this.#busyAt < BUSY_FOR_MS;
+  busy = (): boolean =>
+    this.#inFlight >= BUSY_IN_FLIGHT || performance.now() - this.#busyUntil < BUSY_FOR_MS;
 
   /** Counts callbacks that were answered before they were indexed, now that they are. */
   indexed = (records: readonly CallbackRecord[], results: readonly AppendResult[]): void => {
@@ -169,7 +170,7 @@ export class CallbackHandler {
         }),
       );
     }
-    if (++this.#inFlight >= BUSY_IN_FLIGHT) this.#busyAt = performance.now();
+    this.#inFlight++;
     try {
       const result = await this.#accept(request, query, info);
       if (this.#options.metrics !== undefined) this.#count(command, result, started);
@@ -178,7 +179,7 @@ export class CallbackHandler {
       if (error instanceof Rejection) return this.#reject(command, error);
       throw error;
     } finally {
-      this.#inFlight--;
+      if (this.#inFlight-- === BUSY_IN_FLIGHT) this.#busyUntil = performance.now();
     }
   };
 
