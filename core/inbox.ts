@@ -100,22 +100,53 @@ function fileHeader(epoch: number): Uint8Array {
   return header;
 }
 
-/** The batch header at `at`, if a whole, intact batch starts there. */
+/**
+ * Where batches are read: one buffer for every read, so that reading a large backlog (at
+ * open, to check it; then to index it) allocates nothing per batch. A batch read is used up
+ * before the next read.
+ */
+let scratch = new Uint8Array(BUFFER_BYTES);
+
+/** Reads `length` bytes at `at` into the scratch buffer; undefined if the file ends first. */
+function readScratch(file: Deno.FsFile, at: number, length: number): Uint8Array | undefined {
+  if (scratch.length < length) scratch = new Uint8Array(Math.max(length, 2 * scratch.length));
+  const buffer = scratch.subarray(0, length);
+  file.seekSync(at, Deno.SeekMode.Start);
+  let done = 0;
+  while (done < length) {
+    const n = file.readSync(buffer.subarray(done));
+    if (n === null || n === 0) return undefined;
+    done += n;
+  }
+  return buffer;
+}
+
+/** Back to the usual size after a batch much larger than usual. */
+function shrinkScratch(): void {
+  if (scratch.length > 4 * BUFFER_BYTES) scratch = new Uint8Array(BUFFER_BYTES);
+}
+
+/**
+ * The batch at `at`, if a whole, intact batch starts there; its payload is in the scratch
+ * buffer until the next read.
+ */
 function batchAt(
   file: Deno.FsFile,
   at: number,
   size: number,
 ): { bytes: number; count: number; payload: Uint8Array } | undefined {
   if (size - at < BATCH_HEADER_BYTES) return undefined;
-  const header = readFully(file, at, BATCH_HEADER_BYTES);
+  const header = readScratch(file, at, BATCH_HEADER_BYTES);
   if (header === undefined) return undefined;
-  const view = new DataView(header.buffer);
+  const view = new DataView(header.buffer, header.byteOffset, BATCH_HEADER_BYTES);
   if (view.getUint32(0) !== BATCH_MAGIC) return undefined;
   const bytes = view.getUint32(4);
+  const count = view.getUint32(8);
+  const crc = view.getUint32(12);
   if (size - at - BATCH_HEADER_BYTES < bytes) return undefined;
-  const payload = readFully(file, at + BATCH_HEADER_BYTES, bytes);
-  if (payload === undefined || crc32(payload) >>> 0 !== view.getUint32(12)) return undefined;
-  return { bytes: BATCH_HEADER_BYTES + bytes, count: view.getUint32(8), payload };
+  const payload = readScratch(file, at + BATCH_HEADER_BYTES, bytes);
+  if (payload === undefined || crc32(payload) >>> 0 !== crc) return undefined;
+  return { bytes: BATCH_HEADER_BYTES + bytes, count, payload };
 }
 
 function decodeRecords(payload: Uint8Array, count: number, into: CallbackRecord[]): void {
@@ -213,6 +244,7 @@ export class Inbox {
         if (batch === undefined) break;
         end += batch.bytes;
       }
+      shrinkScratch();
       if (end < size) {
         file.truncateSync(end);
         if (durability === "fsync") file.syncDataSync();
@@ -352,6 +384,7 @@ export class Inbox {
       decodeRecords(batch.payload, batch.count, records);
       next += batch.bytes;
     }
+    shrinkScratch();
     return { records, next };
   }
 
