@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { DatabaseSync } from "node:sqlite";
 import { crc32 } from "node:zlib";
 import type { CallbackRecord, Durability } from "./journal.ts";
 
@@ -174,9 +175,31 @@ function decodeRecords(payload: Uint8Array, count: number, into: CallbackRecord[
   }
 }
 
+/**
+ * Holds `<inbox>.lock` for as long as the inbox is open: an exclusive SQLite transaction on
+ * an empty database, because SQLite's file locks fail at once (Deno's `FsFile.lock` would
+ * wait), and a second connection fails even in the same process. The kernel releases it
+ * when the process dies.
+ */
+function lockInbox(path: string): DatabaseSync {
+  const lock = new DatabaseSync(`${path}.lock`);
+  try {
+    lock.exec("PRAGMA busy_timeout = 0");
+    lock.exec("BEGIN EXCLUSIVE");
+  } catch (error) {
+    lock.close();
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(
+      `${path} is in use by another imhookd serve on the same journal (its lock file ${path}.lock: ${reason})`,
+    );
+  }
+  return lock;
+}
+
 /** The inbox file. Open with {@linkcode Inbox.open}; only one process may append to it. */
 export class Inbox {
   readonly path: string;
+  #lock: DatabaseSync;
   #durability: Durability;
   #file: Deno.FsFile;
   #epoch: number;
@@ -189,12 +212,14 @@ export class Inbox {
 
   private constructor(
     path: string,
+    lock: DatabaseSync,
     durability: Durability,
     file: Deno.FsFile,
     epoch: number,
     size: number,
   ) {
     this.path = path;
+    this.#lock = lock;
     this.#durability = durability;
     this.#file = file;
     this.#epoch = epoch;
@@ -212,12 +237,27 @@ export class Inbox {
     durability: Durability,
     known: { epoch: number; offset: number } | undefined,
   ): { inbox: Inbox; resume: number } {
+    const lock = lockInbox(path);
+    try {
+      return Inbox.#open(path, lock, durability, known);
+    } catch (error) {
+      lock.close();
+      throw error;
+    }
+  }
+
+  static #open(
+    path: string,
+    lock: DatabaseSync,
+    durability: Durability,
+    known: { epoch: number; offset: number } | undefined,
+  ): { inbox: Inbox; resume: number } {
     let file: Deno.FsFile;
     try {
       file = Deno.openSync(path, { read: true, write: true });
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
-      return { inbox: Inbox.#create(path, durability), resume: INBOX_HEADER_BYTES };
+      return { inbox: Inbox.#create(path, lock, durability), resume: INBOX_HEADER_BYTES };
     }
     try {
       const size = file.statSync().size;
@@ -228,7 +268,7 @@ export class Inbox {
           throw new Error(`${path} is not an imhookd inbox (its header is not one)`);
         }
         file.close();
-        return { inbox: Inbox.#create(path, durability), resume: INBOX_HEADER_BYTES };
+        return { inbox: Inbox.#create(path, lock, durability), resume: INBOX_HEADER_BYTES };
       }
       const resume = known !== undefined && known.epoch === epoch
         ? known.offset
@@ -249,14 +289,14 @@ export class Inbox {
         file.truncateSync(end);
         if (durability === "fsync") file.syncDataSync();
       }
-      return { inbox: new Inbox(path, durability, file, epoch, end), resume };
+      return { inbox: new Inbox(path, lock, durability, file, epoch, end), resume };
     } catch (error) {
       file.close();
       throw error;
     }
   }
 
-  static #create(path: string, durability: Durability): Inbox {
+  static #create(path: string, lock: DatabaseSync, durability: Durability): Inbox {
     const epoch = randomEpoch();
     const temporary = `${path}.new`;
     const file = Deno.openSync(temporary, {
@@ -274,7 +314,7 @@ export class Inbox {
       file.close();
       throw error;
     }
-    return new Inbox(path, durability, file, epoch, INBOX_HEADER_BYTES);
+    return new Inbox(path, lock, durability, file, epoch, INBOX_HEADER_BYTES);
   }
 
   /** Makes the encoding buffer hold at least `bytes`, keeping what it holds. */
@@ -415,7 +455,7 @@ export class Inbox {
    * does resumes at the new file's first batch, which is right: the old one was done.)
    */
   restart(): void {
-    const next = Inbox.#create(this.path, this.#durability);
+    const next = Inbox.#create(this.path, this.#lock, this.#durability);
     this.#file.close();
     this.#file = next.#file;
     this.#epoch = next.#epoch;
@@ -429,6 +469,7 @@ export class Inbox {
     } catch {
       // Already closed.
     }
+    if (this.#lock.isOpen) this.#lock.close();
   }
 }
 

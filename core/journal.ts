@@ -1337,7 +1337,10 @@ export class Journal implements AsyncDisposable {
       if (accepted !== undefined) this.#indexFailed(failure);
       return;
     }
-    if (accepted !== undefined) this.#indexed = accepted.end;
+    if (accepted !== undefined) {
+      this.#indexed = accepted.end;
+      this.#restartInbox();
+    }
     batch.forEach((write, i) => write.resolve(results[i]));
     for (const listener of this.#listeners) listener();
   }

@@ -840,6 +840,10 @@ Deno.test("journal: with an inbox, callbacks answered but not indexed when the p
     // Answered more without indexing them, and is never closed before the next open (a crash).
     const crashed = openWithInbox(path, busy);
     for (let n = 2; n <= 6; n++) assert.equal(await crashed.accept(record(n)), "deferred");
+    // A second serve on the same journal would corrupt the inbox: it is refused.
+    assert.throws(() => openWithInbox(path, { now: false }), /in use by another imhookd serve/);
+    // Closing writes nothing more than a crash would have: everything was written already.
+    crashed.close();
     // A torn batch at the end, as a kill in the middle of a write leaves.
     Deno.writeFileSync(`${path}-inbox`, new Uint8Array([0x69, 0x6d, 0x42, 0x78, 0, 0, 9]), {
       append: true,
@@ -854,7 +858,6 @@ Deno.test("journal: with an inbox, callbacks answered but not indexed when the p
     );
     assert.equal(again.status().callbacks, 6);
     assert.deepEqual(await again.accept(record(7)), { id: 7, duplicate: false });
-    crashed.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -877,10 +880,16 @@ Deno.test("journal: with an inbox, a large indexed inbox starts over in a new fi
       for (let n = 21; n <= 25; n++) assert.equal(await journal.accept(record(n)), "deferred");
       assert.equal(journal.status().callbacks, 20);
     }
-    await using again = openWithInbox(path, { now: false });
+    await using again = openWithInbox(path, { now: false }, undefined, { restartBytes: 2_000 });
     await until(() => again.indexing.backlogBytes === 0, "the new inbox is indexed");
     assert.equal(again.status().callbacks, 25);
     assert.deepEqual(again.pending("b", 0, 100).map((p) => p.id), range(1, 25));
+    // Callbacks indexed as they come (an idle listener) start the file over too.
+    const size = Deno.statSync(`${path}-inbox`).size;
+    for (let n = 26; n <= 45; n++) {
+      assert.deepEqual(await again.accept(record(n)), { id: n, duplicate: false });
+    }
+    assert.ok(Deno.statSync(`${path}-inbox`).size < size + 2_000, "the inbox only grows");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

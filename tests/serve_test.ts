@@ -283,3 +283,22 @@ Deno.test("serve: a burst of 1,000 concurrent callbacks is all answered 200 and 
     );
   }
 });
+
+Deno.test("serve: a second serve on the same journal is refused at start, and the first keeps answering", async () => {
+  await using ws = await workspace(recorderConfig());
+  await using served = await serve(ws.config);
+  await assert.rejects(serve(ws.config), /in use by another imhookd serve on the same journal/);
+  const response = await fetch(`${served.url}?${signedQuery("Group.CallbackAfterSendMsg")}`, {
+    method: "POST",
+    body: JSON.stringify({
+      CallbackCommand: "Group.CallbackAfterSendMsg",
+      GroupId: "@TGS#second",
+      From_Account: "alice",
+      MsgSeq: 1,
+      MsgBody: [],
+    }),
+  });
+  await response.body?.cancel();
+  assert.equal(response.status, 200);
+  assert.equal(await served.stop(), 0);
+});
