@@ -1,7 +1,7 @@
 /**
  * CPU cost of the callback listener's accept path: drives `CallbackHandler.handle` directly
  * with real `Request` objects (signed `Group.CallbackAfterSendMsg` bodies like
- * `bench/wrk/send_msg.lua` sends) and a journal whose `append` resolves at once, so only the
+ * `bench/wrk/send_msg.lua` sends) and a journal whose `accept` resolves at once, so only the
  * handler's own work is measured. Run with `deno run --allow-all bench/handler_bench.ts`.
  *
  * @module
@@ -17,7 +17,7 @@ import type { BenchResult } from "./mod.ts";
 function instantJournal(): Journal {
   let id = 0;
   const journal = {
-    append: () => Promise.resolve({ id: ++id, duplicate: false }),
+    accept: () => Promise.resolve({ id: ++id, duplicate: false }),
     quarantine: () => Promise.resolve(++id),
   };
   return journal as unknown as Journal;

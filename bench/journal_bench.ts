@@ -4,10 +4,13 @@
  * dedup keys), so that the indexes are realistic, not tiny. Every callback is routed to two
  * plugins, as in the example config; the journal leaves its WAL to another connection, as the
  * daemon's does (the delivery thread checkpoints it), so no checkpoint runs inside a commit.
+ * Also the inbox (`core/inbox.ts`): µs per callback to store a batch of 64 there, the whole
+ * cost of an answer's storage while the listener is saturated and indexing waits.
  * Run with `deno run --allow-all bench/journal_bench.ts`.
  *
  * @module
  */
+import { Inbox } from "../core/inbox.ts";
 import { type CallbackRecord, Journal } from "../core/journal.ts";
 import type { BenchResult } from "./mod.ts";
 
@@ -66,6 +69,32 @@ async function append(
   return performance.now() - started;
 }
 
+/** µs per callback to store 64-callback batches in an inbox, as the listener does when busy. */
+function inboxAppend(dir: string): BenchResult {
+  const { inbox } = Inbox.open(`${dir}/bench-inbox`, "os", undefined);
+  try {
+    const encoder = new TextEncoder();
+    const batches = Array.from({ length: 100 }, (_, b) =>
+      Array.from({ length: 64 }, (_, k) => {
+        const callback = record(b * 64 + k, ["audit", "state"]);
+        // The listener hands over the body's bytes as received.
+        return { ...callback, bodyBytes: encoder.encode(callback.body) };
+      }));
+    for (const batch of batches) inbox.append(batch);
+    const rounds = 20;
+    const started = performance.now();
+    for (let r = 0; r < rounds; r++) for (const batch of batches) inbox.append(batch);
+    const ms = performance.now() - started;
+    return {
+      name: "inbox append, 64 per batch, 2 plugins",
+      value: Math.round(ms * 10_000 / (rounds * batches.length * 64)) / 10,
+      unit: "µs/callback",
+    };
+  } finally {
+    inbox.close();
+  }
+}
+
 /** Runs the journal benchmarks. */
 export async function run(): Promise<BenchResult[]> {
   const dir = await Deno.makeTempDir({ prefix: "journal_bench_" });
@@ -88,6 +117,7 @@ export async function run(): Promise<BenchResult[]> {
         unit: "µs/callback",
       });
     }
+    results.push(inboxAppend(dir));
     return results;
   } finally {
     await Deno.remove(dir, { recursive: true });

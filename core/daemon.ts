@@ -75,16 +75,13 @@ export function serverState(config: Config): ServerState {
 /** Starts everything `config` describes; throws if any part cannot start. */
 export async function startDaemon(config: Config, options: DaemonOptions = {}): Promise<Daemon> {
   warnTokenless(config);
-  // The listener's handler, once it exists: the journal asks it whether it is busy.
+  // The listener's handler, once it exists: the journal tells it what it indexed late.
   const listener: { handler?: CallbackHandler } = {};
   const journal = Journal.open(config.journal.path, {
     durability: config.journal.durability,
     // The delivery worker checkpoints it, off this thread (see _delivery_worker.ts).
     checkpointedElsewhere: true,
-    inbox: {
-      busy: () => listener.handler?.busy() ?? false,
-      onIndexed: (records, results) => listener.handler?.indexed(records, results),
-    },
+    inbox: { onIndexed: (records, results) => listener.handler?.indexed(records, results) },
   });
   const metrics = new Metrics();
   metrics.configReloads.inc({ result: "ok" }, 0);

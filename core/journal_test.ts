@@ -898,3 +898,26 @@ Deno.test("journal: with an inbox, a large indexed inbox starts over in a new fi
 function range(from: number, to: number): number[] {
   return Array.from({ length: to - from + 1 }, (_, i) => from + i);
 }
+
+Deno.test("journal: with an inbox and no busy option, a batch of 8 or more callbacks counts as a busy listener", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await using journal = Journal.open(`${dir}/journal.db`, { inbox: {} });
+    // One at a time, as at a steady low rate: indexed before the answer.
+    for (let n = 1; n <= 3; n++) {
+      assert.deepEqual(await journal.accept(record(n)), { id: n, duplicate: false });
+    }
+    // Eight read in one turn, as under a flood: answered at once, indexed later.
+    const flood = await Promise.all(range(4, 11).map((n) => journal.accept(record(n))));
+    assert.deepEqual(flood, Array(8).fill("deferred"));
+    // Within the next 20 ms a lone callback waits for its turn too (the backlog comes first).
+    assert.equal(await journal.accept(record(12)), "deferred");
+    await until(() => journal.indexing.backlogBytes === 0, "the inbox is indexed");
+    assert.equal(journal.status().callbacks, 12);
+    assert.deepEqual(journal.pending("a", 0, 100).map((p) => p.id), range(1, 12));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.deepEqual(await journal.accept(record(13)), { id: 13, duplicate: false });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -80,20 +80,10 @@ export interface CallbackQuery {
   search: string;
 }
 
-/**
- * Requests in flight from which the listener counts as saturated, and for how long after it
- * last had that many (see {@linkcode CallbackHandler.busy}). Under a steady 2,000 callbacks/s
- * it has 0-2; under wrk's 64 connections, about 64.
- */
-const BUSY_IN_FLIGHT = 16;
-const BUSY_FOR_MS = 20;
-
 /** Handles requests to the callback listener. */
 export class CallbackHandler {
   #options: CallbackHandlerOptions & { clock: Clock; bodyTimeoutMs: number };
   #inFlight = 0;
-  /** When the listener last went below {@linkcode BUSY_IN_FLIGHT} requests in flight. */
-  #busyUntil = Number.NEGATIVE_INFINITY;
   #closing = false;
   #deadlines: Deadlines;
   /** Whether the configured path is one `new URL` leaves as it is, so raw paths can match it. */
@@ -123,14 +113,6 @@ export class CallbackHandler {
   get inFlight(): number {
     return this.#inFlight;
   }
-
-  /**
-   * Whether the listener is saturated: it had {@linkcode BUSY_IN_FLIGHT} requests in flight
-   * within the last {@linkcode BUSY_FOR_MS}. The journal then leaves its inbox to be indexed
-   * later, and answers sooner.
-   */
-  busy = (): boolean =>
-    this.#inFlight >= BUSY_IN_FLIGHT || performance.now() - this.#busyUntil < BUSY_FOR_MS;
 
   /** Counts callbacks that were answered before they were indexed, now that they are. */
   indexed = (records: readonly CallbackRecord[], results: readonly AppendResult[]): void => {
@@ -179,7 +161,7 @@ export class CallbackHandler {
       if (error instanceof Rejection) return this.#reject(command, error);
       throw error;
     } finally {
-      if (this.#inFlight-- === BUSY_IN_FLIGHT) this.#busyUntil = performance.now();
+      this.#inFlight--;
     }
   };
 

@@ -126,7 +126,10 @@ export function signedQuery(
   }).toString();
 }
 
-/** Reads the recorder's JSON lines (none when the file does not exist yet). */
+/**
+ * Reads the recorder's JSON lines (none when the file does not exist yet). A last line without
+ * its newline is being written: it is left for the next read.
+ */
 export async function recorded(path: string): Promise<Record<string, unknown>[]> {
   let text: string;
   try {
@@ -135,7 +138,9 @@ export async function recorded(path: string): Promise<Record<string, unknown>[]>
     if (error instanceof Deno.errors.NotFound) return [];
     throw error;
   }
-  return text.split("\n").filter((line) => line !== "").map((line) => JSON.parse(line));
+  const lines = text.split("\n");
+  lines.pop();
+  return lines.filter((line) => line !== "").map((line) => JSON.parse(line));
 }
 
 /** Polls `probe` until it returns true; fails after `timeoutMs`. */

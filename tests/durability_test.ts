@@ -1,6 +1,7 @@
 /**
  * `journal.durability`, counted at the system-call level: `os` never fsyncs the journal (as
- * DESIGN says), `fsync` does. Runs `tests/fixtures/journal_writer.ts` under strace.
+ * DESIGN says), neither its database nor its inbox; `fsync` fsyncs both. Runs
+ * `tests/fixtures/journal_writer.ts` under strace.
  */
 import assert from "node:assert/strict";
 import { ROOT } from "./_helpers.ts";
@@ -58,14 +59,21 @@ if (!strace) {
 }
 
 Deno.test({
-  name: "durability: `os` never fsyncs the journal, `fsync` does",
+  name: "durability: `os` never fsyncs the journal, `fsync` does, its database and its inbox",
   ignore: !strace,
   fn: async () => {
     assert.deepEqual(await journalSyncs("os"), []);
     const synced = await journalSyncs("fsync");
+    const syncs = (file: RegExp) =>
+      synced.filter((line) => /^\d+ +f(data)?sync\(/.test(line) && file.test(line));
     assert.ok(
-      synced.some((line) => /^\d+ +f(data)?sync\(/.test(line)),
-      `expected fsyncs with durability fsync, saw:\n${synced.join("\n")}`,
+      syncs(/journal\.db(-wal)?>/).length > 0,
+      `expected fsyncs of the database, saw:\n${synced.join("\n")}`,
+    );
+    // One per batch: 200 batches.
+    assert.ok(
+      syncs(/journal\.db-inbox>/).length >= 200,
+      `expected an fdatasync per inbox batch, saw:\n${synced.join("\n")}`,
     );
   },
 });
