@@ -118,7 +118,10 @@ class JournalReader implements Disposable {
     this.#callbacks = this.#db.prepare("SELECT COUNT(*) AS n FROM callbacks");
   }
 
-  /** The callbacks in the journal's inbox that it has not indexed yet (not in `deliveries`). */
+  /**
+   * The callbacks in the journal's inbox after the offset its database records (not in
+   * `deliveries`: they become deliveries in the commit that moves the offset past them).
+   */
   #inbox(count: boolean): { bytes: number; records: number } {
     const mark = this.#mark.get() as { epoch: number | null; offset: number | null };
     const known = mark.epoch === null || mark.offset === null
@@ -129,11 +132,17 @@ class JournalReader implements Disposable {
 
   /**
    * Callbacks that some plugin has not handled yet: those with a pending delivery, and those
-   * still in the inbox. Scans the whole table (9 ms at 155,000 deliveries).
+   * still in the inbox, both read in one snapshot of the database, so that a callback indexed
+   * meanwhile is counted once. Scans the whole table (9 ms at 155,000 deliveries).
    */
   pending(): number {
-    const inbox = this.#inbox(true).records;
-    return inbox + (this.#pending.get() as { n: number }).n;
+    this.#db.exec("BEGIN");
+    try {
+      const inbox = this.#inbox(true).records;
+      return inbox + (this.#pending.get() as { n: number }).n;
+    } finally {
+      this.#db.exec("COMMIT");
+    }
   }
 
   /**
