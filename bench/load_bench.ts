@@ -487,7 +487,7 @@ async function fixedRateRuns(wrk: boolean): Promise<BenchResult[]> {
   return rows;
 }
 
-/** Runs the load benchmark; about 2 minutes (`BENCH_QUICK=1`: about 40 s). */
+/** Runs the load benchmark; about 3.5 minutes (`BENCH_QUICK=1`: about a minute). */
 export async function run(): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
   results.push(...await startUp());
