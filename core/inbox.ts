@@ -70,16 +70,20 @@ function randomEpoch(): number {
   return (high! & 0x1fffff) * 2 ** 32 + low! || 1;
 }
 
-function readFully(file: Deno.FsFile, at: number, length: number): Uint8Array | undefined {
-  const buffer = new Uint8Array(length);
+/** Fills `buffer` from offset `at`; undefined if the file ends first. */
+function readInto(file: Deno.FsFile, at: number, buffer: Uint8Array): Uint8Array | undefined {
   file.seekSync(at, Deno.SeekMode.Start);
   let done = 0;
-  while (done < length) {
+  while (done < buffer.length) {
     const n = file.readSync(buffer.subarray(done));
     if (n === null || n === 0) return undefined;
     done += n;
   }
   return buffer;
+}
+
+function readFully(file: Deno.FsFile, at: number, length: number): Uint8Array | undefined {
+  return readInto(file, at, new Uint8Array(length));
 }
 
 function writeFully(file: Deno.FsFile, bytes: Uint8Array): void {
@@ -111,15 +115,7 @@ let scratch = new Uint8Array(BUFFER_BYTES);
 /** Reads `length` bytes at `at` into the scratch buffer; undefined if the file ends first. */
 function readScratch(file: Deno.FsFile, at: number, length: number): Uint8Array | undefined {
   if (scratch.length < length) scratch = new Uint8Array(Math.max(length, 2 * scratch.length));
-  const buffer = scratch.subarray(0, length);
-  file.seekSync(at, Deno.SeekMode.Start);
-  let done = 0;
-  while (done < length) {
-    const n = file.readSync(buffer.subarray(done));
-    if (n === null || n === 0) return undefined;
-    done += n;
-  }
-  return buffer;
+  return readInto(file, at, scratch.subarray(0, length));
 }
 
 /** Back to the usual size after a batch much larger than usual. */
