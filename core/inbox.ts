@@ -181,6 +181,8 @@ function lockInbox(path: string): DatabaseSync {
   const lock = new DatabaseSync(`${path}.lock`);
   try {
     lock.exec("PRAGMA busy_timeout = 0");
+    // No rollback journal file beside it: the transaction never writes.
+    lock.exec("PRAGMA journal_mode = MEMORY");
     lock.exec("BEGIN EXCLUSIVE");
   } catch (error) {
     lock.close();
