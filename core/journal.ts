@@ -683,6 +683,11 @@ const INDEX_CHUNK = 512;
 const BUSY_RECHECK_MS = 5;
 /** How long indexing waits after it failed (the database locked, the disk full). */
 const INDEX_RETRY_MS = 1_000;
+/**
+ * How long a commit waits for another connection's lock once indexing has failed: the
+ * listener waits with it, and the callbacks are safe in the inbox meanwhile.
+ */
+const FAILING_BUSY_TIMEOUT_MS = 50;
 
 /** The SQLite journal. Open with {@linkcode Journal.open}; close with `await using` or `close()`. */
 export class Journal implements AsyncDisposable {
@@ -710,6 +715,9 @@ export class Journal implements AsyncDisposable {
   #indexTimer: ReturnType<typeof setTimeout> | undefined;
   /** Why the last indexing commit failed, until one succeeds. */
   #indexError: string | undefined;
+  /** The connection's busy timeout, and whether it is cut short while indexing fails. */
+  #busyTimeoutMs = 1000;
+  #shortTimeout = false;
   /** The inbox offset the open write transaction has indexed up to, to record at its end. */
   #markTo: number | undefined;
   /** Until when the listener counts as busy, by default (see {@linkcode BUSY_BATCH}). */
@@ -798,7 +806,8 @@ export class Journal implements AsyncDisposable {
       // p99 ack latency at 2,000/s was 8.5-9.4 ms, 4.3-4.8 ms with OFF.
       db.exec(`PRAGMA synchronous = ${options.durability === "fsync" ? "FULL" : "OFF"}`);
       db.exec("PRAGMA journal_mode = WAL");
-      db.exec(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 1000)}`);
+      const busyTimeoutMs = Math.trunc(options.busyTimeoutMs ?? 1000);
+      db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
       // Checkpoints every ~40 MB of WAL instead of ~4 MB: fewer, larger ones.
       db.exec("PRAGMA wal_autocheckpoint = 10000");
       const hash = options.hash ?? dedupHash;
@@ -817,6 +826,7 @@ export class Journal implements AsyncDisposable {
         stagedKeys: options.stagedKeys ?? STAGED_KEYS,
         mergeChunk: options.mergeChunk ?? MERGE_CHUNK,
       });
+      journal.#busyTimeoutMs = busyTimeoutMs;
       // Loads the dedup keys at open rather than in the first commit, which would wait.
       if (!options.reader) journal.#keys();
       if (options.checkpointedElsewhere) {
@@ -1312,6 +1322,15 @@ export class Journal implements AsyncDisposable {
     }
     const results: unknown[] = [];
     this.#markTo = undefined;
+    // While indexing fails (a lock held elsewhere), commits give up sooner: each attempt
+    // holds up the listener for as long as it waits.
+    const short = this.#inbox !== undefined && this.#indexError !== undefined;
+    if (short !== this.#shortTimeout) {
+      this.#db.exec(
+        `PRAGMA busy_timeout = ${short ? FAILING_BUSY_TIMEOUT_MS : this.#busyTimeoutMs}`,
+      );
+      this.#shortTimeout = short;
+    }
     try {
       this.#stmt.begin.run();
       this.#keys().sync();

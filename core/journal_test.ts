@@ -921,3 +921,39 @@ Deno.test("journal: with an inbox and no busy option, a batch of 8 or more callb
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("journal: with an inbox, a database locked elsewhere keeps callbacks in the inbox; commits then give up within 50 ms, and indexing resumes when the lock goes", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/journal.db`;
+    const indexed = { records: [] as CallbackRecord[], results: [] as AppendResult[] };
+    await using journal = openWithInbox(path, { now: false }, indexed);
+    const holder = new DatabaseSync(path);
+    holder.exec("BEGIN IMMEDIATE");
+    try {
+      // Waits the full busy timeout (1 s), fails, and stays stored in the inbox.
+      assert.equal(await journal.accept(record(1)), "deferred");
+      assert.match(journal.indexing.error ?? "", /locked/);
+      assert.equal(await journal.accept(record(2)), "deferred");
+      // Now a commit (here /readyz's probe) gives up after 50 ms, not 1 s.
+      const started = performance.now();
+      await assert.rejects(journal.probe(), /locked/);
+      const waited = performance.now() - started;
+      assert.ok(waited < 500, `the probe waited ${waited} ms for the lock`);
+    } finally {
+      holder.exec("ROLLBACK");
+      holder.close();
+    }
+    await until(() => journal.indexing.backlogBytes === 0, "the inbox is indexed");
+    assert.equal(journal.indexing.error, undefined);
+    assert.deepEqual(indexed.results, [
+      { id: 1, duplicate: false },
+      { id: 2, duplicate: false },
+    ]);
+    await journal.probe();
+    // Back to the full timeout, and to indexing before answering.
+    assert.deepEqual(await journal.accept(record(3)), { id: 3, duplicate: false });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
