@@ -15,6 +15,7 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { inboxBacklog, inboxPath } from "../core/inbox.ts";
+import { readInboxMark } from "../core/journal.ts";
 import { APP, messageBody, signedQuery, TOKEN } from "./_callbacks.ts";
 import { fixedRate, type FixedRateResult } from "./_fixed_rate.ts";
 import { type BenchServer, startCeiling, startImhookd } from "./_process.ts";
@@ -99,15 +100,10 @@ class JournalReader implements Disposable {
   #callbacks;
 
   #path: string;
-  #mark;
 
   constructor(path: string) {
     this.#path = path;
     this.#db = new DatabaseSync(path, { readOnly: true });
-    this.#mark = this.#db.prepare(
-      `SELECT (SELECT value FROM meta WHERE key = 'inbox_epoch') AS epoch,
-              (SELECT value FROM meta WHERE key = 'inbox_offset') AS offset`,
-    );
     this.#pending = this.#db.prepare(
       "SELECT COUNT(DISTINCT callback_id) AS n FROM deliveries WHERE state = 'pending'",
     );
@@ -123,11 +119,7 @@ class JournalReader implements Disposable {
    * `deliveries`: they become deliveries in the commit that moves the offset past them).
    */
   #inbox(count: boolean): { bytes: number; records: number } {
-    const mark = this.#mark.get() as { epoch: number | null; offset: number | null };
-    const known = mark.epoch === null || mark.offset === null
-      ? undefined
-      : { epoch: mark.epoch, offset: mark.offset };
-    return inboxBacklog(inboxPath(this.#path), known, { count });
+    return inboxBacklog(inboxPath(this.#path), readInboxMark(this.#db), { count });
   }
 
   /**

@@ -124,6 +124,29 @@ function shrinkScratch(): void {
 }
 
 /**
+ * The header of the batch at `at` in a file of `size` bytes, if one starts there and the
+ * file holds all of its payload (`bytes`, header included).
+ */
+function batchHeaderAt(
+  file: Deno.FsFile,
+  at: number,
+  size: number,
+): { bytes: number; count: number; crc: number } | undefined {
+  if (size - at < BATCH_HEADER_BYTES) return undefined;
+  const header = readScratch(file, at, BATCH_HEADER_BYTES);
+  if (header === undefined) return undefined;
+  const view = new DataView(header.buffer, header.byteOffset, BATCH_HEADER_BYTES);
+  if (view.getUint32(0) !== BATCH_MAGIC) return undefined;
+  const payload = view.getUint32(4);
+  if (size - at - BATCH_HEADER_BYTES < payload) return undefined;
+  return {
+    bytes: BATCH_HEADER_BYTES + payload,
+    count: view.getUint32(8),
+    crc: view.getUint32(12),
+  };
+}
+
+/**
  * The batch at `at`, if a whole, intact batch starts there; its payload is in the scratch
  * buffer until the next read.
  */
@@ -132,18 +155,25 @@ function batchAt(
   at: number,
   size: number,
 ): { bytes: number; count: number; payload: Uint8Array } | undefined {
-  if (size - at < BATCH_HEADER_BYTES) return undefined;
-  const header = readScratch(file, at, BATCH_HEADER_BYTES);
+  const header = batchHeaderAt(file, at, size);
   if (header === undefined) return undefined;
-  const view = new DataView(header.buffer, header.byteOffset, BATCH_HEADER_BYTES);
-  if (view.getUint32(0) !== BATCH_MAGIC) return undefined;
-  const bytes = view.getUint32(4);
-  const count = view.getUint32(8);
-  const crc = view.getUint32(12);
-  if (size - at - BATCH_HEADER_BYTES < bytes) return undefined;
-  const payload = readScratch(file, at + BATCH_HEADER_BYTES, bytes);
-  if (payload === undefined || crc32(payload) >>> 0 !== crc) return undefined;
-  return { bytes: BATCH_HEADER_BYTES + bytes, count, payload };
+  const payload = readScratch(file, at + BATCH_HEADER_BYTES, header.bytes - BATCH_HEADER_BYTES);
+  if (payload === undefined || crc32(payload) >>> 0 !== header.crc) return undefined;
+  return { bytes: header.bytes, count: header.count, payload };
+}
+
+/**
+ * Where indexing resumes in a file named `epoch`, given what the journal recorded: its offset
+ * in the same file, else the first batch (a newer file, started after the recorded one was
+ * all indexed).
+ */
+function resumeAt(known: { epoch: number; offset: number } | undefined, epoch: number): number {
+  return known !== undefined && known.epoch === epoch ? known.offset : INBOX_HEADER_BYTES;
+}
+
+function writeError(error: unknown): InboxWriteError {
+  const reason = error instanceof Error ? error.message : String(error);
+  return new InboxWriteError(`Cannot write the journal's inbox: ${reason}`, { cause: error });
 }
 
 function decodeRecords(payload: Uint8Array, count: number, into: CallbackRecord[]): void {
@@ -268,9 +298,7 @@ export class Inbox {
         file.close();
         return { inbox: Inbox.#create(path, lock, durability), resume: INBOX_HEADER_BYTES };
       }
-      const resume = known !== undefined && known.epoch === epoch
-        ? known.offset
-        : INBOX_HEADER_BYTES;
+      const resume = resumeAt(known, epoch);
       if (resume > size) {
         throw new Error(
           `${path} ends at byte ${size}, before the journal's record of it (${resume})`,
@@ -396,8 +424,7 @@ export class Inbox {
       } catch {
         this.#dirty = true;
       }
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new InboxWriteError(`Cannot write the journal's inbox: ${reason}`, { cause: error });
+      throw writeError(error);
     }
     this.#size = start + batch.length;
     if (this.#buffer.length > 4 * BUFFER_BYTES) {
@@ -436,8 +463,7 @@ export class Inbox {
       this.#file.seekSync(start, Deno.SeekMode.Start);
       writeFully(this.#file, new Uint8Array(bytes));
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new InboxWriteError(`Cannot write the journal's inbox: ${reason}`, { cause: error });
+      throw writeError(error);
     } finally {
       try {
         this.#file.truncateSync(start);
@@ -507,19 +533,15 @@ export function inboxBacklog(
     const size = file.statSync().size;
     const epoch = epochOf(readFully(file, 0, INBOX_HEADER_BYTES));
     if (epoch === undefined) return { bytes: 0, records: 0 };
-    const from = known !== undefined && known.epoch === epoch ? known.offset : INBOX_HEADER_BYTES;
+    const from = resumeAt(known, epoch);
     if (options.count === false) return { bytes: Math.max(0, size - from), records: 0 };
     let records = 0;
     let at = from;
-    while (size - at >= BATCH_HEADER_BYTES) {
-      const header = readFully(file, at, BATCH_HEADER_BYTES);
+    for (;;) {
+      const header = batchHeaderAt(file, at, size);
       if (header === undefined) break;
-      const view = new DataView(header.buffer);
-      if (view.getUint32(0) !== BATCH_MAGIC) break;
-      const bytes = view.getUint32(4);
-      if (size - at - BATCH_HEADER_BYTES < bytes) break;
-      records += view.getUint32(8);
-      at += BATCH_HEADER_BYTES + bytes;
+      records += header.count;
+      at += header.bytes;
     }
     return { bytes: at - from, records };
   } finally {

@@ -611,6 +611,21 @@ class DedupKeys {
   }
 }
 
+/**
+ * What the journal at `db` records of its inbox: the epoch of the file it indexes and how far
+ * it has indexed it (undefined before the first inbox). For any connection, a read-only one
+ * too: with {@linkcode inboxBacklog}, what is stored and not indexed yet.
+ */
+export function readInboxMark(db: DatabaseSync): { epoch: number; offset: number } | undefined {
+  const row = db.prepare(
+    `SELECT (SELECT value FROM meta WHERE key = 'inbox_epoch') AS epoch,
+            (SELECT value FROM meta WHERE key = 'inbox_offset') AS offset`,
+  ).get() as { epoch: number | null; offset: number | null };
+  return row.epoch === null || row.offset === null
+    ? undefined
+    : { epoch: row.epoch, offset: row.offset };
+}
+
 /** Options of {@linkcode Journal.open}. */
 export interface JournalOptions {
   /** Default `os`. */
@@ -731,7 +746,6 @@ export class Journal implements AsyncDisposable {
     pending: StatementSync;
     insertQuarantine: StatementSync;
     generation: StatementSync;
-    inboxMark: StatementSync;
     setInboxMark: StatementSync;
   };
 
@@ -785,10 +799,6 @@ export class Journal implements AsyncDisposable {
          VALUES (?, ?, ?, ?, ?, ?)`,
       ),
       generation: db.prepare("SELECT value FROM meta WHERE key = 'replay_generation'"),
-      inboxMark: db.prepare(
-        `SELECT (SELECT value FROM meta WHERE key = 'inbox_epoch') AS epoch,
-                (SELECT value FROM meta WHERE key = 'inbox_offset') AS offset`,
-      ),
       setInboxMark: db.prepare(
         `INSERT INTO meta (key, value) VALUES ('inbox_epoch', ?), ('inbox_offset', ?)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
@@ -843,20 +853,12 @@ export class Journal implements AsyncDisposable {
   }
 
   #openInbox(durability: Durability, options: InboxOptions): void {
-    const { inbox, resume } = Inbox.open(inboxPath(this.path), durability, this.#inboxMark());
+    const { inbox, resume } = Inbox.open(inboxPath(this.path), durability, readInboxMark(this.#db));
     this.#inbox = inbox;
     this.#inboxOptions = options;
     this.#indexed = resume;
     // What an earlier process stored and did not index, from now on.
     if (inbox.size > resume) this.#scheduleIndex(0);
-  }
-
-  /** What the database records of the inbox: its epoch and how far it is indexed. */
-  #inboxMark(): { epoch: number; offset: number } | undefined {
-    const row = this.#stmt.inboxMark.get() as { epoch: number | null; offset: number | null };
-    return row.epoch === null || row.offset === null
-      ? undefined
-      : { epoch: row.epoch, offset: row.offset };
   }
 
   /** The dedup keys, read into memory on first use. */
@@ -1178,7 +1180,7 @@ export class Journal implements AsyncDisposable {
        GROUP BY d.plugin ORDER BY d.plugin`,
     ).all() as unknown as PluginStatus[];
     const mark = this.#inbox === undefined
-      ? this.#inboxMark()
+      ? readInboxMark(this.#db)
       : { epoch: this.#inbox.epoch, offset: this.#indexed };
     return {
       callbacks: one("SELECT COUNT(*) AS n FROM callbacks"),
