@@ -7,6 +7,7 @@ import {
   JournalUnavailableError,
   SCHEMA_VERSION,
 } from "./journal.ts";
+import { tempDir } from "./_testing.ts";
 
 function record(n: number, overrides: Partial<CallbackRecord> = {}): CallbackRecord {
   return {
@@ -751,148 +752,133 @@ async function until(check: () => boolean, what: string): Promise<void> {
 }
 
 Deno.test("journal: with an inbox, an idle listener's callbacks are indexed before they are answered", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const path = `${dir}/journal.db`;
-    const indexed = { records: [] as CallbackRecord[], results: [] as AppendResult[] };
-    await using journal = openWithInbox(path, { now: false }, indexed);
-    const results = await Promise.all([1, 2, 1].map((n) => journal.accept(record(n))));
-    assert.deepEqual(results, [
-      { id: 1, duplicate: false },
-      { id: 2, duplicate: false },
-      { id: 1, duplicate: true },
-    ]);
-    assert.equal(journal.status().callbacks, 2);
-    assert.deepEqual(journal.status().inbox, { records: 0, bytes: 0 });
-    // Only deferred callbacks are reported indexed later.
-    assert.equal(indexed.records.length, 0);
-    await assert.rejects(journal.append(record(3)), /through its inbox/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using tmp = await tempDir("journal_test_");
+  const dir = tmp.path;
+  const path = `${dir}/journal.db`;
+  const indexed = { records: [] as CallbackRecord[], results: [] as AppendResult[] };
+  await using journal = openWithInbox(path, { now: false }, indexed);
+  const results = await Promise.all([1, 2, 1].map((n) => journal.accept(record(n))));
+  assert.deepEqual(results, [
+    { id: 1, duplicate: false },
+    { id: 2, duplicate: false },
+    { id: 1, duplicate: true },
+  ]);
+  assert.equal(journal.status().callbacks, 2);
+  assert.deepEqual(journal.status().inbox, { records: 0, bytes: 0 });
+  // Only deferred callbacks are reported indexed later.
+  assert.equal(indexed.records.length, 0);
+  await assert.rejects(journal.append(record(3)), /through its inbox/);
 });
 
 Deno.test("journal: with an inbox, a busy listener's callbacks are answered at once and indexed when it is not", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const path = `${dir}/journal.db`;
-    const busy = { now: true };
-    const indexed = { records: [] as CallbackRecord[], results: [] as AppendResult[] };
-    await using journal = openWithInbox(path, busy, indexed);
-    let commits = 0;
-    journal.onAppend(() => commits++);
-    const first = await Promise.all([1, 2, 3].map((n) => journal.accept(record(n))));
-    const second = await Promise.all([3, 4].map((n) => journal.accept(record(n))));
-    assert.deepEqual([...first, ...second], Array(5).fill("deferred"));
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.equal(journal.status().callbacks, 0, "indexed while busy");
-    assert.deepEqual(journal.status().inbox.records, 5);
-    assert.ok(journal.indexing.backlogBytes > 0);
-    assert.equal(commits, 0);
+  await using tmp = await tempDir("journal_test_");
+  const dir = tmp.path;
+  const path = `${dir}/journal.db`;
+  const busy = { now: true };
+  const indexed = { records: [] as CallbackRecord[], results: [] as AppendResult[] };
+  await using journal = openWithInbox(path, busy, indexed);
+  let commits = 0;
+  journal.onAppend(() => commits++);
+  const first = await Promise.all([1, 2, 3].map((n) => journal.accept(record(n))));
+  const second = await Promise.all([3, 4].map((n) => journal.accept(record(n))));
+  assert.deepEqual([...first, ...second], Array(5).fill("deferred"));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(journal.status().callbacks, 0, "indexed while busy");
+  assert.deepEqual(journal.status().inbox.records, 5);
+  assert.ok(journal.indexing.backlogBytes > 0);
+  assert.equal(commits, 0);
 
-    busy.now = false;
-    await until(() => journal.indexing.backlogBytes === 0, "the inbox is indexed");
-    assert.ok(commits > 0, "the delivery side is told of the new callbacks");
-    assert.deepEqual(
-      indexed.records.map((r) => r.dedupKey),
-      [1, 2, 3, 3, 4].map((n) => `key-${n}`),
-    );
-    assert.deepEqual(indexed.results, [
-      { id: 1, duplicate: false },
-      { id: 2, duplicate: false },
-      { id: 3, duplicate: false },
-      { id: 3, duplicate: true },
-      { id: 4, duplicate: false },
-    ]);
-    assert.equal(journal.status().callbacks, 4);
-    assert.deepEqual(journal.status().inbox, { records: 0, bytes: 0 });
-    assert.deepEqual(journal.pending("a", 0, 10).map((p) => p.id), [1, 2, 3, 4]);
-    // Indexed up to date again: the next callback is indexed before its answer.
-    assert.deepEqual(await journal.accept(record(2)), { id: 2, duplicate: true });
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  busy.now = false;
+  await until(() => journal.indexing.backlogBytes === 0, "the inbox is indexed");
+  assert.ok(commits > 0, "the delivery side is told of the new callbacks");
+  assert.deepEqual(
+    indexed.records.map((r) => r.dedupKey),
+    [1, 2, 3, 3, 4].map((n) => `key-${n}`),
+  );
+  assert.deepEqual(indexed.results, [
+    { id: 1, duplicate: false },
+    { id: 2, duplicate: false },
+    { id: 3, duplicate: false },
+    { id: 3, duplicate: true },
+    { id: 4, duplicate: false },
+  ]);
+  assert.equal(journal.status().callbacks, 4);
+  assert.deepEqual(journal.status().inbox, { records: 0, bytes: 0 });
+  assert.deepEqual(journal.pending("a", 0, 10).map((p) => p.id), [1, 2, 3, 4]);
+  // Indexed up to date again: the next callback is indexed before its answer.
+  assert.deepEqual(await journal.accept(record(2)), { id: 2, duplicate: true });
 });
 
 Deno.test("journal: with an inbox, a busy listener's backlog past maxBacklogBytes is indexed anyway", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const busy = { now: true };
-    await using journal = openWithInbox(`${dir}/journal.db`, busy, undefined, {
-      maxBacklogBytes: 1_000,
-    });
-    for (let n = 1; n <= 20; n++) assert.equal(await journal.accept(record(n)), "deferred");
-    await until(() => journal.indexing.backlogBytes <= 1_000, "the backlog is indexed down");
-    assert.ok(journal.status().callbacks > 0);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using tmp = await tempDir("journal_test_");
+  const dir = tmp.path;
+  const busy = { now: true };
+  await using journal = openWithInbox(`${dir}/journal.db`, busy, undefined, {
+    maxBacklogBytes: 1_000,
+  });
+  for (let n = 1; n <= 20; n++) assert.equal(await journal.accept(record(n)), "deferred");
+  await until(() => journal.indexing.backlogBytes <= 1_000, "the backlog is indexed down");
+  assert.ok(journal.status().callbacks > 0);
 });
 
 Deno.test("journal: with an inbox, callbacks answered but not indexed when the process died are indexed by the next open", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const path = `${dir}/journal.db`;
-    const busy = { now: true };
-    const first = openWithInbox(path, { now: false });
-    assert.deepEqual(await first.accept(record(1)), { id: 1, duplicate: false });
-    first.close();
-    // Answered more without indexing them, and is never closed before the next open (a crash).
-    const crashed = openWithInbox(path, busy);
-    for (let n = 2; n <= 6; n++) assert.equal(await crashed.accept(record(n)), "deferred");
-    // A second serve on the same journal would corrupt the inbox: it is refused.
-    assert.throws(() => openWithInbox(path, { now: false }), /in use by another imhookd serve/);
-    // Closing writes nothing more than a crash would have: everything was written already.
-    crashed.close();
-    // A torn batch at the end, as a kill in the middle of a write leaves.
-    Deno.writeFileSync(`${path}-inbox`, new Uint8Array([0x69, 0x6d, 0x42, 0x78, 0, 0, 9]), {
-      append: true,
-    });
+  await using tmp = await tempDir("journal_test_");
+  const dir = tmp.path;
+  const path = `${dir}/journal.db`;
+  const busy = { now: true };
+  const first = openWithInbox(path, { now: false });
+  assert.deepEqual(await first.accept(record(1)), { id: 1, duplicate: false });
+  first.close();
+  // Answered more without indexing them, and is never closed before the next open (a crash).
+  const crashed = openWithInbox(path, busy);
+  for (let n = 2; n <= 6; n++) assert.equal(await crashed.accept(record(n)), "deferred");
+  // A second serve on the same journal would corrupt the inbox: it is refused.
+  assert.throws(() => openWithInbox(path, { now: false }), /in use by another imhookd serve/);
+  // Closing writes nothing more than a crash would have: everything was written already.
+  crashed.close();
+  // A torn batch at the end, as a kill in the middle of a write leaves.
+  Deno.writeFileSync(`${path}-inbox`, new Uint8Array([0x69, 0x6d, 0x42, 0x78, 0, 0, 9]), {
+    append: true,
+  });
 
-    const indexed = { records: [] as CallbackRecord[], results: [] as AppendResult[] };
-    await using again = openWithInbox(path, { now: false }, indexed);
-    await until(() => again.indexing.backlogBytes === 0, "the inbox is indexed");
-    assert.deepEqual(
-      indexed.records.map((r) => r.dedupKey),
-      [2, 3, 4, 5, 6].map((n) => `key-${n}`),
-    );
-    assert.equal(again.status().callbacks, 6);
-    assert.deepEqual(await again.accept(record(7)), { id: 7, duplicate: false });
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  const indexed = { records: [] as CallbackRecord[], results: [] as AppendResult[] };
+  await using again = openWithInbox(path, { now: false }, indexed);
+  await until(() => again.indexing.backlogBytes === 0, "the inbox is indexed");
+  assert.deepEqual(
+    indexed.records.map((r) => r.dedupKey),
+    [2, 3, 4, 5, 6].map((n) => `key-${n}`),
+  );
+  assert.equal(again.status().callbacks, 6);
+  assert.deepEqual(await again.accept(record(7)), { id: 7, duplicate: false });
 });
 
 Deno.test("journal: with an inbox, a large indexed inbox starts over in a new file, and a reopen resumes right", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const path = `${dir}/journal.db`;
-    const busy = { now: true };
-    {
-      await using journal = openWithInbox(path, busy, undefined, { restartBytes: 2_000 });
-      for (let n = 1; n <= 20; n++) assert.equal(await journal.accept(record(n)), "deferred");
-      const before = Deno.statSync(`${path}-inbox`).size;
-      assert.ok(before > 2_000);
-      busy.now = false;
-      await until(() => journal.indexing.backlogBytes === 0, "the inbox is indexed");
-      await until(() => Deno.statSync(`${path}-inbox`).size < before, "the inbox starts over");
-      busy.now = true;
-      for (let n = 21; n <= 25; n++) assert.equal(await journal.accept(record(n)), "deferred");
-      assert.equal(journal.status().callbacks, 20);
-    }
-    await using again = openWithInbox(path, { now: false }, undefined, { restartBytes: 2_000 });
-    await until(() => again.indexing.backlogBytes === 0, "the new inbox is indexed");
-    assert.equal(again.status().callbacks, 25);
-    assert.deepEqual(again.pending("b", 0, 100).map((p) => p.id), range(1, 25));
-    // Callbacks indexed as they come (an idle listener) start the file over too.
-    const size = Deno.statSync(`${path}-inbox`).size;
-    for (let n = 26; n <= 45; n++) {
-      assert.deepEqual(await again.accept(record(n)), { id: n, duplicate: false });
-    }
-    assert.ok(Deno.statSync(`${path}-inbox`).size < size + 2_000, "the inbox only grows");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
+  await using tmp = await tempDir("journal_test_");
+  const dir = tmp.path;
+  const path = `${dir}/journal.db`;
+  const busy = { now: true };
+  {
+    await using journal = openWithInbox(path, busy, undefined, { restartBytes: 2_000 });
+    for (let n = 1; n <= 20; n++) assert.equal(await journal.accept(record(n)), "deferred");
+    const before = Deno.statSync(`${path}-inbox`).size;
+    assert.ok(before > 2_000);
+    busy.now = false;
+    await until(() => journal.indexing.backlogBytes === 0, "the inbox is indexed");
+    await until(() => Deno.statSync(`${path}-inbox`).size < before, "the inbox starts over");
+    busy.now = true;
+    for (let n = 21; n <= 25; n++) assert.equal(await journal.accept(record(n)), "deferred");
+    assert.equal(journal.status().callbacks, 20);
   }
+  await using again = openWithInbox(path, { now: false }, undefined, { restartBytes: 2_000 });
+  await until(() => again.indexing.backlogBytes === 0, "the new inbox is indexed");
+  assert.equal(again.status().callbacks, 25);
+  assert.deepEqual(again.pending("b", 0, 100).map((p) => p.id), range(1, 25));
+  // Callbacks indexed as they come (an idle listener) start the file over too.
+  const size = Deno.statSync(`${path}-inbox`).size;
+  for (let n = 26; n <= 45; n++) {
+    assert.deepEqual(await again.accept(record(n)), { id: n, duplicate: false });
+  }
+  assert.ok(Deno.statSync(`${path}-inbox`).size < size + 2_000, "the inbox only grows");
 });
 
 function range(from: number, to: number): number[] {
@@ -900,60 +886,54 @@ function range(from: number, to: number): number[] {
 }
 
 Deno.test("journal: with an inbox and no busy option, a batch of 8 or more callbacks counts as a busy listener", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    await using journal = Journal.open(`${dir}/journal.db`, { inbox: {} });
-    // One at a time, as at a steady low rate: indexed before the answer.
-    for (let n = 1; n <= 3; n++) {
-      assert.deepEqual(await journal.accept(record(n)), { id: n, duplicate: false });
-    }
-    // Eight read in one turn, as under a flood: answered at once, indexed later.
-    const flood = await Promise.all(range(4, 11).map((n) => journal.accept(record(n))));
-    assert.deepEqual(flood, Array(8).fill("deferred"));
-    // Within the next 20 ms a lone callback waits for its turn too (the backlog comes first).
-    assert.equal(await journal.accept(record(12)), "deferred");
-    await until(() => journal.indexing.backlogBytes === 0, "the inbox is indexed");
-    assert.equal(journal.status().callbacks, 12);
-    assert.deepEqual(journal.pending("a", 0, 100).map((p) => p.id), range(1, 12));
-    await new Promise((resolve) => setTimeout(resolve, 30));
-    assert.deepEqual(await journal.accept(record(13)), { id: 13, duplicate: false });
-  } finally {
-    await Deno.remove(dir, { recursive: true });
+  await using tmp = await tempDir("journal_test_");
+  const dir = tmp.path;
+  await using journal = Journal.open(`${dir}/journal.db`, { inbox: {} });
+  // One at a time, as at a steady low rate: indexed before the answer.
+  for (let n = 1; n <= 3; n++) {
+    assert.deepEqual(await journal.accept(record(n)), { id: n, duplicate: false });
   }
+  // Eight read in one turn, as under a flood: answered at once, indexed later.
+  const flood = await Promise.all(range(4, 11).map((n) => journal.accept(record(n))));
+  assert.deepEqual(flood, Array(8).fill("deferred"));
+  // Within the next 20 ms a lone callback waits for its turn too (the backlog comes first).
+  assert.equal(await journal.accept(record(12)), "deferred");
+  await until(() => journal.indexing.backlogBytes === 0, "the inbox is indexed");
+  assert.equal(journal.status().callbacks, 12);
+  assert.deepEqual(journal.pending("a", 0, 100).map((p) => p.id), range(1, 12));
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  assert.deepEqual(await journal.accept(record(13)), { id: 13, duplicate: false });
 });
 
 Deno.test("journal: with an inbox, a database locked elsewhere keeps callbacks in the inbox; commits then give up within 50 ms, and indexing resumes when the lock goes", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmp = await tempDir("journal_test_");
+  const dir = tmp.path;
+  const path = `${dir}/journal.db`;
+  const indexed = { records: [] as CallbackRecord[], results: [] as AppendResult[] };
+  await using journal = openWithInbox(path, { now: false }, indexed);
+  const holder = new DatabaseSync(path);
+  holder.exec("BEGIN IMMEDIATE");
   try {
-    const path = `${dir}/journal.db`;
-    const indexed = { records: [] as CallbackRecord[], results: [] as AppendResult[] };
-    await using journal = openWithInbox(path, { now: false }, indexed);
-    const holder = new DatabaseSync(path);
-    holder.exec("BEGIN IMMEDIATE");
-    try {
-      // Waits the full busy timeout (1 s), fails, and stays stored in the inbox.
-      assert.equal(await journal.accept(record(1)), "deferred");
-      assert.match(journal.indexing.error ?? "", /locked/);
-      assert.equal(await journal.accept(record(2)), "deferred");
-      // Now a commit (here /readyz's probe) gives up after 50 ms, not 1 s.
-      const started = performance.now();
-      await assert.rejects(journal.probe(), /locked/);
-      const waited = performance.now() - started;
-      assert.ok(waited < 500, `the probe waited ${waited} ms for the lock`);
-    } finally {
-      holder.exec("ROLLBACK");
-      holder.close();
-    }
-    await until(() => journal.indexing.backlogBytes === 0, "the inbox is indexed");
-    assert.equal(journal.indexing.error, undefined);
-    assert.deepEqual(indexed.results, [
-      { id: 1, duplicate: false },
-      { id: 2, duplicate: false },
-    ]);
-    await journal.probe();
-    // Back to the full timeout, and to indexing before answering.
-    assert.deepEqual(await journal.accept(record(3)), { id: 3, duplicate: false });
+    // Waits the full busy timeout (1 s), fails, and stays stored in the inbox.
+    assert.equal(await journal.accept(record(1)), "deferred");
+    assert.match(journal.indexing.error ?? "", /locked/);
+    assert.equal(await journal.accept(record(2)), "deferred");
+    // Now a commit (here /readyz's probe) gives up after 50 ms, not 1 s.
+    const started = performance.now();
+    await assert.rejects(journal.probe(), /locked/);
+    const waited = performance.now() - started;
+    assert.ok(waited < 500, `the probe waited ${waited} ms for the lock`);
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    holder.exec("ROLLBACK");
+    holder.close();
   }
+  await until(() => journal.indexing.backlogBytes === 0, "the inbox is indexed");
+  assert.equal(journal.indexing.error, undefined);
+  assert.deepEqual(indexed.results, [
+    { id: 1, duplicate: false },
+    { id: 2, duplicate: false },
+  ]);
+  await journal.probe();
+  // Back to the full timeout, and to indexing before answering.
+  assert.deepEqual(await journal.accept(record(3)), { id: 3, duplicate: false });
 });

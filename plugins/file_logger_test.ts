@@ -4,6 +4,7 @@ import process from "node:process";
 import { configure, getLogger, type LogRecord, reset } from "@logtape/logtape";
 import type { CallbackEvent, PluginContext, PluginInstance } from "../plugin.ts";
 import fileLogger, { type FileLoggerOptions, formatLogLine } from "./file_logger.ts";
+import { tempDir } from "../core/_testing.ts";
 
 const OPTIONS_CTX = { name: "audit", configDir: "/etc/imhookd" };
 
@@ -43,11 +44,6 @@ async function captureLogs(records: LogRecord[]): Promise<AsyncDisposable> {
     ],
   });
   return { [Symbol.asyncDispose]: () => reset() };
-}
-
-async function tempDir(): Promise<AsyncDisposable & { path: string }> {
-  const path = await Deno.makeTempDir({ prefix: "file_logger_test_" });
-  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
 }
 
 function context(dir: string): PluginContext {
@@ -235,7 +231,7 @@ Deno.test("file_logger: an unredacted line carries the body as received, on one 
 });
 
 Deno.test("file_logger: appends one line per callback to a new 0640 file, keeping old lines", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("file_logger_test_");
   const path = join(dir.path, "logs", "callbacks.jsonl");
   await Deno.mkdir(join(dir.path, "logs"));
   await Deno.writeTextFile(path, '{"old":true}\n');
@@ -280,7 +276,7 @@ Deno.test("file_logger: appends one line per callback to a new 0640 file, keepin
 });
 
 Deno.test("file_logger: lines handed over together are all written, in order", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("file_logger_test_");
   const path = join(dir.path, "cb.jsonl");
   {
     await using logger = await start(dir.path, { path });
@@ -293,7 +289,7 @@ Deno.test("file_logger: lines handed over together are all written, in order", a
 });
 
 Deno.test("file_logger: multi-byte text and lines larger than the write buffer stay intact", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("file_logger_test_");
   const path = join(dir.path, "cb.jsonl");
   const big = "群消息😀".repeat(100_000); // ~1.4 MB of UTF-8, past the 256 KiB scratch buffer
   const events = [event(1), event(2, { payload: { CallbackCommand: "X", Text: big } }), event(3)];
@@ -313,7 +309,7 @@ Deno.test("file_logger: multi-byte text and lines larger than the write buffer s
 });
 
 Deno.test("file_logger: dispose waits for queued lines; later calls are refused", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("file_logger_test_");
   const path = join(dir.path, "cb.jsonl");
   const logger = await start(dir.path, { path });
   const pending = Array.from({ length: 20 }, (_, i) => logger.handle(event(i), signal));
@@ -334,7 +330,7 @@ Deno.test("file_logger: dispose waits for queued lines; later calls are refused"
 });
 
 Deno.test("file_logger: rotation keeps max_bytes per file and `keep` older files", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("file_logger_test_");
   const path = join(dir.path, "callbacks.jsonl");
   const lineBytes = new TextEncoder().encode(formatLogLine(event(100))).length;
   const maxBytes = lineBytes * 3 + 10; // three lines per file
@@ -368,7 +364,7 @@ Deno.test("file_logger: rotation keeps max_bytes per file and `keep` older files
 });
 
 Deno.test("file_logger: a line longer than max_bytes gets a file of its own", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("file_logger_test_");
   const path = join(dir.path, "cb.jsonl");
   {
     await using logger = await start(dir.path, { path, rotate: { max_bytes: 50, keep: 3 } });
@@ -382,7 +378,7 @@ Deno.test("file_logger: a line longer than max_bytes gets a file of its own", as
 Deno.test("file_logger: create cuts a torn last line back to the last newline", async () => {
   const records: LogRecord[] = [];
   await using _logs = await captureLogs(records);
-  await using dir = await tempDir();
+  await using dir = await tempDir("file_logger_test_");
   const path = join(dir.path, "cb.jsonl");
   await Deno.writeTextFile(path, '{"a":1}\n{"b":2}\n{"c":');
   {
@@ -437,7 +433,7 @@ for (let round = 0; ; round++) {
 `;
 
 Deno.test("file_logger: after a SIGKILL mid-write, the file ends on a whole line at the next start", async () => {
-  await using dir = await tempDir();
+  await using dir = await tempDir("file_logger_test_");
   const path = join(dir.path, "cb.jsonl");
   const script = join(dir.path, "child.ts");
   await Deno.writeTextFile(script, CHILD_SCRIPT);

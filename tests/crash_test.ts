@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { inboxBacklog, inboxPath } from "../core/inbox.ts";
+import { Journal, type JournalStatus } from "../core/journal.ts";
 import {
   eventually,
   recordConfigPath,
@@ -36,6 +36,12 @@ function random(seed: number): () => number {
 function seedOf(): number {
   const given = Deno.env.get("IMHOOKD_CRASH_SEED");
   return given !== undefined ? Number(given) : Math.floor(Math.random() * 2 ** 31);
+}
+
+/** A run's random numbers, and the words that say how to replay it. */
+function seeded(): { rand: () => number; why: string } {
+  const seed = seedOf();
+  return { rand: random(seed), why: `(seed ${seed}; rerun with IMHOOKD_CRASH_SEED=${seed})` };
 }
 
 function body(seq: number): string {
@@ -132,33 +138,25 @@ async function redeliver(config: string, dir: string, acked: number[], why: stri
   assert.deepEqual(missing(stored, got), [], `journaled but never delivered ${why}`);
 }
 
+/** The journal's own counts (what `status` prints), read beside a running `serve` or not. */
+function journalStatus(journal: string): JournalStatus {
+  const reader = Journal.open(journal, { reader: true });
+  try {
+    return reader.status();
+  } finally {
+    reader.close();
+  }
+}
+
 /** Callbacks stored and not delivered yet: pending deliveries, and the inbox not indexed. */
 function undelivered(journal: string): number {
-  const db = new DatabaseSync(journal, { readOnly: true });
-  try {
-    const row = db.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE state = 'pending'").get();
-    return (row as { n: number }).n + inInbox(journal);
-  } finally {
-    db.close();
-  }
+  const status = journalStatus(journal);
+  return status.inbox.records + status.plugins.reduce((sum, p) => sum + p.pending, 0);
 }
 
 /** Callbacks answered and stored in the journal's inbox, but not indexed. */
 function inInbox(journal: string): number {
-  const db = new DatabaseSync(journal, { readOnly: true });
-  let mark;
-  try {
-    mark = db.prepare(
-      `SELECT (SELECT value FROM meta WHERE key = 'inbox_epoch') AS epoch,
-              (SELECT value FROM meta WHERE key = 'inbox_offset') AS offset`,
-    ).get() as { epoch: number | null; offset: number | null };
-  } finally {
-    db.close();
-  }
-  const known = mark.epoch === null || mark.offset === null
-    ? undefined
-    : { epoch: mark.epoch, offset: mark.offset };
-  return inboxBacklog(inboxPath(journal), known).records;
+  return journalStatus(journal).inbox.records;
 }
 
 function acknowledged(answers: Answers): number[] {
@@ -181,9 +179,7 @@ function missing(expected: Iterable<number>, got: Set<number>): number[] {
 }
 
 Deno.test("crash: after SIGKILL mid-stream and a restart every acknowledged callback is delivered, each group in journal order", async () => {
-  const seed = seedOf();
-  const rand = random(seed);
-  const why = `(seed ${seed}; rerun with IMHOOKD_CRASH_SEED=${seed})`;
+  const { rand, why } = seeded();
   await using ws = await workspace(recorderConfig());
   const answers: Answers = new Map();
   const next = { seq: 1 };
@@ -212,9 +208,7 @@ Deno.test("crash: after SIGKILL mid-stream and a restart every acknowledged call
 });
 
 Deno.test("crash: SIGKILL while the listener is saturated (indexing deferred) loses no acknowledged callback from the inbox", async () => {
-  const seed = seedOf();
-  const rand = random(seed);
-  const why = `(seed ${seed}; rerun with IMHOOKD_CRASH_SEED=${seed})`;
+  const { rand, why } = seeded();
   await using ws = await workspace(recorderConfig());
   const answers: Answers = new Map();
   const next = { seq: 1 };
@@ -229,9 +223,7 @@ Deno.test("crash: SIGKILL while the listener is saturated (indexing deferred) lo
 });
 
 Deno.test("crash: drill of 5 SIGKILLs leaves every acknowledged callback in file_logger and sqlite_sync, and nothing unjournaled", async () => {
-  const seed = seedOf();
-  const rand = random(seed);
-  const why = `(seed ${seed}; rerun with IMHOOKD_CRASH_SEED=${seed})`;
+  const { rand, why } = seeded();
   await using ws = await workspace(recorderConfig(`
   - name: audit
     use: builtin:file_logger
