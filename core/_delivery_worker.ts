@@ -9,7 +9,7 @@
 /// <reference lib="deno.worker" />
 import { getPriority, setPriority } from "node:os";
 import { setImmediate } from "node:timers";
-import { type Config, pluginChanged } from "./config.ts";
+import type { Config } from "./config.ts";
 import { Delivery, type DeliveryJournal, type DeliveryTarget } from "./delivery.ts";
 import {
   deferredLocations,
@@ -24,6 +24,7 @@ import {
   disposePlugins,
   type LoadedPlugin,
   loadPlugins,
+  pluginChanged,
   PluginLoadError,
   type StartedPlugin,
   startPlugins,

@@ -61,16 +61,6 @@ export interface PluginEntry {
   index: number;
 }
 
-/**
- * Whether a reload must restart a running plugin for `next`: its module, options,
- * concurrency or ordering changed (its name, `on` patterns and position need no restart).
- */
-export function pluginChanged(running: PluginEntry, next: PluginEntry): boolean {
-  return running.module !== next.module || running.concurrency !== next.concurrency ||
-    running.ordering !== next.ordering ||
-    JSON.stringify(running.options) !== JSON.stringify(next.options);
-}
-
 /** The validated configuration, with defaults filled and paths made absolute. */
 export interface Config {
   /** Absolute path of the config file. */

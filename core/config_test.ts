@@ -6,9 +6,9 @@ import {
   loadConfig,
   matchesPattern,
   parseConfig,
-  pluginChanged,
   type PluginEntry,
 } from "./config.ts";
+import { pluginChanged } from "./loader.ts";
 
 const MINIMAL = "apps:\n  - sdk_app_id: 1400000000\n";
 

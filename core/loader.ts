@@ -16,6 +16,18 @@ const BUILTINS: Record<string, () => Promise<{ default: unknown }>> = {
   sqlite_sync: () => import("../plugins/sqlite_sync.ts"),
 };
 
+/**
+ * Whether a reload must restart a running plugin for `next`: its module, options,
+ * concurrency or ordering changed (its name, `on` patterns and position need no restart).
+ * Here rather than in `config.ts`, which the delivery thread does not load: zod and yaml
+ * would cost it ~4 MiB of heap.
+ */
+export function pluginChanged(running: PluginEntry, next: PluginEntry): boolean {
+  return running.module !== next.module || running.concurrency !== next.concurrency ||
+    running.ordering !== next.ordering ||
+    JSON.stringify(running.options) !== JSON.stringify(next.options);
+}
+
 /** A plugin module that loaded and accepted its options. */
 export interface LoadedPlugin {
   entry: PluginEntry;
