@@ -30,7 +30,6 @@
  *
  * @module
  */
-import { mkdirSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import { clearImmediate, setImmediate } from "node:timers";
 import type { DatabaseSync } from "node:sqlite";
@@ -119,7 +118,7 @@ export function parseSqliteSyncOptions(
  * failed. Disposing writes what is still collected, then closes the database.
  */
 export function createSqliteSync(options: SqliteSyncOptions, ctx: PluginContext): PluginInstance {
-  mkdirSync(dirname(options.path), { recursive: true });
+  Deno.mkdirSync(dirname(options.path), { recursive: true });
   const db = openSyncDatabase(options.path, options.busyTimeoutMs);
   ctx.logger.info("sqlite_sync writing {path}", { path: options.path });
   // Its commits checkpoint the WAL themselves (every ~40 MiB). In imhookd they run on the
