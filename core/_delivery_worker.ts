@@ -46,10 +46,11 @@ class RemoteJournal implements DeliveryJournal {
   #reader: Journal;
   #listeners = new Set<() => void>();
   #next: Omit<MarksMessage, "type" | "batch"> = RemoteJournal.#empty();
-  #nextWaiters: PromiseWithResolvers<void>[] = [];
+  /** Settles when the outcomes queued now are committed: one promise per message, not per outcome. */
+  #nextWaiter: PromiseWithResolvers<void> | undefined;
   #scheduled = false;
   #batch = 0;
-  #sent = new Map<number, PromiseWithResolvers<void>[]>();
+  #sent = new Map<number, PromiseWithResolvers<void>>();
 
   constructor(reader: Journal) {
     this.#reader = reader;
@@ -116,18 +117,16 @@ class RemoteJournal implements DeliveryJournal {
 
   /** The main thread committed batch `batch` (or could not). */
   marked(batch: number, error: string | undefined): void {
-    const waiters = this.#sent.get(batch) ?? [];
+    const waiter = this.#sent.get(batch);
     this.#sent.delete(batch);
-    for (const waiter of waiters) {
-      if (error === undefined) waiter.resolve();
-      else waiter.reject(new JournalUnavailableError(error));
-    }
+    if (error === undefined) waiter?.resolve();
+    else waiter?.reject(new JournalUnavailableError(error));
   }
 
   /** Sends what is queued now and resolves once every outcome sent is committed. */
   async settle(): Promise<void> {
     this.#send();
-    const waiting = [...this.#sent.values()].flat().map((waiter) => waiter.promise);
+    const waiting = [...this.#sent.values()].map((waiter) => waiter.promise);
     await Promise.allSettled(waiting);
   }
 
@@ -136,10 +135,9 @@ class RemoteJournal implements DeliveryJournal {
   }
 
   #waiter(): Promise<void> {
-    const waiter = Promise.withResolvers<void>();
-    this.#nextWaiters.push(waiter);
+    this.#nextWaiter ??= Promise.withResolvers<void>();
     this.#schedule();
-    return waiter.promise;
+    return this.#nextWaiter.promise;
   }
 
   #schedule(): void {
@@ -158,9 +156,9 @@ class RemoteJournal implements DeliveryJournal {
       return;
     }
     const batch = ++this.#batch;
-    this.#sent.set(batch, this.#nextWaiters);
+    if (this.#nextWaiter !== undefined) this.#sent.set(batch, this.#nextWaiter);
     this.#next = RemoteJournal.#empty();
-    this.#nextWaiters = [];
+    this.#nextWaiter = undefined;
     post({ type: "marks", batch, ...next });
   }
 }
