@@ -129,7 +129,7 @@ export function createSqliteSync(options: SqliteSyncOptions, ctx: PluginContext)
 }
 
 /** Changes committed since the last sync of the WAL that call for the next one. */
-const FLUSH_AHEAD_CHANGES = 256;
+const FLUSH_AHEAD_CHANGES = 1024;
 
 interface Pending {
   change: GroupChange;
