@@ -18,12 +18,15 @@ local texts = {
 
 return function(n)
   local seq = offset + n
+  -- Both scripts number requests counter * 64 + thread: n % groups alone would reach only the
+  -- groups that are multiples of gcd(64, groups) plus a thread index (50 of 200 with two threads).
+  local group = (math.floor(n / 64) + n % 64) % groups
   local body = string.format(
     '{"CallbackCommand":"Group.CallbackAfterSendMsg","GroupId":"@TGS#bench%d","Type":"Public",'
       .. '"From_Account":"user%d","Operator_Account":"admin","Random":%d,"MsgSeq":%d,'
       .. '"MsgTime":%d,"OnlineOnlyFlag":0,"MsgBody":[{"MsgType":"TIMTextElem",'
       .. '"MsgContent":{"Text":"%s #%d"}}],"CloudCustomData":"","EventTime":"%d"}',
-    n % groups, n % 997, (n * 2654435761) % 4294967296, seq,
+    group, n % 997, (n * 2654435761) % 4294967296, seq,
     os.time(), texts[(n % #texts) + 1], seq, os.time() * 1000 + (n % 1000))
   return wrk.format("POST", wrk.path .. "?" .. query, headers, body)
 end
