@@ -1293,34 +1293,11 @@ export class Journal implements AsyncDisposable {
       for (const write of batch) write.reject(new JournalUnavailableError("The journal is closed"));
       return;
     }
-    // With an inbox, the callbacks go there first; they are indexed in this commit only if
-    // everything before them is, and the listener has time.
+    // With an inbox, the callbacks go there first (see #toInbox).
     let accepted: { writes: QueuedWrite[]; end: number } | undefined;
-    if (this.#inbox !== undefined) {
-      const writes = batch.filter((write) => typeof write.work !== "function");
-      if (writes.length > 0) {
-        batch = batch.filter((write) => typeof write.work === "function");
-        let range;
-        try {
-          range = this.#inbox.append(writes.map((write) => write.work as CallbackRecord));
-        } catch (error) {
-          const failure = new JournalUnavailableError((error as Error).message, { cause: error });
-          for (const write of writes) write.reject(failure);
-        }
-        if (range !== undefined) {
-          if (writes.length >= BUSY_BATCH) this.#busyUntil = performance.now() + BUSY_FOR_MS;
-          const now = range.start === this.#indexed && !this.#indexing &&
-            this.#indexError === undefined && !this.#busy();
-          if (now) {
-            accepted = { writes, end: range.end };
-            batch.push(...writes);
-          } else {
-            for (const write of writes) write.resolve("deferred");
-            this.#scheduleIndex(0);
-          }
-        }
-        if (batch.length === 0) return;
-      }
+    if (this.#inbox !== undefined && batch.length > 0) {
+      ({ batch, accepted } = this.#toInbox(batch));
+      if (batch.length === 0) return;
     }
     const results: unknown[] = [];
     this.#markTo = undefined;
@@ -1383,6 +1360,39 @@ export class Journal implements AsyncDisposable {
     }
     batch.forEach((write, i) => write.resolve(results[i]));
     for (const listener of this.#listeners) listener();
+  }
+
+  /**
+   * Stores the callbacks of `batch` in the inbox. They stay in the batch, to be indexed in this
+   * commit, only if everything before them is indexed and the listener has time; otherwise
+   * they are answered `"deferred"` (or rejected, if the inbox cannot be written). Returns what
+   * is left to commit, and the callbacks indexed in it with the inbox offset they end at.
+   */
+  #toInbox(batch: QueuedWrite[]): {
+    batch: QueuedWrite[];
+    accepted?: { writes: QueuedWrite[]; end: number };
+  } {
+    const writes = batch.filter((write) => typeof write.work !== "function");
+    if (writes.length === 0) return { batch };
+    const rest = batch.filter((write) => typeof write.work === "function");
+    let range;
+    try {
+      range = this.#inbox!.append(writes.map((write) => write.work as CallbackRecord));
+    } catch (error) {
+      const failure = new JournalUnavailableError((error as Error).message, { cause: error });
+      for (const write of writes) write.reject(failure);
+      return { batch: rest };
+    }
+    if (writes.length >= BUSY_BATCH) this.#busyUntil = performance.now() + BUSY_FOR_MS;
+    if (
+      range.start === this.#indexed && !this.#indexing && this.#indexError === undefined &&
+      !this.#busy()
+    ) {
+      return { batch: [...rest, ...writes], accepted: { writes, end: range.end } };
+    }
+    for (const write of writes) write.resolve("deferred");
+    this.#scheduleIndex(0);
+    return { batch: rest };
   }
 
   /** Commits what is queued and closes the database. */
