@@ -46,7 +46,7 @@ class RemoteJournal implements DeliveryJournal {
   #reader: Journal;
   #listeners = new Set<() => void>();
   #next: Omit<MarksMessage, "type" | "batch"> = RemoteJournal.#empty();
-  /** Settles when the outcomes queued now are committed: one promise per message, not per outcome. */
+  /** Settles once the outcomes queued now are committed: one promise a message, not an outcome. */
   #nextWaiter: PromiseWithResolvers<void> | undefined;
   #scheduled = false;
   #batch = 0;

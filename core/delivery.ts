@@ -159,6 +159,8 @@ class Worker {
   #options: Required<Omit<DeliveryOptions, "metrics" | "logger">> & DeliveryOptions;
   /** This plugin's ordering, or the engine's. */
   #ordering: "per_group" | "none";
+  /** Metric labels, made once rather than per delivery (the metrics only read them). */
+  #labels: { plugin: { plugin: string }; ok: { plugin: string; result: string } };
   #groups = new Map<string, Item[]>();
   #blocked = new Set<string>();
   #ready: string[] = [];
@@ -181,8 +183,6 @@ class Worker {
   #awaiting = new Set<Awaiting>();
   #cancelDeadline: (() => void) | undefined;
   #turn = 0;
-  /** Metric labels, made once rather than per delivery (the metrics only read them). */
-  #labels: { plugin: { plugin: string }; ok: { plugin: string; result: string } };
   #turnStarted = performance.now();
   #yielding: ReturnType<typeof setTimeout> | undefined;
 

@@ -218,7 +218,8 @@ class SqliteSync implements PluginInstance {
  * runs. Synced ahead, little is left to write by then. An extra `fdatasync` never weakens what
  * SQLite promises; it only moves the writing earlier. At most one runs at a time, and only
  * once {@linkcode FLUSH_AHEAD_CHANGES} changes were committed since the last one started, so a
- * trickle of callbacks does not turn into a stream of fsyncs. The WAL carries no POSIX locks, so a descriptor of its own is safe.
+ * trickle of callbacks does not turn into a stream of fsyncs. The WAL carries no POSIX locks,
+ * so a descriptor of its own is safe.
  */
 class WalFlusher {
   #path: string;
