@@ -1,7 +1,8 @@
 /**
  * Apply rate of `builtin:sqlite_sync`: 100,000 `Group.CallbackAfterSendMsg` callbacks and
  * 100,000 mixed group-state callbacks (some arriving out of `EventTime` order), handed over
- * by workers that each await one `handle` at a time, as the delivery engine does.
+ * by workers that each await one `handle` at a time, as the delivery engine does; then the
+ * messages of the load bench's flood at the concurrency of its config.
  *
  * Run: `deno run --allow-all bench/sqlite_sync_bench.ts`
  *
@@ -15,6 +16,8 @@ import type { BenchResult } from "./mod.ts";
 
 const COUNT = 100_000;
 const GROUPS = 1_000;
+/** The groups of `bench/load_bench.ts`'s flood. */
+const FLOOD_GROUPS = 200;
 const TARGET = ">= 30000 callbacks/s";
 const START = 1_700_000_000_000;
 
@@ -31,16 +34,17 @@ function callback(id: number, command: string, payload: Record<string, unknown>)
   };
 }
 
-function sendMsgEvents(): CallbackEvent[] {
+/** Messages to `groups` groups in turn, as a flood spread over them reaches the journal. */
+function sendMsgEvents(groups: number): CallbackEvent[] {
   const events: CallbackEvent[] = [];
   for (let i = 1; i <= COUNT; i++) {
     events.push(callback(i, "Group.CallbackAfterSendMsg", {
-      GroupId: `@TGS#g${i % GROUPS}`,
+      GroupId: `@TGS#g${i % groups}`,
       Type: "Public",
       From_Account: `user${i % 97}`,
       Operator_Account: "admin",
       Random: (i * 2654435761) % 4294967296,
-      MsgSeq: Math.floor(i / GROUPS) + 1,
+      MsgSeq: Math.floor(i / groups) + 1,
       MsgTime: Math.floor((START + i) / 1000),
       OnlineOnlyFlag: 0,
       MsgBody: [{ MsgType: "TIMTextElem", MsgContent: { Text: `message number ${i}` } }],
@@ -152,7 +156,7 @@ async function applyRate(
 export async function run(): Promise<BenchResult[]> {
   const dir = await Deno.makeTempDir({ prefix: "sqlite_sync_bench_" });
   try {
-    const messages = sendMsgEvents();
+    const messages = sendMsgEvents(GROUPS);
     const mixed = mixedEvents();
     const results: BenchResult[] = [];
     for (const workers of [1, 16, 64]) {
@@ -169,6 +173,14 @@ export async function run(): Promise<BenchResult[]> {
         target: TARGET,
       });
     }
+    // The load bench's flood (200 groups) as its drain hands it over: `ordering: none` and
+    // `concurrency: 512`, so each transaction holds 512 messages that touch every group.
+    results.push({
+      name: `sqlite_sync AfterSendMsg x${COUNT} over ${FLOOD_GROUPS} groups, 512 in flight`,
+      value: await applyRate(dir, join(dir, "flood.db"), sendMsgEvents(FLOOD_GROUPS), 512),
+      unit: "callbacks/s",
+      target: TARGET,
+    });
     return results;
   } finally {
     await Deno.remove(dir, { recursive: true });

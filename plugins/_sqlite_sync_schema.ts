@@ -70,7 +70,7 @@ const MIGRATIONS: readonly string[] = [
     recalled INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (sdk_app_id, group_id, topic_id, msg_seq)
   );
-  -- "Messages of a group by msg_seq", across topics.
+  -- "Messages of a group by msg_seq", across topics (dropped by the next migration).
   CREATE INDEX group_messages_by_seq ON group_messages (sdk_app_id, group_id, msg_seq);
 
   -- Version of each field of a groups row (NULL: never set).
@@ -128,6 +128,12 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (sdk_app_id, group_id, topic_id, msg_seq)
   ) WITHOUT ROWID;
   `,
+  // The primary key serves "the latest messages of a group" once the query names the topic
+  // ('' in a group without topics), and msg_seq counts per topic, so an order across topics
+  // means nothing. The index cost a third B-tree on every message: a flood spread over 200
+  // groups rewrote 200 more pages per transaction, 28% of sqlite_sync's time (harness in
+  // README, Performance).
+  `DROP INDEX IF EXISTS group_messages_by_seq;`,
 ];
 
 /** The schema version this code writes (`PRAGMA user_version`). */
@@ -148,12 +154,12 @@ export function openSyncDatabase(path: string, busyTimeoutMs: number): DatabaseS
     db.exec("PRAGMA synchronous = NORMAL");
     // Callbacks touch rows of many groups at random: a page cache that holds the hot part of
     // the tables saves a read per statement (SQLite grows it only as pages are used); the OS
-    // caches the rest. 2 MiB: 16 MiB and then 5 MiB drained a backlog no faster, and with
-    // sqlite_sync at concurrency 512 the daemon's peak RSS under full load and the drain after
-    // it was 145-156 MiB with this cache and the journal's at 5 and 4 MiB, 136-145 MiB with
-    // both at 2 MiB, draining as fast (alternating runs); bench/sqlite_sync_bench.ts could not
-    // tell 2 and 5 MiB apart.
-    db.exec("PRAGMA cache_size = -2048");
+    // caches the rest. A transaction of 512 messages over 200 groups dirties the last leaf of
+    // each group in the message table's key and in its version table, ~400 pages plus the
+    // inner ones: with 2 MiB (512 pages) each transaction read most of them back from the WAL
+    // (12 KB read per message against 1.8 with 4 MiB, 31.7 against 26.5 µs per message). 8 MiB
+    // was no faster than 4; larger caches cost RSS (the peak is counted against 150 MiB).
+    db.exec("PRAGMA cache_size = -4096");
     // Each callback dirties a few pages scattered over the file. Checkpointing every ~40 MiB
     // of WAL rather than every 4 MiB copies a page that many callbacks rewrote only once
     // (measured: about +40% apply rate); the WAL file is cut back to 64 MiB afterwards.

@@ -139,22 +139,20 @@ Deno.test("sqlite_sync: create makes the folder, WAL database and schema version
         assert.deepEqual({ ...reader.prepare("PRAGMA journal_mode").get() }, {
           journal_mode: "wal",
         });
-        assert.deepEqual({ ...reader.prepare("PRAGMA user_version").get() }, { user_version: 1 });
+        assert.deepEqual({ ...reader.prepare("PRAGMA user_version").get() }, { user_version: 2 });
         const names = reader.prepare(
           "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY name",
         ).all().map((row) => row.name);
         assert.deepEqual(names, [...TABLES].sort());
-        const indexes = reader.prepare(
-          "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'group_messages'",
-        ).all().map((row) => row.name);
-        assert.ok(indexes.includes("group_messages_by_seq"));
         const plan = (sql: string): string =>
           reader.prepare(`EXPLAIN QUERY PLAN ${sql}`).all().map((row) => row.detail).join("; ");
+        // The latest messages of a group (or topic) come from the primary key, in order.
         assert.equal(
           plan(
-            "SELECT * FROM group_messages WHERE sdk_app_id = 'a' AND group_id = 'g' ORDER BY msg_seq",
+            `SELECT * FROM group_messages WHERE sdk_app_id = 'a' AND group_id = 'g'
+               AND topic_id = '' ORDER BY msg_seq DESC LIMIT 20`,
           ),
-          "SEARCH group_messages USING INDEX group_messages_by_seq (sdk_app_id=? AND group_id=?)",
+          "SEARCH group_messages USING INDEX sqlite_autoindex_group_messages_1 (sdk_app_id=? AND group_id=? AND topic_id=?)",
         );
         assert.match(
           plan("SELECT * FROM group_members WHERE sdk_app_id = 'a' AND group_id = 'g'"),
@@ -181,8 +179,41 @@ Deno.test("sqlite_sync: a database from a newer schema is refused", async () => 
       name: "RangeError",
       message: `Cannot open "${
         join(dir, "im.db")
-      }": schema version 99 is newer than 1, the newest this imhookd knows`,
+      }": schema version 99 is newer than 2, the newest this imhookd knows`,
     });
+  });
+});
+
+Deno.test("sqlite_sync: a version 1 database loses its by_seq index and keeps its rows", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "im.db");
+    {
+      await using plugin = await start(dir);
+      await plugin.handle(
+        event("Group.CallbackAfterSendMsg", { GroupId: "@TGS#1", MsgSeq: 7, MsgBody: [] }),
+        new AbortController().signal,
+      );
+    }
+    // Version 1 was version 2 with one more index.
+    const db = new DatabaseSync(path);
+    db.exec("CREATE INDEX group_messages_by_seq ON group_messages (sdk_app_id, group_id, msg_seq)");
+    db.exec("PRAGMA user_version = 1");
+    db.close();
+
+    const again = await start(dir);
+    await again[Symbol.asyncDispose]();
+    const reader = new DatabaseSync(path, { readOnly: true });
+    try {
+      assert.deepEqual({ ...reader.prepare("PRAGMA user_version").get() }, { user_version: 2 });
+      const indexes = reader.prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'group_messages_by_seq'",
+      ).all();
+      assert.deepEqual(indexes, []);
+      const rows = reader.prepare("SELECT group_id, msg_seq FROM group_messages").all();
+      assert.deepEqual(rows.map((row) => ({ ...row })), [{ group_id: "@TGS#1", msg_seq: 7 }]);
+    } finally {
+      reader.close();
+    }
   });
 });
 
