@@ -154,12 +154,12 @@ export function openSyncDatabase(path: string, busyTimeoutMs: number): DatabaseS
     db.exec("PRAGMA synchronous = NORMAL");
     // Callbacks touch rows of many groups at random: a page cache that holds the hot part of
     // the tables saves a read per statement (SQLite grows it only as pages are used); the OS
-    // caches the rest. A transaction of 512 messages over 200 groups dirties the last leaf of
-    // each group in the message table's key and in its version table, ~400 pages plus the
-    // inner ones: with 2 MiB (512 pages) each transaction read most of them back from the WAL
-    // (12 KB read per message against 1.8 with 4 MiB, 31.7 against 26.5 µs per message). 8 MiB
-    // was no faster than 4; larger caches cost RSS (the peak is counted against 150 MiB).
-    db.exec("PRAGMA cache_size = -4096");
+    // caches the rest. 2 MiB: a transaction of 512 messages over 200 groups dirties the last
+    // leaf of each group in two B-trees, ~400 pages, and 4 MiB held them all (26.5 instead of
+    // 31.7 µs per message in isolation), but in the daemon it drained a cold backlog 0-14%
+    // faster and a long flood no faster, for 2-7 MiB more at peak (alternating runs); 16, 8
+    // and 5 MiB before were no better. The peak RSS is what a small VM runs out of.
+    db.exec("PRAGMA cache_size = -2048");
     // Each callback dirties a few pages scattered over the file. Checkpointing every ~40 MiB
     // of WAL rather than every 4 MiB copies a page that many callbacks rewrote only once
     // (measured: about +40% apply rate); the WAL file is cut back to 64 MiB afterwards.
