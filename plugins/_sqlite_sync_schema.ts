@@ -156,9 +156,9 @@ export function openSyncDatabase(path: string, busyTimeoutMs: number): DatabaseS
     // the tables saves a read per statement (SQLite grows it only as pages are used); the OS
     // caches the rest. 2 MiB: a transaction of 512 messages over 200 groups dirties the last
     // leaf of each group in two B-trees, ~400 pages, and 4 MiB held them all (26.5 instead of
-    // 31.7 µs per message in isolation), but in the daemon it drained a cold backlog 0-14%
-    // faster and a long flood no faster, for 2-7 MiB more at peak (alternating runs); 16, 8
-    // and 5 MiB before were no better. The peak RSS is what a small VM runs out of.
+    // 31.7 µs per message in isolation), but in the daemon a 15 s flood drained 4% faster for
+    // 5 MiB more at peak (up to 148.6 MiB; four alternating runs each); 16, 8 and 5 MiB before
+    // were no better. The peak RSS is what a small VM runs out of.
     db.exec("PRAGMA cache_size = -2048");
     // Each callback dirties a few pages scattered over the file. Checkpointing every ~40 MiB
     // of WAL rather than every 4 MiB copies a page that many callbacks rewrote only once
