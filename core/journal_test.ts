@@ -80,6 +80,36 @@ Deno.test("journal: dedup keys survive a reopen", async () => {
   }
 });
 
+Deno.test("journal: a pending delivery carries every field of its callback", async () => {
+  await withJournal(async (journal) => {
+    await journal.append(record(1));
+    await journal.append(record(2, { clientIp: "203.0.113.9", optPlatform: "Android" }));
+    assert.deepEqual(journal.pending("a", 0, 10), [{
+      id: 1,
+      receivedAt: 1_700_000_000_001,
+      sdkAppId: "1400000000",
+      command: "Group.CallbackAfterSendMsg",
+      groupKey: "g:1",
+      clientIp: null,
+      optPlatform: null,
+      body: '{"CallbackCommand":"Group.CallbackAfterSendMsg","MsgSeq":1}',
+      attempts: 0,
+      nextAt: 0,
+    }, {
+      id: 2,
+      receivedAt: 1_700_000_000_002,
+      sdkAppId: "1400000000",
+      command: "Group.CallbackAfterSendMsg",
+      groupKey: "g:2",
+      clientIp: "203.0.113.9",
+      optPlatform: "Android",
+      body: '{"CallbackCommand":"Group.CallbackAfterSendMsg","MsgSeq":2}',
+      attempts: 0,
+      nextAt: 0,
+    }]);
+  });
+});
+
 Deno.test("journal: pending deliveries follow journal order per plugin and clear when delivered", async () => {
   await withJournal(async (journal) => {
     for (let n = 0; n < 5; n++) {
