@@ -9,6 +9,9 @@ import type { FixedRateResult } from "./_fixed_rate.ts";
 const SCRIPT = new URL("./wrk/send_msg.lua", import.meta.url).pathname;
 const FIXED_RATE_SCRIPT = new URL("./wrk/fixed_rate.lua", import.meta.url).pathname;
 
+/** How many groups a flood's messages are spread over, unless told otherwise. */
+export const FLOOD_GROUPS = 200;
+
 /** What one wrk run measured; latencies in milliseconds. */
 export interface WrkResult {
   requests: number;
@@ -32,7 +35,7 @@ export interface WrkOptions {
   threads?: number;
   /** Added to every MsgSeq. Default 0. */
   offset?: number;
-  /** Default 200. */
+  /** Default {@linkcode FLOOD_GROUPS}. */
   groups?: number;
 }
 
@@ -140,7 +143,7 @@ async function wrk(
     env: {
       BENCH_QUERY: options.query,
       BENCH_OFFSET: String(options.offset ?? 0),
-      BENCH_GROUPS: String(options.groups ?? 200),
+      BENCH_GROUPS: String(options.groups ?? FLOOD_GROUPS),
       ...env,
     },
     stdin: "null",

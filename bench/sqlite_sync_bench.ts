@@ -13,11 +13,10 @@ import { getLogger } from "@logtape/logtape";
 import type { CallbackEvent, PluginInstance } from "../plugin.ts";
 import sqliteSync from "../plugins/sqlite_sync.ts";
 import type { BenchResult } from "./mod.ts";
+import { FLOOD_GROUPS } from "./_wrk.ts";
 
 const COUNT = 100_000;
 const GROUPS = 1_000;
-/** The groups of `bench/load_bench.ts`'s flood. */
-const FLOOD_GROUPS = 200;
 const TARGET = ">= 30000 callbacks/s";
 const START = 1_700_000_000_000;
 
@@ -173,7 +172,7 @@ export async function run(): Promise<BenchResult[]> {
         target: TARGET,
       });
     }
-    // The load bench's flood (200 groups) as its drain hands it over: `ordering: none` and
+    // The load bench's flood as its drain hands it over: `ordering: none` and
     // `concurrency: 512`, so each transaction holds 512 messages that touch every group.
     results.push({
       name: `sqlite_sync AfterSendMsg x${COUNT} over ${FLOOD_GROUPS} groups, 512 in flight`,
