@@ -37,6 +37,8 @@ export interface GroupChange {
   eventTimeMs: number;
   /** Sortable (`EventTime`, journal id) text; see `_sqlite_sync_schema.ts`. */
   version: string;
+  /** The callback's journal id, which orders changes of the same `EventTime`. */
+  journalId: number;
   /** Touches the `groups` row: sets the listed fields, and `destroyed` when true. */
   info?: { fields: Partial<Record<GroupField, string>>; destroyed: boolean };
   /** `UserDefinedDataList` entries, as [key, value]. */
@@ -88,6 +90,7 @@ export function parseChange(event: CallbackEvent): GroupChange | undefined {
     groupId: reader.requiredString("GroupId"),
     eventTimeMs,
     version: versionOf(eventTimeMs, event.id),
+    journalId: Number(event.id),
   };
   switch (event.command) {
     case "Group.CallbackAfterCreateGroup":

@@ -13,7 +13,7 @@
 import { DatabaseSync } from "node:sqlite";
 
 /** Each entry migrates the schema from version `index` to `index + 1`. */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE groups (
     sdk_app_id TEXT NOT NULL,
@@ -134,6 +134,39 @@ const MIGRATIONS: readonly string[] = [
   // groups rewrote 200 more pages per transaction, 28% of sqlite_sync's time (harness in
   // README, Performance).
   `DROP INDEX IF EXISTS group_messages_by_seq;`,
+  // Version 2 kept each message's version and recall in one more table keyed by group first:
+  // a third B-tree written at a random place for every message, plus a look-up, 59% of
+  // sqlite_sync's time on a flood over 200 groups (README, Performance). The version's
+  // EventTime is the row's event_time_ms; only the journal id, which breaks ties, is kept
+  // apart, keyed by event_time_ms first so that new rows land at the table's end. Recalls,
+  // few, keep their tombstones in a table of their own.
+  `
+  CREATE TABLE _group_message_recalls (
+    sdk_app_id TEXT NOT NULL,
+    group_id TEXT NOT NULL,
+    topic_id TEXT NOT NULL,
+    msg_seq INTEGER NOT NULL,
+    PRIMARY KEY (sdk_app_id, group_id, topic_id, msg_seq)
+  ) WITHOUT ROWID;
+  -- The journal id of the callback that wrote each group_messages row.
+  CREATE TABLE _group_message_writers (
+    event_time_ms INTEGER NOT NULL,
+    sdk_app_id TEXT NOT NULL,
+    group_id TEXT NOT NULL,
+    topic_id TEXT NOT NULL,
+    msg_seq INTEGER NOT NULL,
+    journal_id INTEGER NOT NULL,
+    PRIMARY KEY (event_time_ms, sdk_app_id, group_id, topic_id, msg_seq)
+  ) WITHOUT ROWID;
+  INSERT INTO _group_message_recalls
+    SELECT sdk_app_id, group_id, topic_id, msg_seq FROM _group_message_versions
+    WHERE recalled = 1;
+  INSERT INTO _group_message_writers
+    SELECT CAST(substr(version, 1, 16) AS INTEGER), sdk_app_id, group_id, topic_id, msg_seq,
+      CAST(substr(version, 18) AS INTEGER)
+    FROM _group_message_versions WHERE version IS NOT NULL;
+  DROP TABLE _group_message_versions;
+  `,
 ];
 
 /** The schema version this code writes (`PRAGMA user_version`). */

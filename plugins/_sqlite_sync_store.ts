@@ -12,8 +12,9 @@
  *   (the group's reset version); "modify" and "delete" older than R are ignored; otherwise
  *   last writer wins per key, with tombstones for deleted keys.
  * - `group_members`: the newest join and the newest exit of each member decide the row.
- * - `group_messages`: last writer wins per message; a recall is a sticky tombstone, so a
- *   message that arrives after its recall is stored as recalled.
+ * - `group_messages`: last writer wins per message (its `event_time_ms`, then the journal id
+ *   kept in `_group_message_writers`); a recall is a sticky tombstone, so a message that
+ *   arrives after its recall is stored as recalled.
  *
  * @module
  */
@@ -149,16 +150,10 @@ export class SyncStore {
   }
 
   #applyMessage(change: GroupChange, message: MessageRow): void {
-    const { sdkAppId, groupId, version } = change;
+    const { sdkAppId, groupId, eventTimeMs, journalId } = change;
     const { topicId, msgSeq } = message;
-    if (this.#sql.claimMessage.run(sdkAppId, groupId, topicId, msgSeq, version).changes === 0) {
-      return;
-    }
-    this.#sql.upsertMessage.run(
-      sdkAppId,
-      groupId,
-      topicId,
-      msgSeq,
+    const sql = this.#sql;
+    const columns: SQLInputValue[] = [
       message.fromAccount,
       message.operatorAccount,
       message.random,
@@ -167,14 +162,25 @@ export class SyncStore {
       message.msgBody,
       message.text,
       message.cloudCustomData,
-      change.eventTimeMs,
-    );
+      eventTimeMs,
+    ];
+    if (sql.insertMessage.run(sdkAppId, groupId, topicId, msgSeq, ...columns).changes === 0) {
+      // Stored already: the newer (EventTime, journal id) wins.
+      const stored = sql.selectMessageWriter.get(sdkAppId, groupId, topicId, msgSeq)!;
+      const time = stored.event_time_ms as number;
+      // A writer row lost (a copy of some tables only) counts as older than any callback.
+      const writer = (stored.journal_id ?? 0) as number;
+      if (eventTimeMs < time || (eventTimeMs === time && journalId <= writer)) return;
+      sql.updateMessage.run(...columns, sdkAppId, groupId, topicId, msgSeq);
+      sql.deleteMessageWriter.run(time, sdkAppId, groupId, topicId, msgSeq);
+    }
+    sql.insertMessageWriter.run(eventTimeMs, sdkAppId, groupId, topicId, msgSeq, journalId);
   }
 
   #applyRecall(change: GroupChange, recall: NonNullable<GroupChange["recall"]>): void {
     const { sdkAppId, groupId } = change;
     for (const msgSeq of recall.msgSeqs) {
-      this.#sql.markRecalled.run(sdkAppId, groupId, recall.topicId, msgSeq);
+      this.#sql.insertRecall.run(sdkAppId, groupId, recall.topicId, msgSeq);
       this.#sql.recallMessage.run(sdkAppId, groupId, recall.topicId, msgSeq);
     }
   }
@@ -260,25 +266,41 @@ function prepare(db: DatabaseSync) {
       `INSERT OR REPLACE INTO group_members (sdk_app_id, group_id, member_account, joined_at_ms,
          left_at_ms) VALUES (?, ?, ?, ?, ?)`,
     ),
-    claimMessage: statement(
-      `INSERT INTO _group_message_versions (sdk_app_id, group_id, topic_id, msg_seq, version,
-         recalled) VALUES (?, ?, ?, ?, ?, 0)
-       ON CONFLICT DO UPDATE SET version = excluded.version
-       WHERE version IS NULL OR excluded.version > version`,
-    ),
-    // The recall tombstone lives beside the version claimed just before.
-    upsertMessage: statement(
-      `INSERT OR REPLACE INTO group_messages (sdk_app_id, group_id, topic_id, msg_seq,
-         from_account, operator_account, random, msg_time, online_only_flag, msg_body, text,
+    // A message stored for the first time is recalled if its recall came first.
+    insertMessage: statement(
+      `INSERT INTO group_messages (sdk_app_id, group_id, topic_id, msg_seq, from_account,
+         operator_account, random, msg_time, online_only_flag, msg_body, text,
          cloud_custom_data, event_time_ms, recalled)
        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
-         (SELECT recalled FROM _group_message_versions
-          WHERE sdk_app_id = ?1 AND group_id = ?2 AND topic_id = ?3 AND msg_seq = ?4))`,
+         EXISTS (SELECT 1 FROM _group_message_recalls
+           WHERE sdk_app_id = ?1 AND group_id = ?2 AND topic_id = ?3 AND msg_seq = ?4))
+       ON CONFLICT DO NOTHING`,
     ),
-    markRecalled: statement(
-      `INSERT INTO _group_message_versions (sdk_app_id, group_id, topic_id, msg_seq, version,
-         recalled) VALUES (?, ?, ?, ?, NULL, 1)
-       ON CONFLICT DO UPDATE SET recalled = 1`,
+    selectMessageWriter: query(
+      `SELECT m.event_time_ms, w.journal_id FROM group_messages m
+       LEFT JOIN _group_message_writers w ON w.event_time_ms = m.event_time_ms
+         AND w.sdk_app_id = m.sdk_app_id AND w.group_id = m.group_id
+         AND w.topic_id = m.topic_id AND w.msg_seq = m.msg_seq
+       WHERE m.sdk_app_id = ? AND m.group_id = ? AND m.topic_id = ? AND m.msg_seq = ?`,
+    ),
+    // `recalled` is left alone: a recall is for good.
+    updateMessage: statement(
+      `UPDATE group_messages SET from_account = ?, operator_account = ?, random = ?,
+         msg_time = ?, online_only_flag = ?, msg_body = ?, text = ?, cloud_custom_data = ?,
+         event_time_ms = ?
+       WHERE sdk_app_id = ? AND group_id = ? AND topic_id = ? AND msg_seq = ?`,
+    ),
+    insertMessageWriter: statement(
+      `INSERT OR REPLACE INTO _group_message_writers (event_time_ms, sdk_app_id, group_id, topic_id,
+         msg_seq, journal_id) VALUES (?, ?, ?, ?, ?, ?)`,
+    ),
+    deleteMessageWriter: statement(
+      `DELETE FROM _group_message_writers WHERE event_time_ms = ? AND sdk_app_id = ?
+         AND group_id = ? AND topic_id = ? AND msg_seq = ?`,
+    ),
+    insertRecall: statement(
+      `INSERT OR IGNORE INTO _group_message_recalls (sdk_app_id, group_id, topic_id, msg_seq)
+       VALUES (?, ?, ?, ?)`,
     ),
     recallMessage: statement(
       `UPDATE group_messages SET recalled = 1

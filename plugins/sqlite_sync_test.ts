@@ -6,6 +6,7 @@ import { getLogger } from "@logtape/logtape";
 import fc from "fast-check";
 import type { CallbackEvent, PluginInstance } from "../plugin.ts";
 import sqliteSync, { type SqliteSyncOptions } from "./sqlite_sync.ts";
+import { MIGRATIONS } from "./_sqlite_sync_schema.ts";
 
 const APP = "1400000000";
 const TABLES = ["groups", "group_custom_fields", "group_attrs", "group_members", "group_messages"];
@@ -139,7 +140,7 @@ Deno.test("sqlite_sync: create makes the folder, WAL database and schema version
         assert.deepEqual({ ...reader.prepare("PRAGMA journal_mode").get() }, {
           journal_mode: "wal",
         });
-        assert.deepEqual({ ...reader.prepare("PRAGMA user_version").get() }, { user_version: 2 });
+        assert.deepEqual({ ...reader.prepare("PRAGMA user_version").get() }, { user_version: 3 });
         const names = reader.prepare(
           "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY name",
         ).all().map((row) => row.name);
@@ -179,41 +180,129 @@ Deno.test("sqlite_sync: a database from a newer schema is refused", async () => 
       name: "RangeError",
       message: `Cannot open "${
         join(dir, "im.db")
-      }": schema version 99 is newer than 2, the newest this imhookd knows`,
+      }": schema version 99 is newer than 3, the newest this imhookd knows`,
     });
   });
 });
 
-Deno.test("sqlite_sync: a version 1 database loses its by_seq index and keeps its rows", async () => {
+Deno.test("sqlite_sync: a version 1 database migrates to 3, keeping rows, versions and recalls", async () => {
   await withDir(async (dir) => {
     const path = join(dir, "im.db");
+    const v1 = new DatabaseSync(path);
+    v1.exec(MIGRATIONS[0]!);
+    v1.exec("PRAGMA user_version = 1");
+    const insert = v1.prepare(
+      `INSERT INTO group_messages (sdk_app_id, group_id, msg_seq, msg_body, text, event_time_ms,
+         recalled) VALUES (?, 'g', ?, '[]', ?, 1000, ?)`,
+    );
+    insert.run(APP, 7, "seven", 0);
+    insert.run(APP, 9, "nine", 1);
+    // Versions as version 1 wrote them: EventTime and journal id, zero-padded to 16 digits.
+    const version = (id: number) => `${"1000".padStart(16, "0")}.${String(id).padStart(16, "0")}`;
+    const versions = v1.prepare(
+      `INSERT INTO _group_message_versions (sdk_app_id, group_id, topic_id, msg_seq, version,
+         recalled) VALUES (?, 'g', '', ?, ?, ?)`,
+    );
+    versions.run(APP, 7, version(5), 0);
+    versions.run(APP, 8, null, 1); // recalled before it arrived
+    versions.run(APP, 9, version(6), 1);
+    v1.close();
+
     {
       await using plugin = await start(dir);
-      await plugin.handle(
-        event("Group.CallbackAfterSendMsg", { GroupId: "@TGS#1", MsgSeq: 7, MsgBody: [] }),
-        new AbortController().signal,
-      );
+      const message = (MsgSeq: number, id: string, Text: string) =>
+        event("Group.CallbackAfterSendMsg", {
+          GroupId: "g",
+          MsgSeq,
+          MsgBody: [{ MsgType: "TIMTextElem", MsgContent: { Text } }],
+          EventTime: 1000,
+        }, { id });
+      // Same EventTime: the journal id kept from version 1 decides.
+      await handleAll(plugin, [message(7, "4", "older"), message(9, "8", "newer")]);
+      await handleAll(plugin, [message(8, "9", "eight")]);
     }
-    // Version 1 was version 2 with one more index.
-    const db = new DatabaseSync(path);
-    db.exec("CREATE INDEX group_messages_by_seq ON group_messages (sdk_app_id, group_id, msg_seq)");
-    db.exec("PRAGMA user_version = 1");
-    db.close();
-
-    const again = await start(dir);
-    await again[Symbol.asyncDispose]();
     const reader = new DatabaseSync(path, { readOnly: true });
     try {
-      assert.deepEqual({ ...reader.prepare("PRAGMA user_version").get() }, { user_version: 2 });
-      const indexes = reader.prepare(
-        "SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'group_messages_by_seq'",
+      assert.deepEqual({ ...reader.prepare("PRAGMA user_version").get() }, { user_version: 3 });
+      const gone = reader.prepare(
+        `SELECT name FROM sqlite_master
+         WHERE name IN ('group_messages_by_seq', '_group_message_versions')`,
       ).all();
-      assert.deepEqual(indexes, []);
-      const rows = reader.prepare("SELECT group_id, msg_seq FROM group_messages").all();
-      assert.deepEqual(rows.map((row) => ({ ...row })), [{ group_id: "@TGS#1", msg_seq: 7 }]);
+      assert.deepEqual(gone, []);
     } finally {
       reader.close();
     }
+    assert.deepEqual(rows(path, "SELECT msg_seq, text, recalled FROM group_messages ORDER BY 1"), [
+      { msg_seq: 7, text: "seven", recalled: 0 },
+      { msg_seq: 8, text: "eight", recalled: 1 },
+      { msg_seq: 9, text: "newer", recalled: 1 },
+    ]);
+    assert.deepEqual(
+      rows(
+        path,
+        "SELECT msg_seq, event_time_ms, journal_id FROM _group_message_writers ORDER BY 1",
+      ),
+      [
+        { msg_seq: 7, event_time_ms: 1000, journal_id: 5 },
+        { msg_seq: 8, event_time_ms: 1000, journal_id: 9 },
+        { msg_seq: 9, event_time_ms: 1000, journal_id: 8 },
+      ],
+    );
+  });
+});
+
+Deno.test("sqlite_sync: deploy/sqlite_sync_3_to_2.sql hands a database back to schema 2 and 3 again", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "im.db");
+    const message = (MsgSeq: number, id: string) =>
+      event("Group.CallbackAfterSendMsg", { GroupId: "g", MsgSeq, MsgBody: [], EventTime: 1000 }, {
+        id,
+      });
+    const recall = event("Group.CallbackAfterRecallMsg", {
+      GroupId: "g",
+      MsgSeqList: [{ MsgSeq: 1 }, { MsgSeq: 2 }],
+      EventTime: 900,
+    }, { id: "30" });
+    {
+      await using plugin = await start(dir);
+      await handleAll(plugin, [message(1, "10"), recall, message(3, "20")]);
+    }
+    const script = await Deno.readTextFile(
+      new URL("../deploy/sqlite_sync_3_to_2.sql", import.meta.url),
+    );
+    const db = new DatabaseSync(path);
+    db.exec(script);
+    db.close();
+    const version = (id: number) => `${"1000".padStart(16, "0")}.${String(id).padStart(16, "0")}`;
+    assert.deepEqual(
+      rows(path, "SELECT msg_seq, version, recalled FROM _group_message_versions ORDER BY 1"),
+      [
+        { msg_seq: 1, version: version(10), recalled: 1 },
+        { msg_seq: 2, version: null, recalled: 1 },
+        { msg_seq: 3, version: version(20), recalled: 0 },
+      ],
+    );
+    assert.deepEqual(rows(path, "PRAGMA user_version"), [{ user_version: 2 }]);
+
+    // Started again, it migrates to 3 with the same bookkeeping.
+    {
+      await using plugin = await start(dir);
+      await handleAll(plugin, [message(2, "40")]);
+    }
+    assert.deepEqual(rows(path, "PRAGMA user_version"), [{ user_version: 3 }]);
+    assert.deepEqual(
+      rows(path, "SELECT msg_seq, journal_id FROM _group_message_writers ORDER BY 1"),
+      [
+        { msg_seq: 1, journal_id: 10 },
+        { msg_seq: 2, journal_id: 40 },
+        { msg_seq: 3, journal_id: 20 },
+      ],
+    );
+    assert.deepEqual(rows(path, "SELECT msg_seq, recalled FROM group_messages ORDER BY 1"), [
+      { msg_seq: 1, recalled: 1 },
+      { msg_seq: 2, recalled: 1 },
+      { msg_seq: 3, recalled: 0 },
+    ]);
   });
 });
 
@@ -533,6 +622,34 @@ Deno.test("sqlite_sync: a recall that arrives before its message marks it recall
         { topic_id: "topic", msg_seq: 2, recalled: 0 },
       ],
     );
+  });
+});
+
+Deno.test("sqlite_sync: a message sent twice keeps the newer EventTime, then the later journal id", async () => {
+  await withDir(async (dir) => {
+    const message = (id: string, EventTime: number, Text: string) =>
+      event("Group.CallbackAfterSendMsg", {
+        GroupId: "g",
+        MsgSeq: 1,
+        MsgBody: [{ MsgType: "TIMTextElem", MsgContent: { Text } }],
+        EventTime,
+      }, { id });
+    const cases: Array<[CallbackEvent[], string]> = [
+      [[message("1", 10, "a"), message("2", 10, "b")], "b"],
+      [[message("2", 10, "b"), message("1", 10, "a")], "b"],
+      [[message("2", 10, "b"), message("1", 20, "a")], "a"],
+      [[message("1", 20, "a"), message("2", 10, "b")], "a"],
+      [[message("1", 10, "a"), message("3", 10, "c"), message("2", 10, "b")], "c"],
+    ];
+    for (const [i, [events, text]] of cases.entries()) {
+      const file = `case-${i}.db`;
+      {
+        await using plugin = await start(dir, file);
+        await handleAll(plugin, events);
+      }
+      const stored = rows(join(dir, file), "SELECT text, event_time_ms FROM group_messages");
+      assert.deepEqual(stored.map((row) => row.text), [text], `case ${i}`);
+    }
   });
 });
 
