@@ -283,6 +283,13 @@ Deno.test("sqlite_sync: deploy/sqlite_sync_3_to_2.sql hands a database back to s
       ],
     );
     assert.deepEqual(rows(path, "PRAGMA user_version"), [{ user_version: 2 }]);
+    // The table as the first migration made it, which schema 2 reads.
+    const v1 = join(dir, "v1.db");
+    const made = new DatabaseSync(v1);
+    made.exec(MIGRATIONS[0]!);
+    made.close();
+    const layout = (file: string) => rows(file, "PRAGMA table_xinfo(_group_message_versions)");
+    assert.deepEqual(layout(path), layout(v1));
 
     // Started again, it migrates to 3 with the same bookkeeping.
     {
