@@ -6,7 +6,8 @@
  * tables hold the versions and tombstones that make the result independent of the order in
  * which callbacks arrive. A version is the text `EVENTTIME.JOURNALID` with both numbers
  * zero-padded, so that comparing two versions as text compares them by `EventTime`, then by
- * journal order.
+ * journal order. Messages (schema 3) keep theirs in two parts instead: the row's own
+ * `event_time_ms`, and the journal id in `_group_message_writers`.
  *
  * @module
  */
@@ -187,11 +188,12 @@ export function openSyncDatabase(path: string, busyTimeoutMs: number): DatabaseS
     db.exec("PRAGMA synchronous = NORMAL");
     // Callbacks touch rows of many groups at random: a page cache that holds the hot part of
     // the tables saves a read per statement (SQLite grows it only as pages are used); the OS
-    // caches the rest. 2 MiB: a transaction of 512 messages over 200 groups dirties the last
-    // leaf of each group in two B-trees, ~400 pages, and 4 MiB held them all (26.5 instead of
-    // 31.7 µs per message in isolation), but in the daemon a 15 s flood drained 4% faster for
-    // 5 MiB more at peak (up to 148.6 MiB; four alternating runs each); 16, 8 and 5 MiB before
-    // were no better. The peak RSS is what a small VM runs out of.
+    // caches the rest. 2 MiB: with schema 2, a transaction of 512 messages over 200 groups
+    // dirtied the last leaf of each group in two B-trees, ~400 pages, and 4 MiB held them all
+    // (26.5 instead of 31.7 µs per message in isolation), but in the daemon a 15 s flood drained
+    // 4% faster for 5 MiB more at peak (up to 148.6 MiB; four alternating runs each); 16, 8 and
+    // 5 MiB before were no better. Schema 3 dirties one such leaf per group (the primary key's),
+    // the other tables growing at their ends. The peak RSS is what a small VM runs out of.
     db.exec("PRAGMA cache_size = -2048");
     // Each callback dirties a few pages scattered over the file. Checkpointing every ~40 MiB
     // of WAL rather than every 4 MiB copies a page that many callbacks rewrote only once
