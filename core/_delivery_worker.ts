@@ -79,7 +79,7 @@ class RemoteJournal implements DeliveryJournal {
   }
 
   markDelivered(plugin: string, id: number): Promise<void> {
-    const entry = this.#next.delivered.find(([name]) => name === plugin);
+    const entry = entryOf(this.#next.delivered, plugin);
     if (entry === undefined) this.#next.delivered.push([plugin, [id]]);
     else entry[1].push(id);
     return this.#waiter();
@@ -109,7 +109,7 @@ class RemoteJournal implements DeliveryJournal {
 
   /** Records a handler's duration for `imhookd_delivery_seconds`. */
   observe(plugin: string, seconds: number): void {
-    const entry = this.#next.seconds.find(([p]) => p === plugin);
+    const entry = entryOf(this.#next.seconds, plugin);
     if (entry === undefined) this.#next.seconds.push([plugin, [seconds]]);
     else entry[1].push(seconds);
     this.#schedule();
@@ -161,6 +161,15 @@ class RemoteJournal implements DeliveryJournal {
     this.#nextWaiter = undefined;
     post({ type: "marks", batch, ...next });
   }
+}
+
+/**
+ * The entry of `plugin` in one of a {@linkcode MarksMessage}'s lists. A loop, not `find` with
+ * a destructuring callback: this runs twice per delivery.
+ */
+function entryOf<T extends [string, ...unknown[]]>(entries: T[], plugin: string): T | undefined {
+  for (const entry of entries) if (entry[0] === plugin) return entry;
+  return undefined;
 }
 
 /**

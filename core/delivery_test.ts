@@ -282,6 +282,29 @@ Deno.test("delivery: a handler that ignores its signal is given up on at the tim
   });
 });
 
+Deno.test("delivery: a handler that settles after it was given up on changes nothing", async () => {
+  await withJournal(async (journal) => {
+    const clock = new ManualClock();
+    const late: (() => void)[] = [];
+    const plugin = recorder((event) => {
+      if (event.attempt === 1) return new Promise<void>((resolve) => late.push(resolve));
+    });
+    const delivery = new Delivery(journal, { ...OPTIONS, clock });
+    delivery.add({ name: "a", instance: plugin, concurrency: 1 });
+    await append(journal, 1, "G");
+    await until(() => plugin.seen.length === 1, "first call");
+    clock.tick(5000);
+    await until(() => journal.pending("a", 0, 1)[0]?.attempts === 1, "retry recorded");
+    late[0]!(); // the timed-out handler resolves after all
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(journal.pending("a", 0, 1)[0]?.attempts, 1, "still pending, one failed attempt");
+    clock.tick(500);
+    await until(() => journal.pending("a", 0, 1).length === 0, "delivered by the retry");
+    await delivery.close(1000);
+    assert.deepEqual(plugin.seen.map((event) => event.attempt), [1, 2]);
+  });
+});
+
 Deno.test("delivery: the payload is parsed when first read, and is an own property of the event", async () => {
   await withJournal(async (journal) => {
     const events: CallbackEvent[] = [];
@@ -291,18 +314,30 @@ Deno.test("delivery: the payload is parsed when first read, and is an own proper
     const delivery = new Delivery(journal, { ...OPTIONS, clock: new ManualClock() });
     delivery.add({ name: "a", instance: plugin, concurrency: 1 });
     await append(journal, 1, "G");
-    await until(() => events.length === 1, "delivered");
+    await append(journal, 2, "H");
+    await until(() => events.length === 2, "delivered");
     await delivery.close(1000);
-    const event = events[0]!;
+    const [event, other] = events as [CallbackEvent, CallbackEvent];
     const body = { CallbackCommand: "Group.CallbackAfterSendMsg", GroupId: "G", n: 1 };
     assert.equal(event.rawBody, JSON.stringify(body));
     assert.deepEqual(event.payload, body);
     assert.equal(event.payload, event.payload, "parsed once");
     assert.deepEqual({ ...event }.payload, body);
     assert.deepEqual(JSON.parse(JSON.stringify(event)).payload, body);
-    assert.ok(Object.keys(event).includes("payload"));
+    assert.deepEqual(Object.keys(event), [
+      "id",
+      "command",
+      "sdkAppId",
+      "receivedAt",
+      "attempt",
+      "payload",
+      "rawBody",
+    ]);
     event.payload = { CallbackCommand: "X", replaced: true };
     assert.deepEqual(event.payload, { CallbackCommand: "X", replaced: true });
+    // Each event keeps its own payload (the accessor is shared by all of them).
+    assert.equal(other.payload.n, 2);
+    assert.equal(other.payload.GroupId, "H");
   });
 });
 
