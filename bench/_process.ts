@@ -101,7 +101,7 @@ export function startImhookd(config: string): Promise<BenchServer> {
   let url: string | undefined;
   let adminUrl: string | undefined;
   // The runtime flags of `deno task start` and `deno task compile` (see deno.json).
-  const flags = ["--unstable-net", "--v8-flags=--max-semi-space-size=4,--optimize-for-size"];
+  const flags = ["--unstable-net", "--v8-flags=--optimize-for-size"];
   return spawn([...flags, `${ROOT}main.ts`, "serve", "--config", config], "stderr", (logs) => {
     const line = logs.at(-1)!;
     url ??= /Listening for callbacks on (https?:\/\/[^\s"]+)/.exec(line)?.[1];
