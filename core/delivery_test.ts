@@ -257,6 +257,24 @@ for (const hour of [0, 3_600_000]) {
   });
 }
 
+/**
+ * Delivers one callback to `plugin` (concurrency 1) and lets its first attempt run past the
+ * handler timeout (5 s on `clock`); resolves once the retry is recorded.
+ */
+async function timeOutOnce(
+  journal: Journal,
+  clock: ManualClock,
+  plugin: ReturnType<typeof recorder>,
+): Promise<Delivery> {
+  const delivery = new Delivery(journal, { ...OPTIONS, clock });
+  delivery.add({ name: "a", instance: plugin, concurrency: 1 });
+  await append(journal, 1, "G");
+  await until(() => plugin.seen.length === 1, "first call");
+  clock.tick(5000);
+  await until(() => journal.pending("a", 0, 1)[0]?.attempts === 1, "retry recorded");
+  return delivery;
+}
+
 Deno.test("delivery: a handler that ignores its signal is given up on at the timeout, and at shutdown", async () => {
   await withJournal(async (journal) => {
     const clock = new ManualClock();
@@ -265,12 +283,7 @@ Deno.test("delivery: a handler that ignores its signal is given up on at the tim
       signals.push(signal);
       return new Promise<void>(() => {}); // never settles, never listens
     });
-    const delivery = new Delivery(journal, { ...OPTIONS, clock });
-    delivery.add({ name: "a", instance: plugin, concurrency: 1 });
-    await append(journal, 1, "G");
-    await until(() => plugin.seen.length === 1, "first call");
-    clock.tick(5000);
-    await until(() => journal.pending("a", 0, 1)[0]?.attempts === 1, "retry recorded");
+    const delivery = await timeOutOnce(journal, clock, plugin);
     assert.equal(signals[0]!.reason.name, "TimeoutError");
     clock.tick(500);
     await until(() => plugin.seen.length === 2, "retried");
@@ -289,12 +302,7 @@ Deno.test("delivery: a handler that settles after it was given up on changes not
     const plugin = recorder((event) => {
       if (event.attempt === 1) return new Promise<void>((resolve) => late.push(resolve));
     });
-    const delivery = new Delivery(journal, { ...OPTIONS, clock });
-    delivery.add({ name: "a", instance: plugin, concurrency: 1 });
-    await append(journal, 1, "G");
-    await until(() => plugin.seen.length === 1, "first call");
-    clock.tick(5000);
-    await until(() => journal.pending("a", 0, 1)[0]?.attempts === 1, "retry recorded");
+    const delivery = await timeOutOnce(journal, clock, plugin);
     late[0]!(); // the timed-out handler resolves after all
     await new Promise((resolve) => setTimeout(resolve, 20));
     assert.equal(journal.pending("a", 0, 1)[0]?.attempts, 1, "still pending, one failed attempt");
