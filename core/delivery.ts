@@ -377,13 +377,16 @@ class Worker {
     const controller = new AbortController();
     const started = performance.now();
     let result: unknown;
+    let thenable: boolean;
     try {
       result = this.#target.instance.handle(event, controller.signal);
+      // Inside the try: reading `then` runs plugin code too, when it is a getter.
+      thenable = isThenable(result);
     } catch (error) {
       this.#settle(item, attempt, started, true, error);
       return;
     }
-    if (!isThenable(result)) {
+    if (!thenable) {
       this.#settle(item, attempt, started, false, undefined);
       return;
     }
@@ -399,10 +402,15 @@ class Worker {
     };
     this.#awaiting.add(awaiting);
     this.#cancelDeadline ??= this.#armDeadline();
-    result.then(
-      () => this.#handled(awaiting, false, undefined),
-      (error) => this.#handled(awaiting, true, error),
-    );
+    try {
+      (result as PromiseLike<unknown>).then(
+        () => this.#handled(awaiting, false, undefined),
+        (error) => this.#handled(awaiting, true, error),
+      );
+    } catch (error) {
+      // A thenable whose `then` throws fails the attempt, as an `await` of it would.
+      this.#handled(awaiting, true, error);
+    }
   }
 
   /** A handler's promise settled. */

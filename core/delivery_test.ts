@@ -472,6 +472,42 @@ Deno.test("delivery: a handler that throws synchronously is retried, then dead-l
   });
 });
 
+Deno.test("delivery: a thenable whose then throws, or cannot be read, fails its attempt and holds up no other", async () => {
+  await withJournal(async (journal) => {
+    const seen: number[] = [];
+    const plugin: PluginInstance = {
+      handle(event) {
+        seen.push(Number(event.id));
+        if (event.attempt > 1) return;
+        if (event.payload.GroupId === "bad") {
+          return {
+            then() {
+              throw new TypeError("not really a promise");
+            },
+          } as unknown as Promise<void>;
+        }
+        if (event.payload.GroupId === "worse") {
+          return {
+            get then() {
+              throw new TypeError("no then to read");
+            },
+          } as unknown as Promise<void>;
+        }
+      },
+    };
+    const delivery = new Delivery(journal, { ...OPTIONS, clock: new ManualClock() });
+    await append(journal, 1, "bad");
+    await append(journal, 2, "worse");
+    for (let n = 3; n <= 6; n++) await append(journal, n, `G${n}`);
+    delivery.add({ name: "a", instance: plugin, concurrency: 8 });
+    await until(() => journal.pending("a", 0, 10).length === 2, "the others delivered");
+    const left = journal.pending("a", 0, 10);
+    assert.deepEqual(left.map((row) => [row.id, row.attempts]), [[1, 1], [2, 1]]);
+    await delivery.close(1000);
+    assert.deepEqual([...seen].sort(), [1, 2, 3, 4, 5, 6]);
+  });
+});
+
 Deno.test("delivery: a group stuck on retries cannot fill the window and stall other groups", async () => {
   await withJournal(async (journal) => {
     const clock = new ManualClock();
