@@ -373,7 +373,7 @@ class Worker {
    */
   #attempt(item: Item): void {
     const attempt = item.attempts + 1;
-    const event = eventOf(item, attempt);
+    const event = new DeliveredEvent(item, attempt);
     const controller = new AbortController();
     const started = performance.now();
     let result: unknown;
@@ -431,10 +431,8 @@ class Worker {
    */
   #end(awaiting: Awaiting, reason: unknown): void {
     if (awaiting.ended) return;
-    awaiting.ended = true;
-    this.#awaiting.delete(awaiting);
+    this.#handled(awaiting, true, reason);
     awaiting.controller.abort(reason);
-    this.#settle(awaiting.item, awaiting.attempt, awaiting.started, true, reason);
   }
 
   /** Records an attempt's outcome and moves on. */
@@ -565,22 +563,17 @@ interface Awaiting {
 }
 
 /**
- * The event handed to a plugin. Built here rather than in `#attempt`, so that the parsed
- * payload lives as long as the event does, not as long as the attempt: a plugin done with the
- * event early (sqlite_sync, once it has read the change) lets it go while its attempt waits
- * for a commit. A backlog drained by a new `serve` peaked at 124-126 MiB instead of 129-131
- * (sqlite_sync at 512 in flight, three alternating runs), as fast.
- */
-function eventOf(item: PendingDelivery, attempt: number): CallbackEvent {
-  return new DeliveredEvent(item, attempt);
-}
-
-/**
- * A {@linkcode CallbackEvent} whose `payload` is parsed when first read: a plugin that only
- * needs `rawBody` (file_logger) never pays for it. `payload` is an own enumerable property all
- * the same, so spreading or serialising the event includes it. Its getter and setter are shared
- * by every event (see {@linkcode PAYLOAD}): an object literal with `get payload()` made two
- * closures, their context and an accessor pair per event, 670 bytes against 110.
+ * The event handed to a plugin: a {@linkcode CallbackEvent} whose `payload` is parsed when
+ * first read, so a plugin that only needs `rawBody` (file_logger) never pays for it. `payload`
+ * is an own enumerable property all the same, so spreading or serialising the event includes
+ * it. Its getter and setter are shared by every event (see {@linkcode PAYLOAD}): an object
+ * literal with `get payload()` made two closures, their context and an accessor pair per event,
+ * 670 bytes against 110.
+ *
+ * The parsed payload lives as long as the event, which the attempt waiting on the handler does
+ * not hold ({@linkcode Awaiting}): a plugin done with the event early (sqlite_sync, once it has
+ * read the change) lets it go while it waits for a commit. A backlog drained by a new `serve`
+ * peaked at 124-126 MiB instead of 129-131 that way (sqlite_sync at 512 in flight).
  */
 class DeliveredEvent implements CallbackEvent {
   declare id: string;
