@@ -8,6 +8,22 @@
 local query = os.getenv("BENCH_QUERY") or ""
 local offset = tonumber(os.getenv("BENCH_OFFSET") or "0")
 local groups = tonumber(os.getenv("BENCH_GROUPS") or "200")
+-- EventTime is when the event happened, in ms (PROTOCOL.md), so a stream's EventTimes rise with
+-- the clock, as in bench/_callbacks.ts. os.time() counts seconds only. fixed_rate.lua declares
+-- the same C types before loading this file; hence pcall.
+local ffi = require("ffi")
+pcall(ffi.cdef, [[
+  typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+  int clock_gettime(int clock, bench_timespec *tp);
+]])
+local CLOCK_REALTIME = 0
+local timespec = ffi.new("bench_timespec")
+
+local function now_ms()
+  ffi.C.clock_gettime(CLOCK_REALTIME, timespec)
+  return tonumber(timespec.tv_sec) * 1000 + math.floor(tonumber(timespec.tv_nsec) / 1e6)
+end
+
 local headers = { ["Content-Type"] = "application/json" }
 local texts = {
   "red packet",
@@ -21,12 +37,13 @@ return function(n)
   -- Both scripts number requests counter * 64 + thread: n % groups alone would reach only the
   -- groups that are multiples of gcd(64, groups) plus a thread index (50 of 200 with two threads).
   local group = (math.floor(n / 64) + n % 64) % groups
+  local now = now_ms()
   local body = string.format(
     '{"CallbackCommand":"Group.CallbackAfterSendMsg","GroupId":"@TGS#bench%d","Type":"Public",'
       .. '"From_Account":"user%d","Operator_Account":"admin","Random":%d,"MsgSeq":%d,'
       .. '"MsgTime":%d,"OnlineOnlyFlag":0,"MsgBody":[{"MsgType":"TIMTextElem",'
       .. '"MsgContent":{"Text":"%s #%d"}}],"CloudCustomData":"","EventTime":"%d"}',
     group, n % 997, (n * 2654435761) % 4294967296, seq,
-    os.time(), texts[(n % #texts) + 1], seq, os.time() * 1000 + (n % 1000))
+    math.floor(now / 1000), texts[(n % #texts) + 1], seq, now)
   return wrk.format("POST", wrk.path .. "?" .. query, headers, body)
 end
