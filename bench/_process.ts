@@ -41,10 +41,12 @@ async function spawn(
   args: string[],
   stream: "stdout" | "stderr",
   ready: (logs: string[]) => { url: string; adminUrl?: string } | undefined,
+  env: Record<string, string> = {},
 ): Promise<BenchServer> {
   const spawnedAt = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...PERMISSIONS, ...args],
+    env,
     stdin: "null",
     stdout: stream === "stdout" ? "piped" : "null",
     stderr: stream === "stderr" ? "piped" : "null",
@@ -100,14 +102,16 @@ async function spawn(
 export function startImhookd(config: string): Promise<BenchServer> {
   let url: string | undefined;
   let adminUrl: string | undefined;
-  // The runtime flags of `deno task start` and `deno task compile` (see deno.json).
-  const flags = ["--unstable-net", "--v8-flags=--optimize-for-size"];
+  // The runtime flags and environment of `deno task start` and `deno task compile` (see
+  // deno.json) and of deploy/imhookd.service.
+  const flags = ["--unstable-net", "--v8-flags=--max-semi-space-size=1,--heap-growing-percent=30"];
+  const env = { MALLOC_ARENA_MAX: "2" };
   return spawn([...flags, `${ROOT}main.ts`, "serve", "--config", config], "stderr", (logs) => {
     const line = logs.at(-1)!;
     url ??= /Listening for callbacks on (https?:\/\/[^\s"]+)/.exec(line)?.[1];
     adminUrl ??= /Admin listener on (http:\/\/[^\s"]+)/.exec(line)?.[1];
     return url !== undefined && adminUrl !== undefined ? { url, adminUrl } : undefined;
-  });
+  }, env);
 }
 
 /** Starts the bare `Deno.serve` ceiling server. */
