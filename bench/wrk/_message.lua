@@ -9,20 +9,8 @@ local query = os.getenv("BENCH_QUERY") or ""
 local offset = tonumber(os.getenv("BENCH_OFFSET") or "0")
 local groups = tonumber(os.getenv("BENCH_GROUPS") or "200")
 -- EventTime is when the event happened, in ms (PROTOCOL.md), so a stream's EventTimes rise with
--- the clock, as in bench/_callbacks.ts. os.time() counts seconds only. fixed_rate.lua declares
--- the same C types before loading this file; hence pcall.
-local ffi = require("ffi")
-pcall(ffi.cdef, [[
-  typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
-  int clock_gettime(int clock, bench_timespec *tp);
-]])
-local CLOCK_REALTIME = 0
-local timespec = ffi.new("bench_timespec")
-
-local function now_ms()
-  ffi.C.clock_gettime(CLOCK_REALTIME, timespec)
-  return tonumber(timespec.tv_sec) * 1000 + math.floor(tonumber(timespec.tv_nsec) / 1e6)
-end
+-- the clock, as in bench/_callbacks.ts. bench/wrk/_clock.lua, beside this file.
+local now_ms = dofile(debug.getinfo(1, "S").source:sub(2):match("^(.*/)") .. "_clock.lua").realtime_ms
 
 local headers = { ["Content-Type"] = "application/json" }
 local texts = {

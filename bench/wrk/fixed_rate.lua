@@ -13,18 +13,9 @@
 --   BENCH_QUERY, BENCH_OFFSET, BENCH_GROUPS   as in send_msg.lua
 -- done() prints one line "WRK_JSON {...}" with the totals and latency percentiles (µs).
 
-local ffi = require("ffi")
-ffi.cdef [[
-  typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
-  int clock_gettime(int clock, bench_timespec *tp);
-]]
-local CLOCK_MONOTONIC = 1
-local timespec = ffi.new("bench_timespec")
-
-local function now_us()
-  ffi.C.clock_gettime(CLOCK_MONOTONIC, timespec)
-  return tonumber(timespec.tv_sec) * 1e6 + tonumber(timespec.tv_nsec) / 1e3
-end
+-- bench/wrk/_clock.lua and _message.lua, beside this script.
+local here = debug.getinfo(1, "S").source:sub(2):match("^(.*/)")
+local now_us = dofile(here .. "_clock.lua").monotonic_us
 
 local rate = tonumber(os.getenv("BENCH_RATE") or "2000")
 local threads = {}
@@ -40,8 +31,7 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
--- bench/wrk/_message.lua, beside this script.
-local message = dofile(debug.getinfo(1, "S").source:sub(2):match("^(.*/)") .. "_message.lua")
+local message = dofile(here .. "_message.lua")
 local thread_count
 local period_us
 local k = 0
