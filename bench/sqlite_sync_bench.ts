@@ -2,7 +2,8 @@
  * Apply rate of `builtin:sqlite_sync`: 100,000 `Group.CallbackAfterSendMsg` callbacks and
  * 100,000 mixed group-state callbacks (some arriving out of `EventTime` order), handed over
  * by workers that each await one `handle` at a time, as the delivery engine does; then the
- * messages of the load bench's flood at the concurrency of its config.
+ * messages of the load bench's flood at the concurrency of its config, with EventTimes that rise
+ * and with EventTimes shuffled within each second.
  *
  * Run: `deno run --allow-all bench/sqlite_sync_bench.ts`
  *
