@@ -6,6 +6,13 @@
  */
 
 const ROOT = new URL("../", import.meta.url).pathname;
+
+/**
+ * The V8 flags and the environment `serve` runs with, as in `deno task start` and `deno task
+ * compile` (deno.json) and in deploy/imhookd.service; tests/ops_test.ts checks they agree.
+ */
+export const RUNTIME_V8_FLAGS = "--max-semi-space-size=1,--heap-growing-percent=30";
+export const RUNTIME_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: "2" };
 const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-sys"];
 
 /** A running child process serving HTTP. */
@@ -102,16 +109,13 @@ async function spawn(
 export function startImhookd(config: string): Promise<BenchServer> {
   let url: string | undefined;
   let adminUrl: string | undefined;
-  // The runtime flags and environment of `deno task start` and `deno task compile` (see
-  // deno.json) and of deploy/imhookd.service.
-  const flags = ["--unstable-net", "--v8-flags=--max-semi-space-size=1,--heap-growing-percent=30"];
-  const env = { MALLOC_ARENA_MAX: "2" };
+  const flags = ["--unstable-net", `--v8-flags=${RUNTIME_V8_FLAGS}`];
   return spawn([...flags, `${ROOT}main.ts`, "serve", "--config", config], "stderr", (logs) => {
     const line = logs.at(-1)!;
     url ??= /Listening for callbacks on (https?:\/\/[^\s"]+)/.exec(line)?.[1];
     adminUrl ??= /Admin listener on (http:\/\/[^\s"]+)/.exec(line)?.[1];
     return url !== undefined && adminUrl !== undefined ? { url, adminUrl } : undefined;
-  }, env);
+  }, { ...RUNTIME_ENV });
 }
 
 /** Starts the bare `Deno.serve` ceiling server. */

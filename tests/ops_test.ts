@@ -680,6 +680,26 @@ if (!ANALYZE) {
   );
 }
 
+Deno.test("runtime: the tasks, the unit and the bench run serve with the same V8 flags and arenas", async () => {
+  const { RUNTIME_ENV, RUNTIME_V8_FLAGS } = await import("../bench/_process.ts");
+  const { tasks } = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)) as {
+    tasks: Record<string, string>;
+  };
+  const env = Object.entries(RUNTIME_ENV).map(([key, value]) => `${key}=${value}`);
+  for (const name of ["start", "cli", "compile"]) {
+    const words = tasks[name]!.split(/\s+/);
+    assert.deepEqual(
+      words.filter((word) => word.startsWith("--v8-flags=")),
+      [`--v8-flags=${RUNTIME_V8_FLAGS}`],
+      `deno task ${name}`,
+    );
+    // A compiled binary cannot carry environment variables: the unit sets them.
+    if (name !== "compile") assert.deepEqual(words.slice(0, env.length), env, `deno task ${name}`);
+  }
+  const unit = (await Deno.readTextFile(`${ROOT}deploy/imhookd.service`)).split("\n");
+  for (const pair of env) assert.ok(unit.includes(`Environment=${pair}`), `the unit sets ${pair}`);
+});
+
 Deno.test({
   name: "systemd: deploy/imhookd.service passes systemd-analyze verify without a warning",
   ignore: !ANALYZE,
@@ -696,6 +716,7 @@ Deno.test({
         "ProtectSystem=strict",
         "NoNewPrivileges=yes",
         "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+        "Environment=MALLOC_ARENA_MAX=2",
       ]
     ) {
       assert.ok(unit.split("\n").includes(line), `the unit has ${line}`);
