@@ -48,7 +48,7 @@ async function spawn(
   args: string[],
   stream: "stdout" | "stderr",
   ready: (logs: string[]) => { url: string; adminUrl?: string } | undefined,
-  env: Record<string, string> = {},
+  env: Readonly<Record<string, string>> = {},
 ): Promise<BenchServer> {
   const spawnedAt = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
@@ -115,7 +115,7 @@ export function startImhookd(config: string): Promise<BenchServer> {
     url ??= /Listening for callbacks on (https?:\/\/[^\s"]+)/.exec(line)?.[1];
     adminUrl ??= /Admin listener on (http:\/\/[^\s"]+)/.exec(line)?.[1];
     return url !== undefined && adminUrl !== undefined ? { url, adminUrl } : undefined;
-  }, { ...RUNTIME_ENV });
+  }, RUNTIME_ENV);
 }
 
 /** Starts the bare `Deno.serve` ceiling server. */
