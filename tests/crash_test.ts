@@ -183,10 +183,19 @@ Deno.test("crash: after SIGKILL mid-stream and a restart every acknowledged call
   await using ws = await workspace(recorderConfig());
   const answers: Answers = new Map();
   const next = { seq: 1 };
-  await streamAndKill(ws.config, next, answers, 100 + Math.floor(rand() * 400));
+  // A kill can land just after every request in flight was answered (a batch is answered
+  // after one write); then nothing was caught mid-request, so the test kills again.
+  let kills = 0;
+  do {
+    await streamAndKill(ws.config, next, answers, 100 + Math.floor(rand() * 400));
+    kills++;
+  } while (![...answers.values()].some((s) => s === 0) && kills < 3);
   const acked = acknowledged(answers);
   assert.ok(acked.length > 50, `too few callbacks acknowledged before the kill ${why}`);
-  assert.ok([...answers.values()].some((s) => s === 0), `the kill caught no request ${why}`);
+  assert.ok(
+    [...answers.values()].some((s) => s === 0),
+    `none of ${kills} kills caught a request in flight ${why}`,
+  );
 
   await redeliver(ws.config, ws.dir, acked, why);
 
