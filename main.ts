@@ -6,16 +6,16 @@
  */
 import { parseArgs } from "node:util";
 import denoJson from "./deno.json" with { type: "json" };
-import { type Config, ConfigError, loadConfig, matchesPattern } from "./core/config.ts";
+import { type Config, ConfigError, loadConfig, matchesPattern } from "./core/config/config.ts";
 import { type Daemon, formatAddr, startDaemon } from "./core/daemon.ts";
-import { Journal } from "./core/journal.ts";
-import { loadPlugins, PluginLoadError } from "./core/loader.ts";
-import { logger, setupLogging } from "./core/log.ts";
-import { SystemdNotifier } from "./core/notify.ts";
-import { Router } from "./core/router.ts";
-import { sampleBody } from "./core/samples.ts";
-import { parseDuration } from "./core/units.ts";
-import { computeSign } from "./core/verify.ts";
+import { Journal } from "./core/journal/journal.ts";
+import { loadPlugins, PluginLoadError } from "./core/delivery/loader.ts";
+import { logger, setupLogging } from "./core/ops/log.ts";
+import { SystemdNotifier } from "./core/ops/notify.ts";
+import { Router } from "./core/config/router.ts";
+import { sampleBody } from "./core/protocol/samples.ts";
+import { parseDuration } from "./core/config/units.ts";
+import { computeSign } from "./core/listener/verify.ts";
 
 /** Exit codes of the CLI. */
 export const EXIT = { ok: 0, failure: 1, usage: 2, config: 78 } as const;

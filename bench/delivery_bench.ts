@@ -7,9 +7,9 @@
  * @module
  */
 import type { PluginInstance } from "../plugin.ts";
-import { Delivery } from "../core/delivery.ts";
-import { Journal } from "../core/journal.ts";
-import { Metrics } from "../core/metrics.ts";
+import { Delivery } from "../core/delivery/engine.ts";
+import { Journal } from "../core/journal/journal.ts";
+import { Metrics } from "../core/ops/metrics.ts";
 import type { BenchResult } from "./mod.ts";
 
 const CALLBACKS = 100_000;

@@ -6,10 +6,10 @@
  *
  * @module
  */
-import type { Journal } from "../core/journal.ts";
-import { Metrics } from "../core/metrics.ts";
-import { Router } from "../core/router.ts";
-import { CallbackHandler } from "../core/server.ts";
+import type { Journal } from "../core/journal/journal.ts";
+import { Metrics } from "../core/ops/metrics.ts";
+import { Router } from "../core/config/router.ts";
+import { CallbackHandler } from "../core/listener/handler.ts";
 import { APP, messageBody, signedQuery, TOKEN } from "./_callbacks.ts";
 import type { BenchResult } from "./mod.ts";
 

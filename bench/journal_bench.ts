@@ -4,14 +4,14 @@
  * dedup keys), so that the indexes are realistic, not tiny. Every callback is routed to two
  * plugins, as in the example config; the journal leaves its WAL to another connection, as the
  * daemon's does (the delivery thread checkpoints it), so no checkpoint runs inside a commit.
- * Also the inbox (`core/inbox.ts`): µs per callback to store a batch of 64 there, the whole
+ * Also the inbox (`core/journal/inbox.ts`): µs per callback to store a batch of 64 there, the whole
  * cost of an answer's storage while the listener is saturated and indexing waits.
  * Run with `deno run --allow-all bench/journal_bench.ts`.
  *
  * @module
  */
-import { Inbox } from "../core/inbox.ts";
-import { type CallbackRecord, Journal } from "../core/journal.ts";
+import { Inbox } from "../core/journal/inbox.ts";
+import { type CallbackRecord, Journal } from "../core/journal/journal.ts";
 import type { BenchResult } from "./mod.ts";
 
 const PREFILLED = 200_000;
@@ -43,7 +43,7 @@ function record(n: number, plugins: readonly string[]): CallbackRecord {
       CloudCustomData: "",
       EventTime: "1795417269123",
     }),
-    // As core/server.ts builds it.
+    // As core/listener/handler.ts builds it.
     dedupKey: JSON.stringify(["1400000000", "Group.CallbackAfterSendMsg", [group, n]]),
     groupKey: group,
     plugins,

@@ -14,8 +14,8 @@
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
-import { inboxBacklog, inboxPath } from "../core/inbox.ts";
-import { readInboxMark } from "../core/journal.ts";
+import { inboxBacklog, inboxPath } from "../core/journal/inbox.ts";
+import { readInboxMark } from "../core/journal/journal.ts";
 import { APP, messageBody, signedQuery, TOKEN } from "./_callbacks.ts";
 import { fixedRate, type FixedRateResult } from "./_fixed_rate.ts";
 import { type BenchServer, startCeiling, startImhookd } from "./_process.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { computeSign } from "../core/verify.ts";
+import { computeSign } from "../core/listener/verify.ts";
 
 /** The project's root folder. */
 export const ROOT = new URL("../", import.meta.url).pathname;

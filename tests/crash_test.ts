@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { Journal, type JournalStatus } from "../core/journal.ts";
+import { Journal, type JournalStatus } from "../core/journal/journal.ts";
 import {
   eventually,
   recordConfigPath,

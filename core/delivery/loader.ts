@@ -6,14 +6,14 @@
  */
 import { pathToFileURL } from "node:url";
 import type { Logger } from "@logtape/logtape";
-import type { Plugin, PluginInstance } from "../plugin.ts";
-import type { Config, PluginEntry } from "./config.ts";
-import { logger as categoryLogger } from "./log.ts";
+import type { Plugin, PluginInstance } from "../../plugin.ts";
+import type { Config, PluginEntry } from "../config/config.ts";
+import { logger as categoryLogger } from "../ops/log.ts";
 
 const BUILTINS: Record<string, () => Promise<{ default: unknown }>> = {
-  file_logger: () => import("../plugins/file_logger.ts"),
-  webhook_forwarder: () => import("../plugins/webhook_forwarder.ts"),
-  sqlite_sync: () => import("../plugins/sqlite_sync.ts"),
+  file_logger: () => import("../../plugins/file_logger.ts"),
+  webhook_forwarder: () => import("../../plugins/webhook_forwarder.ts"),
+  sqlite_sync: () => import("../../plugins/sqlite_sync.ts"),
 };
 
 /**

@@ -9,8 +9,8 @@
 /// <reference lib="deno.worker" />
 import { getPriority, setPriority } from "node:os";
 import { setImmediate } from "node:timers";
-import type { Config } from "./config.ts";
-import { Delivery, type DeliveryJournal, type DeliveryTarget } from "./delivery.ts";
+import type { Config } from "../config/config.ts";
+import { Delivery, type DeliveryJournal, type DeliveryTarget } from "./engine.ts";
 import {
   deferredLocations,
   type HostMessage,
@@ -18,8 +18,8 @@ import {
   type PlainConfig,
   type ReloadedMessage,
   type WorkerMessage,
-} from "./delivery_host.ts";
-import { Journal, JournalUnavailableError } from "./journal.ts";
+} from "./host.ts";
+import { Journal, JournalUnavailableError } from "../journal/journal.ts";
 import {
   disposePlugins,
   type LoadedPlugin,
@@ -29,7 +29,7 @@ import {
   type StartedPlugin,
   startPlugins,
 } from "./loader.ts";
-import { logger, setupLogging } from "./log.ts";
+import { logger, setupLogging } from "../ops/log.ts";
 
 const log = logger("daemon");
 

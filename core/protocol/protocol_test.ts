@@ -13,7 +13,7 @@ import {
   validatePayload,
 } from "./protocol.ts";
 
-const SEEDS = new URL("../tests/fixtures/seeds/", import.meta.url);
+const SEEDS = new URL("../../tests/fixtures/seeds/", import.meta.url);
 
 async function readSeed<T>(name: string): Promise<{ raw: string; body: T }> {
   const raw = await Deno.readTextFile(new URL(name, SEEDS));

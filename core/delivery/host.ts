@@ -1,5 +1,5 @@
 /**
- * The main thread's side of the delivery worker (`_delivery_worker.ts`). The delivery engine
+ * The main thread's side of the delivery worker (`worker.ts`). The delivery engine
  * and every plugin run there, on their own event loop, so plugin work never delays the
  * thread that answers callbacks. The journal keeps one writer, this thread: the worker reads
  * pending deliveries through its own connection and sends each outcome here, where it is
@@ -7,11 +7,11 @@
  *
  * @module
  */
-import type { Config } from "./config.ts";
-import type { Journal } from "./journal.ts";
+import type { Config } from "../config/config.ts";
+import type { Journal } from "../journal/journal.ts";
 import { PluginLoadError } from "./loader.ts";
-import { logger } from "./log.ts";
-import type { Metrics } from "./metrics.ts";
+import { logger } from "../ops/log.ts";
+import type { Metrics } from "../ops/metrics.ts";
 
 const log = logger("daemon");
 
@@ -118,7 +118,7 @@ const WAKE_EVERY_MS = 10;
 const STOP_MARGIN_MS = 5_000;
 
 /** Where the worker module is; `deno compile` must `--include` it. */
-export const WORKER_URL = new URL("./_delivery_worker.ts", import.meta.url);
+export const WORKER_URL = new URL("./worker.ts", import.meta.url);
 
 /**
  * Runs the delivery worker: starts it, wakes it after journal commits, commits the outcomes

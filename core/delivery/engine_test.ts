@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import type { CallbackEvent, PluginInstance } from "../plugin.ts";
-import { type Clock, ManualClock } from "./clock.ts";
-import { Delivery, type DeliveryOptions } from "./delivery.ts";
-import { Journal } from "./journal.ts";
+import type { CallbackEvent, PluginInstance } from "../../plugin.ts";
+import { type Clock, ManualClock } from "../clock.ts";
+import { Delivery, type DeliveryOptions } from "./engine.ts";
+import { Journal } from "../journal/journal.ts";
 
 const OPTIONS: DeliveryOptions = {
   maxAttempts: 3,

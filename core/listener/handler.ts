@@ -6,16 +6,16 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
-import { type Clock, systemClock } from "./clock.ts";
+import { type Clock, systemClock } from "../clock.ts";
 import {
   type AppendResult,
   type CallbackRecord,
   type Journal,
   JournalUnavailableError,
-} from "./journal.ts";
-import type { Metrics, MetricSeries } from "./metrics.ts";
-import { commandLabel, groupKey, naturalKey, validatePayload } from "./protocol.ts";
-import type { Router } from "./router.ts";
+} from "../journal/journal.ts";
+import type { Metrics, MetricSeries } from "../ops/metrics.ts";
+import { commandLabel, groupKey, naturalKey, validatePayload } from "../protocol/protocol.ts";
+import type { Router } from "../config/router.ts";
 import { type VerifiedApp, verifyRequest } from "./verify.ts";
 
 /** What a reload may swap while the listener keeps running. */

@@ -23,7 +23,7 @@ Deno.test("samples: an unknown command has no sample", () => {
 });
 
 Deno.test("samples: the seed commands use the seed pages' examples", async () => {
-  const seeds = new URL("../tests/fixtures/seeds/", import.meta.url);
+  const seeds = new URL("../../tests/fixtures/seeds/", import.meta.url);
   for (
     const [command, file] of [
       ["Group.CallbackAfterGroupInfoChanged", "group_info_changed_all.json"],

@@ -7,7 +7,7 @@ import {
   JournalUnavailableError,
   SCHEMA_VERSION,
 } from "./journal.ts";
-import { tempDir } from "./_testing.ts";
+import { tempDir } from "../_testing.ts";
 
 function record(n: number, overrides: Partial<CallbackRecord> = {}): CallbackRecord {
   return {

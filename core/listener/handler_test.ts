@@ -1,24 +1,24 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import fc from "fast-check";
-import { ManualClock } from "./clock.ts";
-import { Journal } from "./journal.ts";
-import { Metrics } from "./metrics.ts";
-import { Router } from "./router.ts";
+import { ManualClock } from "../clock.ts";
+import { Journal } from "../journal/journal.ts";
+import { Metrics } from "../ops/metrics.ts";
+import { Router } from "../config/router.ts";
 import {
   CallbackHandler,
   type CallbackHandlerOptions,
   type CallbackQuery,
   parseQuery,
   splitUrl,
-} from "./server.ts";
+} from "./handler.ts";
 import { computeSign } from "./verify.ts";
 
 const APP = "1400000000";
 const COMMAND = "Group.CallbackAfterSendMsg";
 const TOKEN = "test-token-123";
 const SEND_MSG = await Deno.readTextFile(
-  new URL("../tests/fixtures/seeds/group_after_send_msg.json", import.meta.url),
+  new URL("../../tests/fixtures/seeds/group_after_send_msg.json", import.meta.url),
 );
 
 interface Harness {

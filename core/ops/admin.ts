@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Journal } from "./journal.ts";
+import type { Journal } from "../journal/journal.ts";
 import type { Metrics } from "./metrics.ts";
 
 /** What the admin handler reads. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { adminHandler } from "./admin.ts";
-import { Journal } from "./journal.ts";
+import { Journal } from "../journal/journal.ts";
 import { Metrics } from "./metrics.ts";
 
 async function withAdmin(

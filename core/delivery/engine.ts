@@ -7,9 +7,9 @@
  */
 import type { Logger } from "@logtape/logtape";
 import { clearImmediate, setImmediate } from "node:timers";
-import type { CallbackEvent, PluginInstance } from "../plugin.ts";
-import { type Clock, systemClock } from "./clock.ts";
-import type { Journal, PendingDelivery } from "./journal.ts";
+import type { CallbackEvent, PluginInstance } from "../../plugin.ts";
+import { type Clock, systemClock } from "../clock.ts";
+import type { Journal, PendingDelivery } from "../journal/journal.ts";
 
 /**
  * What the engine needs of the journal: reads, and the outcome of each delivery. A
@@ -62,11 +62,11 @@ export interface DeliveryTarget {
   ordering?: "per_group" | "none";
 }
 
-/** Runs one worker per plugin. Close it to stop handing out callbacks. */
+/** Runs one lane per plugin. Close it to stop handing out callbacks. */
 export class Delivery {
   #journal: DeliveryJournal;
   #options: Required<Omit<DeliveryOptions, "metrics" | "logger">> & DeliveryOptions;
-  #workers = new Map<string, Worker>();
+  #lanes = new Map<string, PluginLane>();
   #unsubscribe: () => void;
   #cancelPoll: () => void = () => {};
   #generation: number;
@@ -89,12 +89,12 @@ export class Delivery {
 
   /** Starts delivering the pending callbacks of `target`. */
   add(target: DeliveryTarget): void {
-    if (this.#workers.has(target.name)) {
+    if (this.#lanes.has(target.name)) {
       throw new RangeError(`Cannot add plugin "${target.name}": it is already delivering`);
     }
-    const worker = new Worker(this.#journal, target, this.#options);
-    this.#workers.set(target.name, worker);
-    worker.pump();
+    const lane = new PluginLane(this.#journal, target, this.#options);
+    this.#lanes.set(target.name, lane);
+    lane.pump();
   }
 
   /**
@@ -102,27 +102,27 @@ export class Delivery {
    * Its pending callbacks stay pending in the journal.
    */
   async remove(name: string, graceMs: number): Promise<void> {
-    const worker = this.#workers.get(name);
-    if (worker === undefined) return;
-    this.#workers.delete(name);
-    await worker.stop(graceMs);
+    const lane = this.#lanes.get(name);
+    if (lane === undefined) return;
+    this.#lanes.delete(name);
+    await lane.stop(graceMs);
   }
 
   /** The names of the plugins being delivered to. */
   get plugins(): string[] {
-    return [...this.#workers.keys()];
+    return [...this.#lanes.keys()];
   }
 
   /** Looks for new pending deliveries now. */
   wake(): void {
-    for (const worker of this.#workers.values()) worker.wake();
+    for (const lane of this.#lanes.values()) lane.wake();
   }
 
-  /** Stops every worker (see {@linkcode Delivery.remove}). */
+  /** Stops every lane (see {@linkcode Delivery.remove}). */
   async close(graceMs: number): Promise<void> {
     this.#unsubscribe();
     this.#cancelPoll();
-    await Promise.all([...this.#workers.keys()].map((name) => this.remove(name, graceMs)));
+    await Promise.all([...this.#lanes.keys()].map((name) => this.remove(name, graceMs)));
   }
 
   #pollReplays(): void {
@@ -131,7 +131,7 @@ export class Delivery {
         const generation = this.#journal.replayGeneration();
         if (generation !== this.#generation) {
           this.#generation = generation;
-          for (const worker of this.#workers.values()) worker.rescan();
+          for (const lane of this.#lanes.values()) lane.rescan();
         }
       } catch (error) {
         this.#options.logger?.warn("Cannot read the replay generation: {error}", { error });
@@ -148,13 +148,13 @@ interface Item extends PendingDelivery {
 type Outcome = "done" | "retry" | "dead" | "stopped";
 
 /**
- * A worker lets the event loop run once it has started at least TURN_STARTS deliveries and
+ * A lane lets the event loop run once it has started at least TURN_STARTS deliveries and
  * worked TURN_MS milliseconds without doing so.
  */
 const TURN_STARTS = 64;
 const TURN_MS = 8;
 
-class Worker {
+class PluginLane {
   #journal: DeliveryJournal;
   #target: DeliveryTarget;
   #options: Required<Omit<DeliveryOptions, "metrics" | "logger">> & DeliveryOptions;

@@ -8,7 +8,7 @@ import {
   parseConfig,
   type PluginEntry,
 } from "./config.ts";
-import { pluginChanged } from "./loader.ts";
+import { pluginChanged } from "../delivery/loader.ts";
 
 const MINIMAL = "apps:\n  - sdk_app_id: 1400000000\n";
 
@@ -584,9 +584,9 @@ Deno.test("matchesPattern: exact, prefix and catch-all patterns", () => {
 });
 
 Deno.test("config: config.example.yaml is valid with an empty environment", async () => {
-  const file = new URL("../config.example.yaml", import.meta.url).pathname;
+  const file = new URL("../../config.example.yaml", import.meta.url).pathname;
   const config = await loadConfig(file, { env: {} });
-  const dir = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+  const dir = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
   assert.equal(config.dir, dir);
   assert.deepEqual(config.server.listen, { hostname: "127.0.0.1", port: 8080 });
   assert.equal(config.server.path, "/im/callback");
