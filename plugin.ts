@@ -5,9 +5,9 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
-import type { CallbackPayload } from "./core/protocol/protocol.ts";
+import type { CallbackPayload, MsgBodyElement } from "./core/protocol/protocol.ts";
 
-export type { CallbackPayload };
+export type { CallbackPayload, MsgBodyElement };
 
 /** One journaled callback, as handed to a plugin's `handle`. */
 export interface CallbackEvent<P extends Record<string, unknown> = CallbackPayload> {
@@ -29,6 +29,91 @@ export interface CallbackEvent<P extends Record<string, unknown> = CallbackPaylo
   payload: P;
   /** The body exactly as received. */
   rawBody: string;
+  /**
+   * How a decision callback (a `.CallbackBefore*` or `.CallbackPrev*` command) was decided,
+   * as answered to Tencent; absent for other commands. Not set in `decide`.
+   */
+  decision?: DecisionRecord;
+}
+
+/**
+ * A decider's answer to a decision callback (see {@linkcode PluginInstance.decide}). Fields a
+ * command does not take make the decision invalid (and the fallback answer).
+ */
+export interface Decision {
+  /** `drop`: `*.CallbackBeforeSendMsg` only; the message is discarded, the sender sees success. */
+  verdict: "allow" | "reject" | "drop";
+  /**
+   * `reject` only: 1 (the default; the client gets Tencent's generic error) or a code in the
+   * command's custom range, which reaches the client with `info`: Group 10100-10200,
+   * C2C and OfficialAccount 120001-130000, Sns 38000-39000 (Sns takes no 1; default 38000).
+   */
+  code?: number;
+  /** `reject` only: the `ErrorInfo` (`ResultInfo` on Sns commands). */
+  info?: string;
+  /** `allow` on a `*.CallbackBeforeSendMsg` command: what Tencent sends instead. */
+  replace?: { MsgBody?: MsgBodyElement[]; CloudCustomData?: string };
+  /**
+   * `allow` on `Group.CallbackBeforeInviteJoinGroup` (and
+   * `OfficialAccount.CallbackBeforeAddSubscriber`): the accounts refused, the others join.
+   */
+  refuseMembers?: string[];
+  /**
+   * `allow` on `Sns.CallbackPrevFriendAdd` and `Sns.CallbackPrevFriendResponse`: a result per
+   * friend; `ResultCode` 0 allows, 38000-39000 refuses. Friends not listed are allowed.
+   */
+  friendResults?: FriendResult[];
+}
+
+/** One friend's result in a {@linkcode Decision} of an `Sns.CallbackPrev*` command. */
+export interface FriendResult {
+  To_Account: string;
+  ResultCode: number;
+  ResultInfo?: string;
+}
+
+/** How one decider fared in a decision. */
+export interface DeciderRun {
+  plugin: string;
+  /**
+   * What it answered (`none`: no opinion), or how it failed: it threw or its thread was down
+   * (`error`), answered past the deadline (`timeout`), answered something the command does not
+   * take (`invalid`), or was not asked (`skipped`: its circuit breaker is open, or the deadline
+   * had passed).
+   */
+  outcome: "allow" | "reject" | "drop" | "none" | "error" | "timeout" | "invalid" | "skipped";
+  /** How long it took, in ms. */
+  ms: number;
+  /** Why it failed. */
+  error?: string;
+}
+
+/** How a decision callback was decided: stored with it, and handed to `handle` as `decision`. */
+export interface DecisionRecord {
+  verdict: "allow" | "reject" | "drop";
+  /** The code of a `reject`. */
+  code?: number;
+  /** The info of a `reject`. */
+  info?: string;
+  /**
+   * The plugin whose verdict stands; `fallback` when a decider failed (see `reason`) and the
+   * command's fallback decided; `none` when no decider had an opinion.
+   */
+  by: string;
+  /** Why the fallback decided. */
+  reason?: string;
+  /** Whether Tencent was told to send a replaced `MsgBody` or `CloudCustomData`. */
+  replaced: boolean;
+  /** The replacements, when `replaced`. */
+  replace?: { MsgBody?: MsgBodyElement[]; CloudCustomData?: string };
+  /** The accounts refused, every decider's together. */
+  refuseMembers?: string[];
+  /** The friends' results, merged per `To_Account` (a refusal wins). */
+  friendResults?: FriendResult[];
+  /** Every decider routed to the command, in config order. */
+  deciders: DeciderRun[];
+  /** From receipt to the decision, in ms. */
+  ms: number;
 }
 
 /** What `parseOptions` receives besides the raw options. */
@@ -47,13 +132,24 @@ export interface PluginContext extends PluginOptionsContext {
   signal: AbortSignal;
 }
 
-/** A running plugin. */
+/** A running plugin: it has `handle`, `decide`, or both. */
 export interface PluginInstance {
   /**
    * Handles one callback. Throw to have it retried (see {@linkcode DeliveryErrorFields});
    * `signal` aborts when `delivery.handler_timeout` passes or imhookd shuts down.
    */
-  handle(event: CallbackEvent, signal: AbortSignal): Promise<void> | void;
+  handle?(event: CallbackEvent, signal: AbortSignal): Promise<void> | void;
+  /**
+   * Decides a decision callback (a `.CallbackBefore*` or `.CallbackPrev*` command its `on`
+   * matches) before it is journaled and answered; `undefined` means no opinion. The event's
+   * `id` is `""` (there is no journal id yet). `signal` aborts at `decisions.deadline`, after
+   * which the answer no longer counts. Deciders are asked in config order, each seeing the
+   * payload as replaced by the ones before; the first `reject` or `drop` ends the chain.
+   */
+  decide?(
+    event: CallbackEvent,
+    signal: AbortSignal,
+  ): Decision | undefined | Promise<Decision | undefined>;
   /** Flushes and closes whatever the plugin holds. */
   [Symbol.asyncDispose]?(): Promise<void>;
 }

@@ -184,6 +184,27 @@ export class Metrics {
     "Callbacks answered and stored in the journal's inbox, not yet indexed (then delivered).",
     "gauge",
   );
+  readonly decisions = new Metric(
+    "imhookd_decisions_total",
+    "Decision callbacks answered, by command, verdict and what decided (plugin, fallback, none).",
+    "counter",
+  );
+  readonly decisionSeconds = new Metric(
+    "imhookd_decision_seconds",
+    "Time from receipt to the decision of decision callbacks, by command.",
+    "histogram",
+    SECONDS_BUCKETS,
+  );
+  readonly deciderFailures = new Metric(
+    "imhookd_decider_failures_total",
+    "Deciders that failed a decision, by plugin and reason (error, timeout, invalid, skipped).",
+    "counter",
+  );
+  readonly deciderBreakerOpens = new Metric(
+    "imhookd_decider_breaker_opens_total",
+    "Times a decider's circuit breaker opened (it is skipped for a cool-down), by plugin.",
+    "counter",
+  );
   readonly configReloads = new Metric(
     "imhookd_config_reloads_total",
     "Configuration reloads, by result.",
@@ -201,6 +222,10 @@ export class Metrics {
       this.pending,
       this.deadLetters,
       this.inboxBacklog,
+      this.decisions,
+      this.decisionSeconds,
+      this.deciderFailures,
+      this.deciderBreakerOpens,
       this.configReloads,
     ].map((metric) => metric.render()).join("\n") + "\n";
   }
