@@ -154,6 +154,9 @@ export interface PluginInstance {
   [Symbol.asyncDispose]?(): Promise<void>;
 }
 
+/** A plugin instance that has `handle` (as every built-in that delivers callbacks). */
+export type Handler = PluginInstance & Required<Pick<PluginInstance, "handle">>;
+
 /** The default export of a plugin module. */
 export interface Plugin<O = unknown> {
   /** The plugin's own name (for logs). */

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { PluginInstance } from "../plugin.ts";
+import type { Handler } from "../plugin.ts";
 import { Delivery } from "../core/delivery/engine.ts";
 import { Journal } from "../core/journal/journal.ts";
 import { Metrics } from "../core/ops/metrics.ts";
@@ -71,7 +71,7 @@ async function drain(
   const count = (): void => {
     if (++handled === CALLBACKS) done.resolve();
   };
-  const sink: PluginInstance = asynchronous
+  const sink: Handler = asynchronous
     ? {
       async handle() {
         await Promise.resolve();

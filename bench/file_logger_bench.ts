@@ -5,7 +5,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import type { CallbackEvent, PluginInstance } from "../plugin.ts";
+import type { CallbackEvent, Handler } from "../plugin.ts";
 import fileLogger from "../plugins/file_logger.ts";
 import type { BenchResult } from "./mod.ts";
 
@@ -45,7 +45,7 @@ async function measure(
   workers: number,
 ): Promise<number> {
   const options = fileLogger.parseOptions(raw, { name: "bench", configDir: dir });
-  const instance: PluginInstance = await fileLogger.create(options, {
+  const instance: Handler = await fileLogger.create(options, {
     name: "bench",
     configDir: dir,
     logger: getLogger(["imhookd", "bench"]),

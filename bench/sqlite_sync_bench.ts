@@ -11,7 +11,7 @@
  */
 import { join } from "node:path";
 import { getLogger } from "@logtape/logtape";
-import type { CallbackEvent, PluginInstance } from "../plugin.ts";
+import type { CallbackEvent, Handler } from "../plugin.ts";
 import sqliteSync from "../plugins/sqlite_sync.ts";
 import type { BenchResult } from "./mod.ts";
 import { FLOOD_GROUPS } from "./_wrk.ts";
@@ -148,7 +148,7 @@ async function applyRate(
       logger: getLogger(["imhookd", "bench"]),
       signal: new AbortController().signal,
     },
-  ) as PluginInstance & AsyncDisposable;
+  ) as Handler & AsyncDisposable;
   await using plugin = instance;
   const signal = new AbortController().signal;
   let next = 0;

@@ -9,9 +9,10 @@ import { dirname, resolve } from "node:path";
 import type { Logger } from "@logtape/logtape";
 import type {
   CallbackEvent,
+  DecisionRecord,
+  Handler,
   Plugin,
   PluginContext,
-  PluginInstance,
   PluginOptionsContext,
 } from "../plugin.ts";
 import { parseSize } from "../core/config/units.ts";
@@ -49,7 +50,7 @@ const fileLogger = {
   parseOptions(raw: unknown, ctx: PluginOptionsContext): FileLoggerOptions {
     return parseFileLoggerOptions(raw, ctx.configDir);
   },
-  async create(options: FileLoggerOptions, ctx: PluginContext): Promise<PluginInstance> {
+  async create(options: FileLoggerOptions, ctx: PluginContext): Promise<Handler> {
     await Deno.mkdir(dirname(options.path), { recursive: true });
     await repairTornLine(options.path, ctx.logger);
     const writer = new LineWriter(options, ctx.logger);
@@ -62,7 +63,7 @@ export default fileLogger;
 
 /** Formats one callback as its log line, newline included. Never mutates `event.payload`. */
 export function formatLogLine(event: CallbackEvent, redact: readonly string[] = []): string {
-  const head = {
+  const head: Record<string, unknown> = {
     id: event.id,
     received_at: new Date(event.receivedAt).toISOString(),
     command: event.command,
@@ -70,6 +71,7 @@ export function formatLogLine(event: CallbackEvent, redact: readonly string[] = 
     client_ip: event.clientIp ?? null,
     opt_platform: event.optPlatform ?? null,
   };
+  if (event.decision !== undefined) head.decision = redactDecision(event.decision, redact);
   // The body as received is already the payload's JSON (the listener parsed it before
   // journaling it): written as is unless redacted or spread over several lines, it spares
   // parsing and serialising the payload again.
@@ -82,6 +84,14 @@ export function formatLogLine(event: CallbackEvent, redact: readonly string[] = 
 }
 
 const LINE_BREAK = /[\r\n]/;
+
+/** The decision with the redacted payload fields blanked in its replacements too. */
+function redactDecision(decision: DecisionRecord, redact: readonly string[]): unknown {
+  if (decision.replace === undefined || redact.length === 0) return decision;
+  let replace: unknown = decision.replace;
+  for (const path of redact) replace = blank(replace, path.split("."), 0);
+  return { ...decision, replace };
+}
 
 /** Returns a copy of `value` with the field at `keys[i..]` set to "" (arrays apply it to each item). */
 function blank(value: unknown, keys: readonly string[], i: number): unknown {
@@ -190,7 +200,7 @@ const SCRATCH_BYTES = 256 * 1024;
  * Appends lines to the log file. Lines queued while a write is under way (or in the same tick)
  * go out together in one write call, split only where rotation falls.
  */
-class LineWriter implements PluginInstance {
+class LineWriter implements Handler {
   #options: FileLoggerOptions;
   #logger: Logger;
   #file: Deno.FsFile | undefined;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import process from "node:process";
 import { configure, getLogger, type LogRecord, reset } from "@logtape/logtape";
-import type { CallbackEvent, PluginContext, PluginInstance } from "../plugin.ts";
+import type { CallbackEvent, DecisionRecord, Handler, PluginContext } from "../plugin.ts";
 import fileLogger, { type FileLoggerOptions, formatLogLine } from "./file_logger.ts";
 import { tempDir } from "../core/_testing.ts";
 
@@ -58,10 +58,10 @@ function context(dir: string): PluginContext {
 async function start(
   dir: string,
   raw: Record<string, unknown>,
-): Promise<PluginInstance & AsyncDisposable> {
+): Promise<Handler & AsyncDisposable> {
   const options = fileLogger.parseOptions(raw, { name: "audit", configDir: dir });
   const instance = await fileLogger.create(options, context(dir));
-  return instance as PluginInstance & AsyncDisposable;
+  return instance as Handler & AsyncDisposable;
 }
 
 async function readLines(path: string): Promise<Record<string, unknown>[]> {
@@ -212,6 +212,34 @@ Deno.test("file_logger: formatLogLine writes the documented fields and blanks re
   );
   assert.equal(withClient.client_ip, "1.2.3.4");
   assert.equal(withClient.opt_platform, "iOS");
+});
+
+Deno.test("file_logger: a decision callback's line carries its decision, redacted like the payload", () => {
+  const decision: DecisionRecord = {
+    verdict: "allow",
+    by: "moderation",
+    replaced: true,
+    replace: { MsgBody: [{ MsgType: "TIMTextElem", MsgContent: { Text: "h***" } }] },
+    deciders: [{ plugin: "moderation", outcome: "allow", ms: 0.2 }],
+    ms: 0.4,
+  };
+  const line = JSON.parse(formatLogLine(event(11, { decision })));
+  assert.deepEqual(Object.keys(line), [
+    "id",
+    "received_at",
+    "command",
+    "sdk_app_id",
+    "client_ip",
+    "opt_platform",
+    "decision",
+    "payload",
+  ]);
+  assert.deepEqual(line.decision, decision);
+  const redacted = JSON.parse(formatLogLine(event(11, { decision }), ["MsgBody"]));
+  assert.deepEqual(redacted.decision.replace, { MsgBody: "" });
+  assert.equal(redacted.payload.MsgBody, "");
+  assert.equal(decision.replace!.MsgBody!.length, 1, "the decision is not mutated");
+  assert.equal("decision" in JSON.parse(formatLogLine(event(12))), false);
 });
 
 Deno.test("file_logger: an unredacted line carries the body as received, on one line", () => {

@@ -36,9 +36,9 @@ import type { DatabaseSync } from "node:sqlite";
 import type { Logger } from "@logtape/logtape";
 import type {
   CallbackEvent,
+  Handler,
   Plugin,
   PluginContext,
-  PluginInstance,
   PluginOptionsContext,
 } from "../plugin.ts";
 import { parseDuration } from "../core/config/units.ts";
@@ -117,7 +117,7 @@ export function parseSqliteSyncOptions(
  * transaction. Each call resolves once its transaction has committed and rejects if it
  * failed. Disposing writes what is still collected, then closes the database.
  */
-export function createSqliteSync(options: SqliteSyncOptions, ctx: PluginContext): PluginInstance {
+export function createSqliteSync(options: SqliteSyncOptions, ctx: PluginContext): Handler {
   Deno.mkdirSync(dirname(options.path), { recursive: true });
   const db = openSyncDatabase(options.path, options.busyTimeoutMs);
   ctx.logger.info("sqlite_sync writing {path}", { path: options.path });
@@ -137,7 +137,7 @@ interface Pending {
   reject(error: unknown): void;
 }
 
-class SqliteSync implements PluginInstance {
+class SqliteSync implements Handler {
   #db: DatabaseSync;
   #store: SyncStore;
   #maxBatch: number;
@@ -272,10 +272,10 @@ function describe(value: unknown): string {
 }
 
 /** The `builtin:sqlite_sync` plugin. */
-const sqliteSync: Plugin<SqliteSyncOptions> = {
+const sqliteSync = {
   name: "sqlite_sync",
   parseOptions: parseSqliteSyncOptions,
   create: createSqliteSync,
-};
+} satisfies Plugin<SqliteSyncOptions>;
 
 export default sqliteSync;

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { getLogger } from "@logtape/logtape";
 import fc from "fast-check";
-import type { CallbackEvent, PluginInstance } from "../plugin.ts";
+import type { CallbackEvent, Handler } from "../plugin.ts";
 import sqliteSync, { type SqliteSyncOptions } from "./sqlite_sync.ts";
 import { MIGRATIONS } from "./_sqlite_sync_schema.ts";
 
@@ -35,7 +35,7 @@ function parse(raw: unknown, configDir = "/etc/imhookd"): SqliteSyncOptions {
   return sqliteSync.parseOptions!(raw, { name: "state", configDir });
 }
 
-async function start(dir: string, file = "im.db"): Promise<PluginInstance & AsyncDisposable> {
+async function start(dir: string, file = "im.db"): Promise<Handler & AsyncDisposable> {
   const options = parse({ path: file }, dir);
   const instance = await sqliteSync.create(options, {
     name: "state",
@@ -43,10 +43,10 @@ async function start(dir: string, file = "im.db"): Promise<PluginInstance & Asyn
     logger: getLogger(["imhookd", "test"]),
     signal: new AbortController().signal,
   });
-  return instance as PluginInstance & AsyncDisposable;
+  return instance as Handler & AsyncDisposable;
 }
 
-async function handleAll(plugin: PluginInstance, events: CallbackEvent[]): Promise<void> {
+async function handleAll(plugin: Handler, events: CallbackEvent[]): Promise<void> {
   for (const e of events) await plugin.handle(e, new AbortController().signal);
 }
 
@@ -817,7 +817,7 @@ Deno.test("sqlite_sync: a transaction holds at most max_batch changes", async ()
       logger: getLogger(["imhookd", "test"]),
       signal: new AbortController().signal,
     });
-    await using plugin = instance as PluginInstance & AsyncDisposable;
+    await using plugin = instance as Handler & AsyncDisposable;
     const path = join(dir, "im.db");
     const signal = new AbortController().signal;
     const before = walCommits(path);
@@ -837,7 +837,7 @@ Deno.test("sqlite_sync: a write lock held too long fails the calls for a retry",
       logger: getLogger(["imhookd", "test"]),
       signal: new AbortController().signal,
     });
-    await using plugin = instance as PluginInstance & AsyncDisposable;
+    await using plugin = instance as Handler & AsyncDisposable;
     const signal = new AbortController().signal;
     const message = (seq: number) =>
       event("Group.CallbackAfterSendMsg", { GroupId: "g", MsgSeq: seq, MsgBody: [] });
@@ -1019,7 +1019,7 @@ function permuteWithDuplicates(events: CallbackEvent[], seed: number): CallbackE
 
 /** Hands events over in random-sized groups of concurrent calls, as the delivery engine may. */
 async function deliverInBursts(
-  plugin: PluginInstance,
+  plugin: Handler,
   events: CallbackEvent[],
   seed: number,
 ): Promise<void> {

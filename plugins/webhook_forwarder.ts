@@ -11,9 +11,9 @@ import { Webhook } from "standardwebhooks";
 import type {
   CallbackEvent,
   DeliveryErrorFields,
+  Handler,
   Plugin,
   PluginContext,
-  PluginInstance,
 } from "../plugin.ts";
 import { parseDuration } from "../core/config/units.ts";
 import { isRecord, rejectUnknownKeys, show } from "./_options.ts";
@@ -82,7 +82,7 @@ const webhookForwarder = {
   parseOptions(raw: unknown): WebhookForwarderOptions {
     return parseWebhookForwarderOptions(raw);
   },
-  create(options: WebhookForwarderOptions, ctx: PluginContext): PluginInstance {
+  create(options: WebhookForwarderOptions, ctx: PluginContext): Handler {
     return new Forwarder(options, ctx.logger);
   },
 } satisfies Plugin<WebhookForwarderOptions>;
@@ -237,7 +237,7 @@ function isValidSecret(secret: string): boolean {
 }
 
 /** A running forwarder: one HTTP client (keep-alive pool) and a cap on requests in flight. */
-class Forwarder implements PluginInstance {
+class Forwarder implements Handler {
   #options: WebhookForwarderOptions;
   #logger: Logger;
   #client: Deno.HttpClient;

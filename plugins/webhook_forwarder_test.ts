@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { getLogger } from "@logtape/logtape";
 import { Webhook } from "standardwebhooks";
-import type { CallbackEvent, PluginInstance } from "../plugin.ts";
+import type { CallbackEvent, Handler } from "../plugin.ts";
 import webhookForwarder, {
   envelopeBody,
   parseRetryAfter,
@@ -75,14 +75,14 @@ function receiver(
   };
 }
 
-function forwarder(raw: Record<string, unknown>): PluginInstance & AsyncDisposable {
+function forwarder(raw: Record<string, unknown>): Handler & AsyncDisposable {
   const options = webhookForwarder.parseOptions(raw);
   return webhookForwarder.create(options, {
     name: "forward",
     configDir: "/",
     logger: getLogger(["test", "webhook_forwarder"]),
     signal: new AbortController().signal,
-  }) as PluginInstance & AsyncDisposable;
+  }) as Handler & AsyncDisposable;
 }
 
 async function failure(promise: Promise<unknown> | unknown): Promise<WebhookError> {

@@ -95,6 +95,17 @@ export interface Config {
     level: "debug" | "info" | "warning" | "error";
     format: "auto" | "json" | "pretty";
   };
+  /** How decision callbacks (`.CallbackBefore*`, `.CallbackPrev*`) are decided. */
+  decisions: {
+    /** The whole decision's time from receipt, in ms (below Tencent's fixed 2 s). */
+    deadlineMs: number;
+    /** What a decider that fails counts as. */
+    fallback: "allow" | "reject";
+    /** The fallback of particular commands. */
+    fallbackByCommand: Record<string, "allow" | "reject">;
+    /** Failures in a row that have a decider skipped for `cooldownMs` (0: never). */
+    breaker: { failures: number; cooldownMs: number };
+  };
   plugins: PluginEntry[];
   /**
    * `"file:line:column"` of the YAML node at a key path (nearest existing ancestor), e.g.
@@ -136,6 +147,7 @@ export const BUILTIN_PLUGINS: readonly string[] = [
   "file_logger",
   "webhook_forwarder",
   "sqlite_sync",
+  "moderation",
 ];
 
 /** Reads and validates a config file; throws {@linkcode ConfigError} listing every problem. */
@@ -255,6 +267,15 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
       shutdownGraceMs: value.delivery.shutdown_grace,
     },
     log: { level: value.log.level, format: value.log.format },
+    decisions: {
+      deadlineMs: value.decisions.deadline,
+      fallback: value.decisions.fallback,
+      fallbackByCommand: value.decisions.fallback_by_command,
+      breaker: {
+        failures: value.decisions.breaker.failures,
+        cooldownMs: value.decisions.breaker.cooldown,
+      },
+    },
     plugins: value.plugins.map((plugin, index) => ({
       name: plugin.name,
       use: plugin.use,
@@ -690,6 +711,40 @@ function moduleSpecifier(value: unknown): string {
   return use;
 }
 
+/** Tencent waits this long for the answer to a decision callback, at most. */
+const TENCENT_TIMEOUT_MS = 2_000;
+
+function deadline(value: unknown): number {
+  const ms = duration({ positive: true })(value);
+  if (ms >= TENCENT_TIMEOUT_MS) {
+    throw new RangeError(
+      `expected a duration below Tencent's 2s timeout (the answer must follow the journal commit), got "${value}"`,
+    );
+  }
+  return ms;
+}
+
+function fallbacks(value: unknown): Record<string, "allow" | "reject"> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError(`expected a map of commands to allow or reject, got ${kind(value)}`);
+  }
+  const verdict = oneOf("allow", "reject");
+  const out: Record<string, "allow" | "reject"> = {};
+  for (const [command, fallback] of Object.entries(value)) {
+    if (!command.includes(".CallbackBefore") && !command.includes(".CallbackPrev")) {
+      throw new RangeError(
+        `"${command}" is not a decision command (a .CallbackBefore or .CallbackPrev one)`,
+      );
+    }
+    try {
+      out[command] = verdict(fallback);
+    } catch (error) {
+      throw new RangeError(`${command}: ${errorMessage(error)}`);
+    }
+  }
+  return out;
+}
+
 function patterns(value: unknown): string[] {
   if (!Array.isArray(value) || value.some((item) => typeof item !== "string")) {
     throw new TypeError("expected a list of strings");
@@ -761,6 +816,21 @@ const configSchema = z.strictObject({
     z.strictObject({
       level: leaf(oneOf("debug", "info", "warning", "error")).default("info"),
       format: leaf(oneOf("auto", "json", "pretty")).default("auto"),
+    }),
+    { always: true },
+  ),
+  decisions: section(
+    z.strictObject({
+      deadline: leaf(deadline).default(1_500),
+      fallback: leaf(oneOf("allow", "reject")).default("allow"),
+      fallback_by_command: leaf(fallbacks).default({}),
+      breaker: section(
+        z.strictObject({
+          failures: leaf(integer(0)).default(5),
+          cooldown: leaf(duration({ positive: true })).default(30_000),
+        }),
+        { always: true },
+      ),
     }),
     { always: true },
   ),

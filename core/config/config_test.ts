@@ -59,6 +59,12 @@ Deno.test("config: a minimal config gets every default", () => {
       shutdownGraceMs: 10_000,
     },
     log: { level: "info", format: "auto" },
+    decisions: {
+      deadlineMs: 1_500,
+      fallback: "allow",
+      fallbackByCommand: {},
+      breaker: { failures: 5, cooldownMs: 30_000 },
+    },
     plugins: [],
   });
   assert.equal(config.admin, undefined);
@@ -302,7 +308,7 @@ plugins:
       'config.yaml:12:3 journal.durability: expected one of os, fsync, got "always"',
       "config.yaml:16:5 plugins[0].on: expected a list of strings",
       'config.yaml:17:5 plugins[1].name: "audit" is already the name of plugins[0]',
-      'config.yaml:18:5 plugins[1].use: unknown built-in plugin "nope": expected one of file_logger, webhook_forwarder, sqlite_sync',
+      'config.yaml:18:5 plugins[1].use: unknown built-in plugin "nope": expected one of file_logger, webhook_forwarder, sqlite_sync, moderation',
       'config.yaml:19:5 plugins[1].on: invalid pattern "Gr*up": expected an exact command, "Prefix.*" or "*"',
       "config.yaml:20:5 plugins[1].concurrency: expected an integer of at least 1, got 0",
       "config.yaml:22:5 plugins[2].name: required",
@@ -611,3 +617,45 @@ Deno.test("config: config.example.yaml is valid with an empty environment", asyn
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
+
+Deno.test("config: decisions take a deadline below 2s, fallbacks per decision command and a breaker", () => {
+  const base = "apps:\n  - sdk_app_id: 1400000000\n";
+  const config = parseConfig(
+    `${base}decisions:
+  deadline: 800ms
+  fallback: reject
+  fallback_by_command: { Group.CallbackBeforeSendMsg: allow, Sns.CallbackPrevFriendAdd: reject }
+  breaker: { failures: 0, cooldown: 1m }
+`,
+    "config.yaml",
+    { env: {} },
+  );
+  assert.deepEqual(config.decisions, {
+    deadlineMs: 800,
+    fallback: "reject",
+    fallbackByCommand: {
+      "Group.CallbackBeforeSendMsg": "allow",
+      "Sns.CallbackPrevFriendAdd": "reject",
+    },
+    breaker: { failures: 0, cooldownMs: 60_000 },
+  });
+  assertConfigError(
+    () =>
+      parseConfig(
+        `${base}decisions:
+  deadline: 2s
+  fallback: block
+  fallback_by_command: { Group.CallbackAfterSendMsg: reject }
+  breaker: { failures: -1 }
+`,
+        "config.yaml",
+        { env: {} },
+      ),
+    [
+      `config.yaml:4:3 decisions.deadline: expected a duration below Tencent's 2s timeout (the answer must follow the journal commit), got "2s"`,
+      'config.yaml:5:3 decisions.fallback: expected one of allow, reject, got "block"',
+      'config.yaml:6:3 decisions.fallback_by_command: "Group.CallbackAfterSendMsg" is not a decision command (a .CallbackBefore or .CallbackPrev one)',
+      "config.yaml:7:14 decisions.breaker.failures: expected an integer of at least 0, got -1",
+    ].join("\n"),
+  );
+});

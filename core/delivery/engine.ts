@@ -7,7 +7,7 @@
  */
 import type { Logger } from "@logtape/logtape";
 import { clearImmediate, setImmediate } from "node:timers";
-import type { CallbackEvent, PluginInstance } from "../../plugin.ts";
+import type { CallbackEvent, DecisionRecord, Handler } from "../../plugin.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import type { Journal, PendingDelivery } from "../journal/journal.ts";
 
@@ -55,7 +55,7 @@ export interface DeliveryOptions {
 /** A started plugin to deliver to. */
 export interface DeliveryTarget {
   name: string;
-  instance: PluginInstance;
+  instance: Handler;
   /** Groups handled at once (callbacks, with `ordering: none`). */
   concurrency: number;
   /** This plugin's ordering; default {@linkcode DeliveryOptions.ordering}. */
@@ -585,6 +585,7 @@ class DeliveredEvent implements CallbackEvent {
   declare attempt: number;
   declare payload: CallbackEvent["payload"];
   declare rawBody: string;
+  declare decision?: DecisionRecord;
   #body: string;
   #payload: CallbackEvent["payload"] | undefined;
 
@@ -599,6 +600,7 @@ class DeliveredEvent implements CallbackEvent {
     this.rawBody = item.body;
     if (item.clientIp !== null) this.clientIp = item.clientIp;
     if (item.optPlatform !== null) this.optPlatform = item.optPlatform;
+    if (item.decision !== null) this.decision = JSON.parse(item.decision);
   }
 
   static payloadOf(event: DeliveredEvent): CallbackEvent["payload"] {

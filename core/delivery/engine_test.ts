@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { CallbackEvent, PluginInstance } from "../../plugin.ts";
+import type { CallbackEvent, Handler } from "../../plugin.ts";
 import { type Clock, ManualClock } from "../clock.ts";
 import { Delivery, type DeliveryOptions } from "./engine.ts";
 import { Journal } from "../journal/journal.ts";
@@ -45,7 +45,7 @@ function append(journal: Journal, n: number, group: string, plugins = ["a"]): Pr
 
 function recorder(
   behave: (event: CallbackEvent, signal: AbortSignal) => Promise<void> | void = () => {},
-): PluginInstance & { seen: CallbackEvent[] } {
+): Handler & { seen: CallbackEvent[] } {
   const seen: CallbackEvent[] = [];
   return {
     seen,
@@ -475,7 +475,7 @@ Deno.test("delivery: a handler that throws synchronously is retried, then dead-l
 Deno.test("delivery: a thenable whose then throws, or cannot be read, fails its attempt and holds up no other", async () => {
   await withJournal(async (journal) => {
     const seen: number[] = [];
-    const plugin: PluginInstance = {
+    const plugin: Handler = {
       handle(event) {
         seen.push(Number(event.id));
         if (event.attempt > 1) return;

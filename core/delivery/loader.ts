@@ -124,8 +124,13 @@ export async function startPlugins(
         logger: log,
         signal: options.signal,
       });
-      if (typeof instance?.handle !== "function") {
-        throw new TypeError("create() did not return an object with a handle() method");
+      if (typeof instance?.handle !== "function" && typeof instance?.decide !== "function") {
+        throw new TypeError("create() did not return an object with a handle() or decide() method");
+      }
+      for (const method of ["handle", "decide"] as const) {
+        if (instance[method] !== undefined && typeof instance[method] !== "function") {
+          throw new TypeError(`create() returned an object whose ${method} is not a function`);
+        }
       }
       started.push({ ...item, instance });
     } catch (error) {

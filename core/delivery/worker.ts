@@ -9,6 +9,7 @@
 /// <reference lib="deno.worker" />
 import { getPriority, setPriority } from "node:os";
 import { setImmediate } from "node:timers";
+import type { Handler } from "../../plugin.ts";
 import type { Config } from "../config/config.ts";
 import { Delivery, type DeliveryJournal, type DeliveryTarget } from "./engine.ts";
 import {
@@ -399,10 +400,14 @@ async function shutdown(graceMs: number): Promise<void> {
   }
 }
 
+/** A plugin that only decides: its deliveries are done at once. */
+const DECIDES_ONLY = { handle(): void {} };
+
 function target(plugin: StartedPlugin): DeliveryTarget {
+  const instance = plugin.instance;
   return {
     name: plugin.entry.name,
-    instance: plugin.instance,
+    instance: instance.handle !== undefined ? instance as Handler : DECIDES_ONLY,
     concurrency: plugin.entry.concurrency,
     ...(plugin.entry.ordering !== undefined ? { ordering: plugin.entry.ordering } : {}),
   };

@@ -62,6 +62,8 @@ type Meta = [
   optPlatform: string | null,
   dedupKey: string,
   plugins: readonly string[],
+  /** Absent in records stored before decisions were. */
+  decision?: string | null,
 ];
 
 function randomEpoch(): number {
@@ -197,6 +199,7 @@ function decodeRecords(payload: Uint8Array, count: number, into: CallbackRecord[
       dedupKey: meta[6],
       plugins: meta[7],
       body,
+      ...(typeof meta[8] === "string" ? { decision: meta[8] } : {}),
     });
   }
 }
@@ -380,6 +383,7 @@ export class Inbox {
           record.optPlatform ?? null,
           record.dedupKey,
           record.plugins,
+          record.decision ?? null,
         ] satisfies Meta,
       );
       const body = record.bodyBytes;

@@ -34,7 +34,10 @@ Deno.test("inbox: batches read back as stored, from any batch's offset", async (
   await withInbox((path) => {
     const { inbox, resume } = Inbox.open(path, "os", undefined);
     assert.equal(resume, INBOX_HEADER_BYTES);
-    const first = [record(1), record(2, { clientIp: "10.0.0.1", optPlatform: "iOS" })];
+    const first = [
+      record(1),
+      record(2, { clientIp: "10.0.0.1", optPlatform: "iOS", decision: '{"verdict":"drop"}' }),
+    ];
     const body = JSON.stringify({ MsgSeq: 3, Text: "raw bytes é" });
     const second = [record(3, { body, bodyBytes: new TextEncoder().encode(body) })];
     const a = inbox.append(first);

@@ -35,6 +35,8 @@ export interface CallbackRecord {
   groupKey?: string | undefined;
   /** The plugins the callback is routed to: one pending delivery each. */
   plugins: readonly string[];
+  /** How a decision callback was decided (the JSON of a `DecisionRecord`), if it is one. */
+  decision?: string | undefined;
 }
 
 /** An authenticated request that could not be accepted, kept raw. */
@@ -70,6 +72,8 @@ export interface PendingDelivery {
   clientIp: string | null;
   optPlatform: string | null;
   body: string;
+  /** How it was decided (JSON), for a decision callback. */
+  decision: string | null;
   /** Attempts made so far (0 before the first). */
   attempts: number;
   /** Not before this time (ms since epoch). */
@@ -199,6 +203,7 @@ type PendingRow = [
   body: string,
   attempts: number,
   nextAt: number,
+  decision: string | null,
 ];
 
 /**
@@ -222,6 +227,7 @@ function pendingDelivery(row: PendingRow): PendingDelivery {
     clientIp: row[5],
     optPlatform: row[6],
     body: row[7],
+    decision: row[10],
     attempts: row[8],
     nextAt: row[9],
   };
@@ -243,7 +249,7 @@ const LAZY_MS = 5;
  * The layout this code writes, in `PRAGMA user_version`. 0 is a new file or one made before
  * versions (the text-keyed `dedup` table): {@linkcode Journal.open} migrates it.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /**
  * Dedup keys (`dedup_keys`) are numbered in insertion order (`seq`, roughly time order) and
@@ -268,7 +274,8 @@ CREATE TABLE IF NOT EXISTS callbacks (
   group_key TEXT,
   client_ip TEXT,
   opt_platform TEXT,
-  body TEXT NOT NULL
+  body TEXT NOT NULL,
+  decision TEXT
 );
 CREATE INDEX IF NOT EXISTS callbacks_received_at ON callbacks (received_at);
 CREATE TABLE IF NOT EXISTS dedup_keys (
@@ -370,6 +377,13 @@ function migrate(db: DatabaseSync, hash: (key: string) => number): void {
       // Version 0 also indexed deliveries by callback alone: one more page per commit. The
       // queries by callback now go through the primary key, plugin by plugin.
       db.exec("DROP INDEX IF EXISTS deliveries_callback_id");
+      // Version 3: how a decision callback was decided (NULL for the others).
+      const columns = db.prepare("SELECT name FROM pragma_table_info('callbacks')").all() as {
+        name: string;
+      }[];
+      if (!columns.some((column) => column.name === "decision")) {
+        db.exec("ALTER TABLE callbacks ADD COLUMN decision TEXT");
+      }
       db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     }
     db.exec("COMMIT");
@@ -808,6 +822,7 @@ export class Journal implements AsyncDisposable {
         "client_ip",
         "opt_platform",
         "body",
+        "decision",
       ]),
       deliveries: new RowInserts(db, "deliveries", ["plugin", "callback_id"]),
     };
@@ -828,7 +843,7 @@ export class Journal implements AsyncDisposable {
       ),
       pending: returningArrays(db.prepare(
         `SELECT c.id, c.received_at, c.sdk_app_id, c.command, c.group_key, c.client_ip,
-                c.opt_platform, c.body, d.attempts, d.next_at
+                c.opt_platform, c.body, d.attempts, d.next_at, c.decision
          FROM deliveries d JOIN callbacks c ON c.id = d.callback_id
          WHERE d.plugin = ? AND d.state = 'pending' AND d.callback_id > ?
          ORDER BY d.callback_id LIMIT ?`,
@@ -1050,6 +1065,7 @@ export class Journal implements AsyncDisposable {
         record.clientIp ?? null,
         record.optPlatform ?? null,
         record.body,
+        record.decision ?? null,
       );
     });
     if (fresh.size === 0) return stored.map((id) => ({ id: id!, duplicate: true }));

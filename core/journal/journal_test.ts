@@ -83,7 +83,13 @@ Deno.test("journal: dedup keys survive a reopen", async () => {
 Deno.test("journal: a pending delivery carries every field of its callback", async () => {
   await withJournal(async (journal) => {
     await journal.append(record(1));
-    await journal.append(record(2, { clientIp: "203.0.113.9", optPlatform: "Android" }));
+    await journal.append(
+      record(2, {
+        clientIp: "203.0.113.9",
+        optPlatform: "Android",
+        decision: '{"verdict":"allow"}',
+      }),
+    );
     assert.deepEqual(journal.pending("a", 0, 10), [{
       id: 1,
       receivedAt: 1_700_000_000_001,
@@ -93,6 +99,7 @@ Deno.test("journal: a pending delivery carries every field of its callback", asy
       clientIp: null,
       optPlatform: null,
       body: '{"CallbackCommand":"Group.CallbackAfterSendMsg","MsgSeq":1}',
+      decision: null,
       attempts: 0,
       nextAt: 0,
     }, {
@@ -104,6 +111,7 @@ Deno.test("journal: a pending delivery carries every field of its callback", asy
       clientIp: "203.0.113.9",
       optPlatform: "Android",
       body: '{"CallbackCommand":"Group.CallbackAfterSendMsg","MsgSeq":2}',
+      decision: '{"verdict":"allow"}',
       attempts: 0,
       nextAt: 0,
     }]);
@@ -466,6 +474,35 @@ Deno.test("journal: a journal made by the old schema is migrated on open and kee
   }
 });
 
+Deno.test("journal: a version 2 journal gains the decision column and keeps its callbacks", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/v2.db`;
+  try {
+    {
+      const journal = Journal.open(path);
+      await journal.append(record(1));
+      journal.close();
+    }
+    // Back to version 2: the callbacks table as it was then.
+    const db = new DatabaseSync(path);
+    db.exec("ALTER TABLE callbacks DROP COLUMN decision");
+    db.exec("PRAGMA user_version = 2");
+    db.close();
+    const journal = Journal.open(path);
+    try {
+      await journal.append(record(2, { decision: '{"verdict":"reject"}' }));
+      assert.deepEqual(
+        journal.pending("a", 0, 10).map((p) => [p.id, p.decision]),
+        [[1, null], [2, '{"verdict":"reject"}']],
+      );
+    } finally {
+      journal.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("journal: a journal from a newer version is refused, untouched", async () => {
   const dir = await Deno.makeTempDir();
   const path = `${dir}/new.db`;
@@ -473,7 +510,7 @@ Deno.test("journal: a journal from a newer version is refused, untouched", async
     const db = new DatabaseSync(path);
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
     db.close();
-    assert.throws(() => Journal.open(path), /schema version 3 is newer/);
+    assert.throws(() => Journal.open(path), /schema version 4 is newer/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
