@@ -183,3 +183,55 @@ Deno.test("answer: an unknown decision command allows and rejects with code 1", 
     ErrorInfo: "",
   });
 });
+
+interface Fixture {
+  command: string;
+  body: Record<string, unknown>;
+  answer?: Record<string, unknown>;
+  answers?: { case: string; body: Record<string, unknown> }[];
+}
+
+/** The decision that an answer of Tencent's page stands for. */
+function decisionOf(answer: Record<string, unknown>): Partial<DecisionRecord> {
+  const code = answer.ErrorCode as number;
+  if (code === 2) return { verdict: "drop" };
+  if (code !== 0) return { verdict: "reject", code, info: answer.ErrorInfo as string };
+  const fields: Partial<DecisionRecord> = {};
+  if (answer.MsgBody !== undefined || answer.CloudCustomData !== undefined) {
+    fields.replaced = true;
+    fields.replace = {
+      ...(answer.MsgBody !== undefined ? { MsgBody: answer.MsgBody as never } : {}),
+      ...(answer.CloudCustomData !== undefined
+        ? { CloudCustomData: answer.CloudCustomData as string }
+        : {}),
+    };
+  }
+  const refused = answer.RefusedMembers_Account ?? answer.RefusedSubscribers_Account;
+  if (refused !== undefined) fields.refuseMembers = refused as string[];
+  if (answer.ResultItem !== undefined) {
+    fields.friendResults = answer.ResultItem as DecisionRecord["friendResults"];
+  }
+  return fields;
+}
+
+Deno.test("answer: every answer on Tencent's pages of decision commands comes out exactly", async () => {
+  const folder = new URL("../../tests/fixtures/tencent/", import.meta.url);
+  const index = JSON.parse(await Deno.readTextFile(new URL("index.json", folder))) as {
+    fixtures: { file: string; command: string; kind: string }[];
+  };
+  let checked = 0;
+  for (const entry of index.fixtures) {
+    const rules = decisionRules(entry.command);
+    if (entry.kind !== "decision" || rules === undefined) continue;
+    const fixture = JSON.parse(await Deno.readTextFile(new URL(entry.file, folder))) as Fixture;
+    const answers = fixture.answers?.map((a) => a.body) ?? (fixture.answer ? [fixture.answer] : []);
+    for (const expected of answers) {
+      const actual = tencentAnswer(rules, fixture.body, record(decisionOf(expected)));
+      // Key order aside (Tencent's examples vary it), the same JSON.
+      assert.deepEqual(actual, expected, `${entry.file}: ${JSON.stringify(expected)}`);
+      checked++;
+    }
+  }
+  // The 30 answers the fixtures hold for the Before and Prev commands.
+  assert.equal(checked, 30);
+});
