@@ -14,6 +14,7 @@ import { logger, setupLogging } from "./ops/log.ts";
 import { Metrics } from "./ops/metrics.ts";
 import { Router } from "./config/router.ts";
 import { CallbackHandler, type ServerState } from "./listener/handler.ts";
+import { DecisionChain } from "./decisions/chain.ts";
 import type { VerifiedApp } from "./listener/verify.ts";
 
 const log = logger("daemon");
@@ -94,6 +95,12 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
     throw error;
   }
 
+  // The deciders are the plugins' `decide`, run where the plugins run.
+  const decisions = new DecisionChain(delivery, config.decisions, {
+    metrics,
+    logger: logger("decisions"),
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   const handler = listener.handler = new CallbackHandler({
     path: config.server.path,
     maxBodyBytes: config.server.maxBodyBytes,
@@ -103,6 +110,7 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
     metrics,
     logger: logger("server"),
     ...(options.clock ? { clock: options.clock } : {}),
+    decisions,
   });
 
   const listening = Promise.withResolvers<Deno.NetAddr>();
@@ -226,6 +234,7 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
       warnTokenless(next);
       // Apps, tokens and routes switch at once: every request from here on sees the new ones.
       handler.state = serverState(effective);
+      decisions.settings = effective.decisions;
       current = effective;
     });
     if (!result.applied) return failed(result.errors);

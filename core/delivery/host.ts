@@ -7,7 +7,9 @@
  *
  * @module
  */
+import type { CallbackEvent } from "../../plugin.ts";
 import type { Config } from "../config/config.ts";
+import type { DeciderTransport } from "../decisions/chain.ts";
 import type { Journal } from "../journal/journal.ts";
 import { PluginLoadError } from "./loader.ts";
 import { logger } from "../ops/log.ts";
@@ -24,11 +26,13 @@ export type HostMessage =
   | { type: "wake" }
   | { type: "marked"; batch: number; error?: string }
   | { type: "reload"; config: PlainConfig }
-  | { type: "shutdown"; graceMs: number };
+  | { type: "shutdown"; graceMs: number }
+  | { type: "decide"; call: number; plugin: string; event: CallbackEvent }
+  | { type: "abort_decide"; call: number };
 
 /** What the delivery worker sends to the main thread. */
 export type WorkerMessage =
-  | { type: "started"; plugins: string[] }
+  | { type: "started"; plugins: string[]; deciders: string[] }
   | {
     type: "start_failed";
     problems: string[];
@@ -37,9 +41,23 @@ export type WorkerMessage =
   }
   | { type: "woke" }
   | MarksMessage
-  | { type: "reload_switch" }
+  | { type: "reload_switch"; deciders: string[] }
   | ReloadedMessage
-  | { type: "closed" };
+  | { type: "closed" }
+  | DecidedMessage;
+
+/** A plugin's answer to `decide`: what it returned, or why it failed. */
+export type DecidedMessage =
+  | { type: "decided"; call: number; ok: true; value: unknown }
+  | { type: "decided"; call: number; ok: false; error: { name: string; message: string } };
+
+/** What a plugin's `decide` threw, as its thread reported it (its name and message). */
+export class DeciderError extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
 
 /** Delivery outcomes to commit, and the delivery metrics recorded since the last batch. */
 export interface MarksMessage {
@@ -124,11 +142,14 @@ export const WORKER_URL = new URL("./worker.ts", import.meta.url);
  * Runs the delivery worker: starts it, wakes it after journal commits, commits the outcomes
  * it reports, reloads and stops it, and copies its metrics into `metrics`.
  */
-export class DeliveryHost {
+export class DeliveryHost implements DeciderTransport {
   #worker: Worker;
   #journal: Journal;
   #metrics: Metrics;
   #plugins: string[] = [];
+  #deciders: string[] = [];
+  #calls = new Map<number, Waiter<unknown>>();
+  #nextCall = 0;
   #failures = new Map<string, string>();
   #unsubscribe: () => void;
   #waking = false;
@@ -177,6 +198,45 @@ export class DeliveryHost {
   /** The plugins being delivered to. */
   get plugins(): string[] {
     return this.#plugins;
+  }
+
+  /** The running plugins that have a `decide`, in config order. */
+  deciders(): readonly string[] {
+    return this.#deciders;
+  }
+
+  /**
+   * Calls `plugin`'s `decide` in the delivery worker; resolves with what it returned (cloned),
+   * rejects when it throws, is not running, or `signal` aborts.
+   */
+  decide(plugin: string, event: CallbackEvent, signal: AbortSignal): Promise<unknown> {
+    if (this.#stopping) return Promise.reject(new TypeError("imhookd is shutting down"));
+    const call = ++this.#nextCall;
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    const onAbort = (): void => {
+      if (!this.#calls.delete(call)) return;
+      this.#post({ type: "abort_decide", call });
+      reject(signal.reason);
+    };
+    this.#calls.set(call, {
+      resolve: (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      reject: (error) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    });
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      this.#post({ type: "decide", call, plugin, event });
+    } catch (error) {
+      this.#calls.delete(call);
+      signal.removeEventListener("abort", onAbort);
+      return Promise.reject(error);
+    }
+    return promise;
   }
 
   /** Plugins of the config in force not running as configured, with the reason. */
@@ -255,6 +315,7 @@ export class DeliveryHost {
       }
       this.#running = false;
       this.#worker.terminate();
+      this.#failCalls("imhookd is shutting down");
     })();
     return this.#closed;
   }
@@ -267,6 +328,7 @@ export class DeliveryHost {
     switch (message.type) {
       case "started":
         this.#plugins = message.plugins;
+        this.#deciders = message.deciders;
         this.#running = true;
         this.#starting?.resolve();
         this.#starting = undefined;
@@ -290,6 +352,7 @@ export class DeliveryHost {
         this.#commit(message);
         return;
       case "reload_switch":
+        this.#deciders = message.deciders;
         this.#reloading?.onSwitch();
         return;
       case "reloaded":
@@ -300,6 +363,13 @@ export class DeliveryHost {
         this.#closing?.resolve();
         this.#closing = undefined;
         return;
+      case "decided": {
+        const waiter = this.#calls.get(message.call);
+        this.#calls.delete(message.call);
+        if (message.ok) waiter?.resolve(message.value);
+        else waiter?.reject(new DeciderError(message.error.name, message.error.message));
+        return;
+      }
     }
   }
 
@@ -333,8 +403,15 @@ export class DeliveryHost {
     );
   }
 
+  /** Fails the decisions under way: nothing will answer them. */
+  #failCalls(reason: string): void {
+    for (const waiter of this.#calls.values()) waiter.reject(new TypeError(reason));
+    this.#calls.clear();
+  }
+
   #crashed(event: ErrorEvent): void {
     const error = new TypeError(`The delivery worker failed: ${event.message}`);
+    this.#failCalls(error.message);
     const waiting = this.#starting ?? this.#reloading ?? this.#closing;
     if (waiting === undefined) {
       // Nothing can resume delivery: let the error end the process, as it would have on

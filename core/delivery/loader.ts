@@ -29,6 +29,16 @@ export function pluginChanged(running: PluginEntry, next: PluginEntry): boolean 
     JSON.stringify(running.options) !== JSON.stringify(next.options);
 }
 
+/**
+ * Whether a reload must restart `running` for `next`: {@linkcode pluginChanged}, or its
+ * `parseOptions` gave other options (it read a file that changed, as `builtin:moderation`'s
+ * words file).
+ */
+export function mustRestart(running: LoadedPlugin, next: LoadedPlugin): boolean {
+  return pluginChanged(running.entry, next.entry) ||
+    JSON.stringify(running.options) !== JSON.stringify(next.options);
+}
+
 /** A plugin module that loaded and accepted its options. */
 export interface LoadedPlugin {
   entry: PluginEntry;

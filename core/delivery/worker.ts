@@ -9,7 +9,7 @@
 /// <reference lib="deno.worker" />
 import { getPriority, setPriority } from "node:os";
 import { setImmediate } from "node:timers";
-import type { Handler } from "../../plugin.ts";
+import type { CallbackEvent, Handler, PluginInstance } from "../../plugin.ts";
 import type { Config } from "../config/config.ts";
 import { Delivery, type DeliveryJournal, type DeliveryTarget } from "./engine.ts";
 import {
@@ -25,7 +25,7 @@ import {
   disposePlugins,
   type LoadedPlugin,
   loadPlugins,
-  pluginChanged,
+  mustRestart,
   PluginLoadError,
   type StartedPlugin,
   startPlugins,
@@ -226,6 +226,63 @@ const lifetime = new AbortController();
 const running = new Map<string, StartedPlugin>();
 /** Plugins of the current config that are not running with their current options. */
 const failures = new Map<string, string>();
+/** The plugins that decide, by name, in config order. */
+let deciding = new Map<string, PluginInstance>();
+/** The decisions under way, to abort at the deadline. */
+const decisions = new Map<number, AbortController>();
+
+/** The running plugins of `config` that have a `decide`, in its order. */
+function decidersOf(
+  config: PlainConfig,
+  instances: (name: string) => PluginInstance | undefined,
+): Map<string, PluginInstance> {
+  const found = new Map<string, PluginInstance>();
+  for (const entry of config.plugins) {
+    const instance = instances(entry.name);
+    if (typeof instance?.decide === "function") found.set(entry.name, instance);
+  }
+  return found;
+}
+
+/** Runs a plugin's `decide` and posts what it returned, or why it failed. */
+function decide(call: number, name: string, event: CallbackEvent): void {
+  const instance = deciding.get(name);
+  if (instance === undefined) {
+    post({
+      type: "decided",
+      call,
+      ok: false,
+      error: { name: "Error", message: `plugin "${name}" is not running` },
+    });
+    return;
+  }
+  const controller = new AbortController();
+  decisions.set(call, controller);
+  Promise.resolve()
+    .then(() => instance.decide!(event, controller.signal))
+    .then((value) => {
+      try {
+        post({ type: "decided", call, ok: true, value });
+      } catch (error) {
+        post({
+          type: "decided",
+          call,
+          ok: false,
+          error: {
+            name: "TypeError",
+            message: `returned a value that cannot be sent: ${errorFields(error).message}`,
+          },
+        });
+      }
+    }, (error) => post({ type: "decided", call, ok: false, error: errorFields(error) }))
+    .finally(() => decisions.delete(call));
+}
+
+function errorFields(error: unknown): { name: string; message: string } {
+  return error instanceof Error
+    ? { name: error.name, message: error.message }
+    : { name: "Error", message: String(error) };
+}
 
 self.onmessage = (event: MessageEvent<HostMessage>) => {
   const message = event.data;
@@ -252,6 +309,16 @@ self.onmessage = (event: MessageEvent<HostMessage>) => {
         plugins: delivery?.plugins ?? [],
         failures: [...failures],
       })).then(post);
+      return;
+    case "decide":
+      decide(message.call, message.plugin, message.event);
+      return;
+    case "abort_decide":
+      // Forgotten now: a decide that never settles must not hold its controller forever.
+      decisions.get(message.call)?.abort(
+        new DOMException("Decision deadline passed", "TimeoutError"),
+      );
+      decisions.delete(message.call);
       return;
     case "shutdown":
       shutdown(message.graceMs).finally(() => {
@@ -301,7 +368,8 @@ async function start(plain: PlainConfig): Promise<WorkerMessage> {
     logger: logger("delivery"),
   });
   for (const plugin of running.values()) delivery.add(target(plugin));
-  return { type: "started", plugins: delivery.plugins };
+  deciding = decidersOf(plain, (name) => running.get(name)?.instance);
+  return { type: "started", plugins: delivery.plugins, deciders: [...deciding.keys()] };
 }
 
 function failed(error: unknown): WorkerMessage {
@@ -338,7 +406,7 @@ async function reload(plain: PlainConfig): Promise<ReloadedMessage> {
   const fresh = new Map<string, StartedPlugin>();
   for (const [name, item] of wanted) {
     const old = running.get(name);
-    if (old !== undefined && !pluginChanged(old.entry, item.entry)) continue;
+    if (old !== undefined && !mustRestart(old, item)) continue;
     try {
       const [started] = await startPlugins([item], {
         configDir: next.dir,
@@ -357,8 +425,9 @@ async function reload(plain: PlainConfig): Promise<ReloadedMessage> {
     }
   }
 
-  // The main thread switches apps, tokens and routes now.
-  post({ type: "reload_switch" });
+  // The main thread switches apps, tokens, routes and deciders now.
+  deciding = decidersOf(plain, (name) => (fresh.get(name) ?? running.get(name))?.instance);
+  post({ type: "reload_switch", deciders: [...deciding.keys()] });
   const graceMs = next.delivery.shutdownGraceMs;
 
   const retiring = [...running.keys()].filter((name) => !wanted.has(name) || fresh.has(name));

@@ -6,6 +6,7 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
+import type { CallbackEvent, DecisionRecord } from "../../plugin.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import {
   type AppendResult,
@@ -13,6 +14,9 @@ import {
   type Journal,
   JournalUnavailableError,
 } from "../journal/journal.ts";
+import type { DecisionChain } from "../decisions/chain.ts";
+import { tencentAnswer } from "../decisions/answer.ts";
+import { type DecisionRules, decisionRules } from "../decisions/rules.ts";
 import type { Metrics, MetricSeries } from "../ops/metrics.ts";
 import { commandLabel, groupKey, naturalKey, validatePayload } from "../protocol/protocol.ts";
 import type { Router } from "../config/router.ts";
@@ -36,6 +40,11 @@ export interface CallbackHandlerOptions {
   clock?: Clock;
   /** How long a client may take to send its body. Default 10 000 ms. */
   bodyTimeoutMs?: number;
+  /**
+   * Decides decision callbacks (`.CallbackBefore*`, `.CallbackPrev*`) before they are
+   * journaled; without it they are allowed.
+   */
+  decisions?: DecisionChain;
 }
 
 /** The `result` label of `imhookd_callbacks_total`. */
@@ -63,7 +72,15 @@ class Rejection {
     readonly result: CallbackResult | undefined,
     readonly message: string,
     readonly headers: Record<string, string> = {},
+    /** A decision callback that could not be accepted gets its fallback: a 200 with this. */
+    readonly answer?: string,
   ) {}
+}
+
+/** How an accepted callback was stored, and the answer's body. */
+interface Accepted {
+  result: "ok" | "duplicate" | "deferred";
+  answer: string;
 }
 
 /** The query parameters the handler reads, as `URLSearchParams.get` would give them. */
@@ -131,6 +148,7 @@ export class CallbackHandler {
   /** The `Deno.serve` handler. */
   handle = async (request: Request, info?: Deno.ServeHandlerInfo): Promise<Response> => {
     const started = performance.now();
+    const receipt = this.#options.clock.monotonic();
     const query = this.#query(request.url);
     if (query instanceof Rejection) return answer(query);
     if (request.method !== "POST") {
@@ -154,9 +172,9 @@ export class CallbackHandler {
     }
     this.#inFlight++;
     try {
-      const result = await this.#accept(request, query, info);
-      if (this.#options.metrics !== undefined) this.#count(command, result, started);
-      return new Response(OK_BODY, { headers: JSON_HEADERS });
+      const accepted = await this.#accept(request, query, info, receipt);
+      if (this.#options.metrics !== undefined) this.#count(command, accepted.result, started);
+      return new Response(accepted.answer, { headers: JSON_HEADERS });
     } catch (error) {
       if (error instanceof Rejection) return this.#reject(command, error);
       throw error;
@@ -206,7 +224,8 @@ export class CallbackHandler {
     request: Request,
     query: CallbackQuery,
     info: Deno.ServeHandlerInfo | undefined,
-  ): Promise<"ok" | "duplicate" | "deferred"> {
+    receipt: number,
+  ): Promise<Accepted> {
     const { journal, state, clock, logger } = this.#options;
     if (query.repeated !== undefined) {
       throw new Rejection(
@@ -227,14 +246,26 @@ export class CallbackHandler {
     const receivedAt = clock.now();
     const bytes = await this.#readBody(request, info !== undefined);
     const urlCommand = query.command;
-    const quarantine = async (reason: string): Promise<never> => {
+    const rules = urlCommand === undefined ? undefined : decisionRules(urlCommand);
+    let fallback: { answer: string } | undefined;
+    const quarantine = async (
+      reason: string,
+      payload: Record<string, unknown> = {},
+    ): Promise<never> => {
+      // A decision command is answered with its fallback (Tencent defines no 400 for it).
+      let stored = reason;
+      if (rules !== undefined) {
+        const decision = this.#fallback(rules, reason, receipt);
+        fallback = { answer: JSON.stringify(tencentAnswer(rules, payload, decision)) };
+        stored = `${reason} (answered with the fallback: ${describeDecision(decision)})`;
+      }
       try {
         await journal.quarantine({
           sdkAppId: verdict.app.sdkAppId,
           command: urlCommand,
           receivedAt,
           query: queryWithoutSign(query.search),
-          reason,
+          reason: stored,
           body: bytes,
         });
       } catch (error) {
@@ -245,7 +276,7 @@ export class CallbackHandler {
         command: urlCommand ?? "",
         reason,
       });
-      throw new Rejection(400, "bad_request", reason);
+      throw new Rejection(400, "bad_request", reason, {}, fallback?.answer);
     };
 
     let body: string;
@@ -276,7 +307,28 @@ export class CallbackHandler {
       );
     }
     const valid = validatePayload(urlCommand, object);
-    if (!valid.ok) return await quarantine(`${urlCommand} payload: ${valid.error}`);
+    if (!valid.ok) return await quarantine(`${urlCommand} payload: ${valid.error}`, object);
+
+    // Before the commit: the decision is stored with the callback, and answered after it.
+    let decision: DecisionRecord | undefined;
+    if (rules !== undefined) {
+      decision = await this.#decide(
+        rules,
+        {
+          id: "",
+          command: urlCommand,
+          sdkAppId: verdict.app.sdkAppId,
+          receivedAt,
+          ...(query.clientIp !== undefined ? { clientIp: query.clientIp } : {}),
+          ...(query.optPlatform !== undefined ? { optPlatform: query.optPlatform } : {}),
+          attempt: 1,
+          payload: object as CallbackEvent["payload"],
+          rawBody: body,
+        },
+        state,
+        receipt,
+      );
+    }
 
     const natural = naturalKey(urlCommand, object, body);
     let stored;
@@ -292,6 +344,7 @@ export class CallbackHandler {
         dedupKey: JSON.stringify([verdict.app.sdkAppId, urlCommand, natural]),
         groupKey: groupKey(urlCommand, object),
         plugins: state.router.match(urlCommand),
+        decision: decision === undefined ? undefined : JSON.stringify(decision),
       });
     } catch (error) {
       throw this.#unavailable(error);
@@ -302,8 +355,44 @@ export class CallbackHandler {
       remote: info?.remoteAddr.transport === "tcp" ? info.remoteAddr.hostname : "",
       duplicate: stored !== "deferred" && stored.duplicate ? " (duplicate)" : "",
     }));
-    if (stored === "deferred") return stored;
-    return stored.duplicate ? "duplicate" : "ok";
+    const answer = decision === undefined
+      ? OK_BODY
+      : JSON.stringify(tencentAnswer(rules!, object, decision));
+    if (stored === "deferred") return { result: stored, answer };
+    return { result: stored.duplicate ? "duplicate" : "ok", answer };
+  }
+
+  /** Asks the deciders; without a decision chain, every decision callback is allowed. */
+  #decide(
+    rules: DecisionRules,
+    event: CallbackEvent,
+    state: ServerState,
+    receipt: number,
+  ): Promise<DecisionRecord> {
+    const chain = this.#options.decisions;
+    if (chain === undefined) {
+      return Promise.resolve({
+        verdict: "allow",
+        by: "none",
+        replaced: false,
+        deciders: [],
+        ms: 0,
+      });
+    }
+    return chain.decide({
+      rules,
+      event,
+      routed: state.router.match(event.command),
+      receivedAt: receipt,
+    });
+  }
+
+  #fallback(rules: DecisionRules, reason: string, receipt: number): DecisionRecord {
+    const chain = this.#options.decisions;
+    if (chain === undefined) {
+      return { verdict: "allow", by: "fallback", reason, replaced: false, deciders: [], ms: 0 };
+    }
+    return chain.fallback(rules, reason, receipt);
   }
 
   /** Reads the body, refusing more than max_body_bytes whatever Content-Length says. */
@@ -417,6 +506,9 @@ export class CallbackHandler {
 }
 
 function answer(rejection: Rejection): Response {
+  if (rejection.answer !== undefined) {
+    return new Response(rejection.answer, { headers: JSON_HEADERS });
+  }
   return new Response(
     JSON.stringify({
       ActionStatus: "FAIL",
@@ -425,6 +517,11 @@ function answer(rejection: Rejection): Response {
     }),
     { status: rejection.status, headers: { ...JSON_HEADERS, ...rejection.headers } },
   );
+}
+
+/** A decision in a few words, for the quarantine's reason: `allow`, `reject 1`. */
+function describeDecision(decision: DecisionRecord): string {
+  return decision.verdict === "reject" ? `reject ${decision.code ?? 1}` : decision.verdict;
 }
 
 function cannotRead(error: unknown): Rejection {

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import fc from "fast-check";
+import type { CallbackEvent } from "../../plugin.ts";
 import { ManualClock } from "../clock.ts";
+import { DecisionChain } from "../decisions/chain.ts";
 import { Journal } from "../journal/journal.ts";
 import { Metrics } from "../ops/metrics.ts";
 import { Router } from "../config/router.ts";
@@ -577,4 +579,161 @@ Deno.test("server: close() leaves no body timer running", async () => {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** Deciders in this thread, for the handler's decision chain. */
+function chainOf(
+  deciders: Record<string, (event: CallbackEvent) => unknown>,
+  clock: ManualClock,
+  metrics: Metrics,
+  fallback: "allow" | "reject" = "allow",
+): DecisionChain {
+  return new DecisionChain(
+    {
+      deciders: () => Object.keys(deciders),
+      decide: (plugin, event) => Promise.resolve().then(() => deciders[plugin]!(event)),
+    },
+    {
+      deadlineMs: 1500,
+      fallback,
+      fallbackByCommand: {},
+      breaker: { failures: 5, cooldownMs: 30_000 },
+    },
+    { clock, metrics },
+  );
+}
+
+const BEFORE_SEND = JSON.stringify({
+  CallbackCommand: "Group.CallbackBeforeSendMsg",
+  GroupId: "@TGS#1",
+  From_Account: "jared",
+  Random: 123456,
+  MsgBody: [{ MsgType: "TIMTextElem", MsgContent: { Text: "red packet" } }],
+});
+
+function decisionsOf(path: string): (string | null)[] {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    return (db.prepare("SELECT decision FROM callbacks ORDER BY id").all() as {
+      decision: string | null;
+    }[]).map((row) => row.decision);
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("server: a decision callback is decided, journaled with its decision, and answered Tencent's way", async () => {
+  const clock = new ManualClock(1_800_000_000_000);
+  const metrics = new Metrics();
+  const seen: CallbackEvent[] = [];
+  const decisions = chainOf(
+    {
+      all: (event) => {
+        seen.push(event);
+        return { verdict: "reject", code: 10100, info: "blocked" };
+      },
+    },
+    clock,
+    metrics,
+  );
+  await withHandler(async (h) => {
+    const answer = await post(h, {
+      query: query(h.clock, { CallbackCommand: "Group.CallbackBeforeSendMsg" }),
+      body: BEFORE_SEND,
+    });
+    assert.deepEqual(answer, {
+      status: 200,
+      body: { ActionStatus: "OK", ErrorCode: 10100, ErrorInfo: "blocked" },
+    });
+    assert.deepEqual(decisionsOf(h.path).map((d) => d && JSON.parse(d)), [{
+      verdict: "reject",
+      code: 10100,
+      info: "blocked",
+      by: "all",
+      replaced: false,
+      deciders: [{ plugin: "all", outcome: "reject", ms: 0 }],
+      ms: 0,
+    }]);
+    assert.equal(seen[0]!.id, "");
+    assert.equal(seen[0]!.clientIp, "10.0.0.1");
+    assert.equal(seen[0]!.rawBody, BEFORE_SEND);
+    // Other commands are not decided and answer as before.
+    assert.deepEqual((await post(h)).body, { ActionStatus: "OK", ErrorCode: 0, ErrorInfo: "" });
+    assert.equal(seen.length, 1);
+    assert.deepEqual(decisionsOf(h.path).at(-1), null);
+    assert.equal(
+      metrics.decisions.value({
+        command: "Group.CallbackBeforeSendMsg",
+        verdict: "reject",
+        by: "plugin",
+      }),
+      1,
+    );
+  }, { clock, metrics, decisions });
+});
+
+Deno.test("server: a decision callback whose payload breaks its schema is quarantined and answered with its fallback", async () => {
+  const clock = new ManualClock(1_800_000_000_000);
+  const metrics = new Metrics();
+  const decisions = chainOf(
+    { all: () => assert.fail("no decider sees it") },
+    clock,
+    metrics,
+    "reject",
+  );
+  await withHandler(async (h) => {
+    const broken = JSON.stringify({
+      CallbackCommand: "Group.CallbackBeforeSendMsg",
+      GroupId: 5,
+      From_Account: "jared",
+      MsgBody: [],
+    });
+    const answer = await post(h, {
+      query: query(h.clock, { CallbackCommand: "Group.CallbackBeforeSendMsg" }),
+      body: broken,
+    });
+    assert.deepEqual(answer, {
+      status: 200,
+      body: { ActionStatus: "OK", ErrorCode: 1, ErrorInfo: "" },
+    });
+    assert.deepEqual(quarantined(h.path).map((row) => row.reason), [
+      "Group.CallbackBeforeSendMsg payload: GroupId: expected a string (answered with the fallback: reject 1)",
+    ]);
+    assert.equal(h.journal.status().callbacks, 0);
+    assert.equal(
+      metrics.callbacks.value({ command: "Group.CallbackBeforeSendMsg", result: "bad_request" }),
+      1,
+    );
+    assert.equal(
+      metrics.decisions.value({
+        command: "Group.CallbackBeforeSendMsg",
+        verdict: "reject",
+        by: "fallback",
+      }),
+      1,
+    );
+    // Not JSON at all: the fallback too (an Sns one answers an empty ResultItem).
+    const sns = await post(h, {
+      query: query(h.clock, { CallbackCommand: "Sns.CallbackPrevFriendAdd" }),
+      body: "{not json",
+    });
+    assert.deepEqual(sns.body, { ActionStatus: "OK", ErrorCode: 0, ErrorInfo: "", ResultItem: [] });
+  }, { clock, metrics, decisions });
+});
+
+Deno.test("server: without a decision chain, decision callbacks are allowed and stored as such", async () => {
+  await withHandler(async (h) => {
+    const answer = await post(h, {
+      query: query(h.clock, { CallbackCommand: "Group.CallbackBeforeSendMsg" }),
+      body: BEFORE_SEND,
+    });
+    assert.deepEqual(answer.body, { ActionStatus: "OK", ErrorCode: 0, ErrorInfo: "" });
+    assert.deepEqual(JSON.parse(decisionsOf(h.path)[0]!), {
+      verdict: "allow",
+      by: "none",
+      replaced: false,
+      deciders: [],
+      ms: 0,
+    });
+  });
 });
