@@ -17,12 +17,12 @@ const TEXTS = [
   "https://example.com/some/shared/link?with=query",
 ];
 
-/** The query Tencent sends, signed for now (valid for max_skew, 60 s by default). */
-export function signedQuery(): string {
+/** The query Tencent sends for `command`, signed for now (valid for max_skew, 60 s by default). */
+export function signedQuery(command = COMMAND): string {
   const requestTime = String(Math.floor(Date.now() / 1000));
   return new URLSearchParams({
     SdkAppid: APP,
-    CallbackCommand: COMMAND,
+    CallbackCommand: command,
     contenttype: "json",
     ClientIP: "203.0.113.7",
     OptPlatform: "Android",
@@ -31,11 +31,11 @@ export function signedQuery(): string {
   }).toString();
 }
 
-/** The body of message number `seq`, spread over 200 groups. */
-export function messageBody(seq: number): string {
+/** The body of message number `seq`, spread over 200 groups (a `command` callback). */
+export function messageBody(seq: number, command = COMMAND): string {
   const now = Date.now();
   return JSON.stringify({
-    CallbackCommand: COMMAND,
+    CallbackCommand: command,
     GroupId: `@TGS#bench${seq % 200}`,
     Type: "Public",
     From_Account: `user${seq % 997}`,

@@ -15,6 +15,8 @@ export interface FixedRateResult {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** The fastest answer (the Deno generator only). */
+  minMs?: number;
   /** The longest the generator fell behind its schedule. */
   maxLagMs: number;
 }
@@ -87,6 +89,7 @@ export async function fixedRate(url: string, options: FixedRateOptions): Promise
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
     maxMs: latencies.at(-1) ?? Number.NaN,
+    minMs: latencies[0] ?? Number.NaN,
     maxLagMs,
   };
 }

@@ -37,6 +37,8 @@ export interface WrkOptions {
   offset?: number;
   /** Default {@linkcode FLOOD_GROUPS}. */
   groups?: number;
+  /** The body's `CallbackCommand` (the query's must be the same). Default the After one. */
+  command?: string;
 }
 
 /** True when `wrk` is on the PATH. */
@@ -144,6 +146,7 @@ async function wrk(
       BENCH_QUERY: options.query,
       BENCH_OFFSET: String(options.offset ?? 0),
       BENCH_GROUPS: String(options.groups ?? FLOOD_GROUPS),
+      ...(options.command !== undefined ? { BENCH_COMMAND: options.command } : {}),
       ...env,
     },
     stdin: "null",

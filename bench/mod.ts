@@ -27,11 +27,13 @@ export interface BenchRow extends BenchResult {
 const DIR = new URL("./", import.meta.url);
 /** Expected even when absent from this checkout: skipped with a note, not an error. */
 const EXPECTED = [
+  "decisions_bench.ts",
   "delivery_bench.ts",
   "file_logger_bench.ts",
   "handler_bench.ts",
   "journal_bench.ts",
   "load_bench.ts",
+  "moderation_bench.ts",
   "sqlite_sync_bench.ts",
 ];
 

@@ -3,11 +3,13 @@
 --
 -- Environment: BENCH_QUERY (the signed query string), BENCH_OFFSET (added to every MsgSeq, so
 -- runs against one journal never collide), BENCH_GROUPS (how many groups the messages are
--- spread over). Load with dofile(); it returns message(n).
+-- spread over), BENCH_COMMAND (the body's CallbackCommand, default
+-- Group.CallbackAfterSendMsg; the query's must match). Load with dofile(); it returns message(n).
 
 local query = os.getenv("BENCH_QUERY") or ""
 local offset = tonumber(os.getenv("BENCH_OFFSET") or "0")
 local groups = tonumber(os.getenv("BENCH_GROUPS") or "200")
+local command = os.getenv("BENCH_COMMAND") or "Group.CallbackAfterSendMsg"
 -- EventTime is when the event happened, in ms (PROTOCOL.md), so a stream's EventTimes rise with
 -- the clock, as in bench/_callbacks.ts. bench/wrk/_clock.lua, beside this file.
 local now_ms = dofile(debug.getinfo(1, "S").source:sub(2):match("^(.*/)") .. "_clock.lua").realtime_ms
@@ -27,11 +29,11 @@ return function(n)
   local group = (math.floor(n / 64) + n % 64) % groups
   local now = now_ms()
   local body = string.format(
-    '{"CallbackCommand":"Group.CallbackAfterSendMsg","GroupId":"@TGS#bench%d","Type":"Public",'
+    '{"CallbackCommand":"%s","GroupId":"@TGS#bench%d","Type":"Public",'
       .. '"From_Account":"user%d","Operator_Account":"admin","Random":%d,"MsgSeq":%d,'
       .. '"MsgTime":%d,"OnlineOnlyFlag":0,"MsgBody":[{"MsgType":"TIMTextElem",'
       .. '"MsgContent":{"Text":"%s #%d"}}],"CloudCustomData":"","EventTime":"%d"}',
-    group, n % 997, (n * 2654435761) % 4294967296, seq,
+    command, group, n % 997, (n * 2654435761) % 4294967296, seq,
     math.floor(now / 1000), texts[(n % #texts) + 1], seq, now)
   return wrk.format("POST", wrk.path .. "?" .. query, headers, body)
 end

@@ -1,0 +1,216 @@
+/**
+ * Decisions under load: the real `main.ts serve` (file_logger and sqlite_sync as in the load
+ * benchmark) answering `Group.CallbackBeforeSendMsg` at a fixed 2,000/s while
+ * `builtin:moderation` with 10,000 banned words decides each one, against the same daemon's
+ * `Group.CallbackAfterSendMsg` at the same rate; then the same with a user decider that sleeps
+ * 3 s, where every answer waits for the deadline and the fallback decides.
+ * Run with `deno task bench decisions` (`BENCH_QUICK=1` for a smoke run).
+ *
+ * @module
+ */
+import { APP, messageBody, signedQuery, TOKEN } from "./_callbacks.ts";
+import { fixedRate, type FixedRateResult } from "./_fixed_rate.ts";
+import { startImhookd } from "./_process.ts";
+import { haveWrk, runWrkFixedRate } from "./_wrk.ts";
+import { bannedWords } from "./_words.ts";
+import type { BenchResult } from "./mod.ts";
+
+const QUICK = Deno.env.get("BENCH_QUICK") === "1";
+const RATE = 2_000;
+const SECONDS = QUICK ? 5 : 30;
+const SLEEPY_SECONDS = QUICK ? 5 : 15;
+const DEADLINE_MS = 1_500;
+const BEFORE = "Group.CallbackBeforeSendMsg";
+const AFTER = "Group.CallbackAfterSendMsg";
+
+function config(deciders: string): string {
+  return `
+server:
+  listen: 127.0.0.1:0
+  path: /im/callback
+  # A hung decider holds each request for the deadline: 2,000/s x 1.5 s in flight.
+  max_in_flight: 8192
+admin:
+  listen: 127.0.0.1:0
+apps:
+  - sdk_app_id: ${APP}
+    token: ${TOKEN}
+journal:
+  path: ./journal.db
+  durability: os
+log:
+  level: info
+  format: json
+decisions:
+  deadline: ${DEADLINE_MS}ms
+  fallback: allow
+  # Every answer waits out the deadline: measured here, not skipped by the breaker.
+  breaker: { failures: 0 }
+plugins:
+${deciders}
+  - name: audit
+    use: builtin:file_logger
+    concurrency: 64
+    options: { path: ./callbacks.jsonl }
+  - name: state
+    use: builtin:sqlite_sync
+    ordering: none
+    concurrency: 512
+    options: { path: ./im.db }
+`;
+}
+
+const MODERATION = `  - name: moderation
+    use: builtin:moderation
+    on: ["${BEFORE}"]
+    options:
+      rules:
+        - { words_file: ./banned.txt, action: mask }`;
+
+const SLEEPY = `  - name: sleepy
+    use: ${new URL("./_sleepy_decider.ts", import.meta.url).pathname}
+    on: ["${BEFORE}"]
+    options: { sleep_ms: 3000 }`;
+
+async function benchDir(deciders: string): Promise<{ config: string } & AsyncDisposable> {
+  const dir = await Deno.makeTempDir({ prefix: "imhookd_decisions_bench_" });
+  await Deno.writeTextFile(`${dir}/config.yaml`, config(deciders));
+  await Deno.writeTextFile(`${dir}/banned.txt`, bannedWords(10_000).join("\n") + "\n");
+  return {
+    config: `${dir}/config.yaml`,
+    [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
+  };
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
+}
+
+/** The value of one series of the daemon's `/metrics`, 0 when absent. */
+async function metric(adminUrl: string, series: string): Promise<number> {
+  const text = await (await fetch(`${adminUrl}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
+
+function atRate(url: string, command: string, seconds: number, offset: number, wrk: boolean) {
+  if (wrk) {
+    return runWrkFixedRate(url, {
+      query: signedQuery(command),
+      rate: RATE,
+      seconds,
+      offset,
+      command,
+    });
+  }
+  return fixedRate(`${url}?${signedQuery(command)}`, {
+    rate: RATE,
+    seconds,
+    body: (n) => messageBody(offset + n, command),
+  });
+}
+
+function rows(label: string, result: FixedRateResult, target?: string): BenchResult[] {
+  return [
+    { name: `${label}: answer p50`, value: round(result.p50Ms), unit: "ms" },
+    {
+      name: `${label}: answer p99`,
+      value: round(result.p99Ms),
+      unit: "ms",
+      ...(target ? { target } : {}),
+    },
+    { name: `${label}: errors`, value: result.errors, unit: "requests", target: "<= 0" },
+  ];
+}
+
+/** moderation deciding every Before callback, against the After callbacks of the same daemon. */
+async function moderated(wrk: boolean): Promise<BenchResult[]> {
+  await using ws = await benchDir(MODERATION);
+  await using server = await startImhookd(ws.config);
+  // Warm-up: the JIT, the connections and the moderation thread.
+  await atRate(server.url, BEFORE, 3, 3e9, wrk);
+  await atRate(server.url, AFTER, 3, 3e9, wrk);
+  const after = await atRate(server.url, AFTER, SECONDS, 0, wrk);
+  const before = await atRate(server.url, BEFORE, SECONDS, 1e9, wrk);
+  const label = `${BEFORE} at ${RATE}/s, moderation (10,000 words)`;
+  return [
+    ...rows(`${AFTER} at ${RATE}/s (same daemon)`, after),
+    ...rows(label, before, "<= 5"),
+    {
+      name: `${label}: p99 over the After callbacks'`,
+      value: round(before.p99Ms - after.p99Ms),
+      unit: "ms",
+      target: "<= 2",
+    },
+    {
+      name: `${label}: decided by moderation`,
+      value: await metric(
+        server.adminUrl!,
+        `imhookd_decisions_total{command="${BEFORE}",verdict="allow",by="plugin"}`,
+      ) + await metric(
+        server.adminUrl!,
+        `imhookd_decisions_total{command="${BEFORE}",verdict="allow",by="none"}`,
+      ),
+      unit: "callbacks",
+    },
+  ];
+}
+
+/** A decider that never answers in time: every answer at the deadline, the fallback counted. */
+async function sleepy(): Promise<BenchResult[]> {
+  await using ws = await benchDir(SLEEPY);
+  await using server = await startImhookd(ws.config);
+  // Thousands of requests in flight at once: the Deno generator opens the connections needed.
+  const result = await fixedRate(`${server.url}?${signedQuery(BEFORE)}`, {
+    rate: RATE,
+    seconds: SLEEPY_SECONDS,
+    body: (n) => messageBody(2e9 + n, BEFORE),
+  });
+  const label = `${BEFORE} at ${RATE}/s, a decider sleeping 3 s`;
+  const fallbacks = await metric(
+    server.adminUrl!,
+    `imhookd_decisions_total{command="${BEFORE}",verdict="allow",by="fallback"}`,
+  );
+  return [
+    ...rows(label, result),
+    {
+      name: `${label}: fastest answer - deadline`,
+      value: round(result.minMs! - DEADLINE_MS),
+      unit: "ms",
+      target: ">= -50",
+    },
+    {
+      name: `${label}: slowest answer - deadline`,
+      value: round(result.maxMs - DEADLINE_MS),
+      unit: "ms",
+      target: "<= 50",
+    },
+    {
+      name: `${label}: fallbacks counted / sent`,
+      value: round((100 * fallbacks) / result.sent),
+      unit: "%",
+      target: ">= 100",
+    },
+  ];
+}
+
+/** Runs the decisions benchmark; about two minutes (`BENCH_QUICK=1`: under one). */
+export async function run(): Promise<BenchResult[]> {
+  const wrk = await haveWrk();
+  return [
+    {
+      name: `fixed-rate generator: ${
+        wrk ? "wrk, bench/wrk/fixed_rate.lua" : "Deno, bench/_fixed_rate.ts"
+      }`,
+      value: 0,
+      unit: "",
+    },
+    ...await moderated(wrk),
+    ...await sleepy(),
+  ];
+}
+
+if (import.meta.main) {
+  // deno-lint-ignore no-console
+  console.table(await run());
+}
