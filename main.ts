@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import denoJson from "./deno.json" with { type: "json" };
 import { type Config, ConfigError, loadConfig, matchesPattern } from "./core/config/config.ts";
 import { type Daemon, formatAddr, startDaemon } from "./core/daemon.ts";
-import { Journal } from "./core/journal/journal.ts";
+import { JournalWriter } from "./core/journal/mod.ts";
 import { loadPlugins, PluginLoadError } from "./core/delivery/loader.ts";
 import { logger, setupLogging } from "./core/ops/log.ts";
 import { SystemdNotifier } from "./core/ops/notify.ts";
@@ -395,13 +395,13 @@ function replay(
   return EXIT.ok;
 }
 
-function openExisting(config: Config): Journal & Disposable {
+function openExisting(config: Config): JournalWriter & Disposable {
   try {
     Deno.statSync(config.journal.path);
   } catch {
     throw new RangeError(`There is no journal at ${config.journal.path} yet (serve creates it)`);
   }
-  const journal = Journal.open(config.journal.path, { busyTimeoutMs: 10_000 });
+  const journal = JournalWriter.open(config.journal.path, { busyTimeoutMs: 10_000 });
   return Object.assign(journal, { [Symbol.dispose]: () => journal.close() });
 }
 

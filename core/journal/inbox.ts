@@ -2,7 +2,7 @@
  * The journal's inbox: an append-only file beside the journal's database
  * (`<journal path>-inbox`) where the listener stores each batch of accepted callbacks, with
  * one write (and, with `durability: fsync`, one fdatasync), before it answers them. The
- * journal then indexes the batches into its database (`journal.ts`), at once when the
+ * journal's writer then indexes the batches into its database (`indexer.ts`), at once when the
  * listener has time, later when it is saturated; the database records how far it got, in the
  * same transaction as the rows it added, so a crash neither loses nor repeats a batch.
  *
@@ -17,7 +17,7 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { crc32 } from "node:zlib";
-import type { CallbackRecord, Durability } from "./journal.ts";
+import type { CallbackRecord, Durability, InboxMark } from "./types.ts";
 
 const FILE_MAGIC = new TextEncoder().encode("imhookd inbox 1\n");
 /** Bytes before the first batch. */
@@ -167,7 +167,7 @@ function batchAt(
  * in the same file, else the first batch (a newer file, started after the recorded one was
  * all indexed).
  */
-function resumeAt(known: { epoch: number; offset: number } | undefined, epoch: number): number {
+function resumeAt(known: InboxMark | undefined, epoch: number): number {
   return known !== undefined && known.epoch === epoch ? known.offset : INBOX_HEADER_BYTES;
 }
 
@@ -263,7 +263,7 @@ export class Inbox {
   static open(
     path: string,
     durability: Durability,
-    known: { epoch: number; offset: number } | undefined,
+    known: InboxMark | undefined,
   ): { inbox: Inbox; resume: number } {
     const lock = lockInbox(path);
     try {
@@ -278,7 +278,7 @@ export class Inbox {
     path: string,
     lock: DatabaseSync,
     durability: Durability,
-    known: { epoch: number; offset: number } | undefined,
+    known: InboxMark | undefined,
   ): { inbox: Inbox; resume: number } {
     let file: Deno.FsFile;
     try {
@@ -519,7 +519,7 @@ function syncFolderOf(path: string): void {
  */
 export function inboxBacklog(
   path: string,
-  known: { epoch: number; offset: number } | undefined,
+  known: InboxMark | undefined,
   options: { count?: boolean } = {},
 ): { bytes: number; records: number } {
   let file: Deno.FsFile;
