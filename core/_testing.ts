@@ -10,12 +10,21 @@ export async function tempDir(prefix: string): Promise<AsyncDisposable & { path:
   return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
 }
 
+/** Options of {@linkcode runtimeModules}. */
+export interface RuntimeModulesOptions {
+  /** Follow `import()`s too. Default true. */
+  dynamic?: boolean;
+}
+
 /**
  * The modules that `module` (a file URL) loads when it runs: its import graph by `deno info`
- * without `import type` edges (erased at run time), dynamic imports included. npm packages
- * appear as `npm:/name@version`.
+ * without `import type` edges (erased at run time). npm packages appear as
+ * `npm:/name@version`.
  */
-export async function runtimeModules(module: URL): Promise<Set<string>> {
+export async function runtimeModules(
+  module: URL,
+  options: RuntimeModulesOptions = {},
+): Promise<Set<string>> {
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json", module.href],
     stdout: "piped",
@@ -31,7 +40,10 @@ export async function runtimeModules(module: URL): Promise<Set<string>> {
   const graph = JSON.parse(new TextDecoder().decode(output.stdout)) as {
     roots: string[];
     redirects: Record<string, string>;
-    modules: { specifier: string; dependencies?: { code?: { specifier: string } }[] }[];
+    modules: {
+      specifier: string;
+      dependencies?: { code?: { specifier: string }; isDynamic?: boolean }[];
+    }[];
   };
   const bySpecifier = new Map(graph.modules.map((m) => [m.specifier, m]));
   const seen = new Set<string>();
@@ -42,7 +54,9 @@ export async function runtimeModules(module: URL): Promise<Set<string>> {
     if (seen.has(specifier)) continue;
     seen.add(specifier);
     for (const dependency of bySpecifier.get(specifier)?.dependencies ?? []) {
-      if (dependency.code !== undefined) queue.push(dependency.code.specifier);
+      if (dependency.code === undefined) continue;
+      if (dependency.isDynamic && options.dynamic === false) continue;
+      queue.push(dependency.code.specifier);
     }
   }
   return seen;
