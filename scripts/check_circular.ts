@@ -20,6 +20,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 export const DEFAULT_ROOTS: readonly string[] = [
   "main.ts",
   "plugin.ts",
+  "cli",
   "core",
   "plugins",
   "bench",

@@ -14,7 +14,9 @@ import {
   type JournalWriter,
 } from "../journal/mod.ts";
 import type { Metrics, MetricSeries } from "../ops/metrics.ts";
-import { commandLabel, groupKey, naturalKey, validatePayload } from "../protocol/protocol.ts";
+import { commandLabel } from "../protocol/commands.ts";
+import { groupKey, naturalKey } from "../protocol/keys.ts";
+import { validatePayload } from "../protocol/validate.ts";
 import type { Router } from "../config/router.ts";
 import { type VerifiedApp, verifyRequest } from "./verify.ts";
 
