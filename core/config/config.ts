@@ -20,6 +20,7 @@ import {
 } from "yaml";
 import { z } from "zod";
 import { parseDuration, parseSize } from "./units.ts";
+import { BUILTINS } from "../delivery/builtins.ts";
 
 /** A host and port to listen on; `hostname` has no brackets (`::`, not `[::]`). */
 export interface ListenAddress {
@@ -143,12 +144,7 @@ export interface LoadOptions {
 }
 
 /** Built-in plugins that `use: builtin:NAME` may name. */
-export const BUILTIN_PLUGINS: readonly string[] = [
-  "file_logger",
-  "webhook_forwarder",
-  "sqlite_sync",
-  "moderation",
-];
+export const BUILTIN_PLUGINS: readonly string[] = Object.freeze([...BUILTINS.keys()]);
 
 /** Reads and validates a config file; throws {@linkcode ConfigError} listing every problem. */
 export async function loadConfig(file: string, options: LoadOptions = {}): Promise<Config> {

@@ -15,7 +15,7 @@ import type {
 } from "../../plugin.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import type { Metrics } from "../ops/metrics.ts";
-import { commandLabel } from "../protocol/protocol.ts";
+import { commandLabel } from "../protocol/commands.ts";
 import { type BreakerSettings, CircuitBreakers } from "./breaker.ts";
 import type { DecisionRules } from "./rules.ts";
 import { checkDecision } from "./validate.ts";

@@ -10,10 +10,10 @@
 import type { CallbackEvent } from "../../plugin.ts";
 import type { Config } from "../config/config.ts";
 import type { DeciderTransport } from "../decisions/chain.ts";
-import type { Journal } from "../journal/journal.ts";
+import type { JournalWriter } from "../journal/mod.ts";
 import { PluginLoadError } from "./loader.ts";
 import { logger } from "../ops/log.ts";
-import type { Metrics } from "../ops/metrics.ts";
+import type { Metrics, MetricUpdate } from "../ops/metrics.ts";
 
 const log = logger("daemon");
 
@@ -70,10 +70,8 @@ export interface MarksMessage {
   retries: [string, number, number, number, string][];
   /** `[plugin, callback id, attempts, error]`. */
   dead: [string, number, number, string][];
-  /** `[plugin, result, count]`. */
-  counts: [string, string, number][];
-  /** `[plugin, handler durations in seconds]`. */
-  seconds: [string, number[]][];
+  /** What the engine recorded in the delivery metrics. */
+  metrics: MetricUpdate[];
 }
 
 /** The worker's answer to `reload`. */
@@ -144,7 +142,7 @@ export const WORKER_URL = new URL("./worker.ts", import.meta.url);
  */
 export class DeliveryHost implements DeciderTransport {
   #worker: Worker;
-  #journal: Journal;
+  #journal: JournalWriter;
   #metrics: Metrics;
   #plugins: string[] = [];
   #deciders: string[] = [];
@@ -163,7 +161,7 @@ export class DeliveryHost implements DeciderTransport {
   #closing: Waiter<void> | undefined;
   #closed: Promise<void> | undefined;
 
-  private constructor(journal: Journal, metrics: Metrics) {
+  private constructor(journal: JournalWriter, metrics: Metrics) {
     this.#journal = journal;
     this.#metrics = metrics;
     this.#worker = new Worker(WORKER_URL, { type: "module" });
@@ -177,7 +175,11 @@ export class DeliveryHost implements DeciderTransport {
    * to the journal and starts delivering. Throws {@linkcode PluginLoadError} when a plugin
    * cannot load or start, as `loadPlugins`/`startPlugins` would.
    */
-  static async start(config: Config, journal: Journal, metrics: Metrics): Promise<DeliveryHost> {
+  static async start(
+    config: Config,
+    journal: JournalWriter,
+    metrics: Metrics,
+  ): Promise<DeliveryHost> {
     const host = new DeliveryHost(journal, metrics);
     const started = Promise.withResolvers<void>();
     host.#starting = started;
@@ -386,12 +388,7 @@ export class DeliveryHost implements DeciderTransport {
     for (const [plugin, id, attempts, error] of marks.dead) {
       writes.push(journal.markDead(plugin, id, { attempts, error }));
     }
-    for (const [plugin, result, count] of marks.counts) {
-      this.#metrics.deliveries.inc({ plugin, result }, count);
-    }
-    for (const [plugin, values] of marks.seconds) {
-      for (const value of values) this.#metrics.deliverySeconds.observe({ plugin }, value);
-    }
+    this.#metrics.apply(marks.metrics);
     Promise.all(writes).then(
       () => this.#post({ type: "marked", batch: marks.batch }),
       (error) =>

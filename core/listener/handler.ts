@@ -11,14 +11,16 @@ import { type Clock, systemClock } from "../clock.ts";
 import {
   type AppendResult,
   type CallbackRecord,
-  type Journal,
   JournalUnavailableError,
-} from "../journal/journal.ts";
+  type JournalWriter,
+} from "../journal/mod.ts";
 import type { DecisionChain } from "../decisions/chain.ts";
 import { tencentAnswer } from "../decisions/answer.ts";
 import { type DecisionRules, decisionRules } from "../decisions/rules.ts";
 import type { Metrics, MetricSeries } from "../ops/metrics.ts";
-import { commandLabel, groupKey, naturalKey, validatePayload } from "../protocol/protocol.ts";
+import { commandLabel } from "../protocol/commands.ts";
+import { groupKey, naturalKey } from "../protocol/keys.ts";
+import { validatePayload } from "../protocol/validate.ts";
 import type { Router } from "../config/router.ts";
 import { type VerifiedApp, verifyRequest } from "./verify.ts";
 
@@ -33,7 +35,7 @@ export interface CallbackHandlerOptions {
   path: string;
   maxBodyBytes: number;
   maxInFlight: number;
-  journal: Journal;
+  journal: JournalWriter;
   state: ServerState;
   metrics?: Metrics;
   logger?: Logger;
