@@ -32,7 +32,7 @@ export function tencentAnswer(
   payload: Record<string, unknown>,
   decision: DecisionRecord,
 ): TencentAnswer {
-  const friends = rules.command.startsWith("Sns.CallbackPrev");
+  const friends = rules.friends;
   if (decision.verdict === "drop") {
     return { ActionStatus: "OK", ErrorCode: DROPPED, ErrorInfo: "" };
   }

@@ -1,10 +1,12 @@
 /**
  * What each decision command (Tencent's synchronous `.CallbackBefore*` and `.CallbackPrev*`
- * callbacks) lets a decision say, from Tencent's page for each command: the verdicts, the
- * reject codes that reach the client, and the fields its answer may carry.
+ * callbacks) lets a decision say: the verdicts, the reject codes that reach the client, and
+ * the fields its answer may carry. The known commands' answers are in the command table
+ * (`core/protocol/commands.ts`); the official-account ones, not known commands yet, are here.
  *
  * @module
  */
+import { commandKind, commandSpec, type DecisionAnswer } from "../protocol/commands.ts";
 
 /** What a decision command's answer may say. */
 export interface DecisionRules {
@@ -20,74 +22,52 @@ export interface DecisionRules {
   /** Whether an allow may replace `MsgBody` and `CloudCustomData`. */
   replace: boolean;
   /** The answer's field for the accounts refused, if some may be. */
-  refuseField?: "RefusedMembers_Account" | "RefusedSubscribers_Account";
-  /** The payload's list of friends (`To_Account`) answered one by one in `ResultItem`, if any. */
-  friendItems?: "FriendItem" | "ResponseFriendItem";
+  refuseField?: DecisionAnswer["refuseField"];
+  /** Whether the answer is a `ResultItem` per friend (`Sns.CallbackPrev*`). */
+  friends: boolean;
+  /** The payload's list of friends (`To_Account`) answered one by one, if known. */
+  friendItems?: DecisionAnswer["friendItems"];
 }
 
-const GROUP_CODES = [10100, 10200] as const;
-const C2C_CODES = [120001, 130000] as const;
-const SNS_CODES = [38000, 39000] as const;
-
-function rules(command: string, fields: Partial<DecisionRules>): DecisionRules {
-  return { command, generic: true, defaultCode: 1, drop: false, replace: false, ...fields };
-}
-
-function friendRules(command: string, friendItems: DecisionRules["friendItems"]): DecisionRules {
-  // Each friend gets a ResultCode; Tencent ignores a failed ErrorCode on these commands, and
-  // its pages ask for refusals in the custom range.
-  return rules(command, {
-    custom: SNS_CODES,
-    generic: false,
-    defaultCode: SNS_CODES[0],
-    ...(friendItems !== undefined ? { friendItems } : {}),
-  });
-}
-
-/** The decision commands whose answers Tencent documents. */
-const KNOWN: ReadonlyMap<string, DecisionRules> = new Map(
+/** Documented decision commands that the command table does not know yet. */
+const OFFICIAL_ACCOUNT: ReadonlyMap<string, DecisionAnswer> = new Map<string, DecisionAnswer>([
+  ["OfficialAccount.CallbackBeforeCreateOfficialAccount", { custom: [120001, 130000] }],
   [
-    rules("Group.CallbackBeforeCreateGroup", { custom: GROUP_CODES }),
-    rules("Group.CallbackBeforeApplyJoinGroup", { custom: GROUP_CODES }),
-    rules("Group.CallbackBeforeInviteJoinGroup", {
-      custom: GROUP_CODES,
-      refuseField: "RefusedMembers_Account",
-    }),
-    rules("Group.CallbackBeforeSendMsg", { custom: GROUP_CODES, drop: true, replace: true }),
-    rules("Group.CallbackBeforeCreateTopic", { custom: GROUP_CODES }),
-    rules("C2C.CallbackBeforeSendMsg", { custom: C2C_CODES, drop: true, replace: true }),
-    friendRules("Sns.CallbackPrevFriendAdd", "FriendItem"),
-    friendRules("Sns.CallbackPrevFriendResponse", "ResponseFriendItem"),
-    rules("OfficialAccount.CallbackBeforeCreateOfficialAccount", { custom: C2C_CODES }),
-    rules("OfficialAccount.CallbackBeforeSendMsg", {
-      custom: C2C_CODES,
-      drop: true,
-      replace: true,
-    }),
-    rules("OfficialAccount.CallbackBeforeAddSubscriber", {
-      refuseField: "RefusedSubscribers_Account",
-    }),
-  ].map((entry) => [entry.command, entry]),
-);
+    "OfficialAccount.CallbackBeforeSendMsg",
+    { custom: [120001, 130000], drop: true, replace: true },
+  ],
+  ["OfficialAccount.CallbackBeforeAddSubscriber", { refuseField: "RefusedSubscribers_Account" }],
+]);
+
+function rulesOf(command: string, answer: DecisionAnswer): DecisionRules {
+  // Refusals of friends go in ResultItem with a code of the custom range: Tencent ignores
+  // these commands' ErrorCode, and its pages name no generic code for them.
+  const friends = command.startsWith("Sns.CallbackPrev");
+  const custom = answer.custom ?? (friends ? [38000, 39000] as const : undefined);
+  return {
+    command,
+    ...(custom !== undefined ? { custom } : {}),
+    generic: !friends,
+    defaultCode: friends ? custom![0] : 1,
+    drop: answer.drop === true,
+    replace: answer.replace === true,
+    ...(answer.refuseField !== undefined ? { refuseField: answer.refuseField } : {}),
+    friends,
+    ...(answer.friendItems !== undefined ? { friendItems: answer.friendItems } : {}),
+  };
+}
 
 /** Whether `command` is a decision: Tencent acts on the answer. */
 export function isDecisionCommand(command: string): boolean {
-  return command.includes(".CallbackBefore") || command.includes(".CallbackPrev");
+  return commandKind(command) === "before";
 }
 
 /**
  * The rules of a decision command; undefined for other commands. A decision command Tencent
- * added after this table was written takes `allow` and the generic reject (`ErrorCode` 1)
- * only (an `Sns.CallbackPrev*` one, custom codes per friend too), the answers every one of
- * them understands.
+ * added after the table was written takes `allow` and the generic reject (`ErrorCode` 1)
+ * only (an `Sns.CallbackPrev*` one, friend results too), what every one of them understands.
  */
 export function decisionRules(command: string): DecisionRules | undefined {
-  const known = KNOWN.get(command);
-  if (known !== undefined) return known;
   if (!isDecisionCommand(command)) return undefined;
-  if (command.startsWith("Sns.")) return friendRules(command, undefined);
-  return rules(command, {});
+  return rulesOf(command, commandSpec(command)?.answer ?? OFFICIAL_ACCOUNT.get(command) ?? {});
 }
-
-/** The decision commands whose answers Tencent documents (for `check` and the docs). */
-export const DECISION_COMMANDS: readonly string[] = Object.freeze([...KNOWN.keys()]);

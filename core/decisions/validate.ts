@@ -162,7 +162,7 @@ function checkRefused(rules: DecisionRules, refused: unknown): string[] {
 }
 
 function checkFriendResults(rules: DecisionRules, results: unknown): FriendResult[] {
-  if (!rules.command.startsWith("Sns.CallbackPrev")) {
+  if (!rules.friends) {
     throw new TypeError(
       `Decision field "friendResults": ${rules.command} has no friends to answer`,
     );

@@ -60,9 +60,28 @@ export type NaturalKeyKind = "groupMessage" | "c2cMessage" | "bodyHash";
 export type GroupKeyKind = "group" | "c2c";
 
 /**
+ * What the answer to a decision may carry besides `ErrorCode` 0 (allow) and 1 (reject), as
+ * Tencent's page for the command says (`core/decisions/` builds the answers from it).
+ */
+export interface DecisionAnswer {
+  /** The `ErrorCode` range whose code and `ErrorInfo` reach the client, if there is one. */
+  readonly custom?: readonly [min: number, max: number];
+  /** `ErrorCode` 2: the message is dropped and its sender told it was sent. */
+  readonly drop?: boolean;
+  /** `MsgBody` and `CloudCustomData` replacing the message's. */
+  readonly replace?: boolean;
+  /** The field listing the accounts refused while the others go ahead. */
+  readonly refuseField?: "RefusedMembers_Account" | "RefusedSubscribers_Account";
+  /**
+   * Sns: a `ResultItem` per friend of this payload list, refused one by one with a code of the
+   * custom range (Tencent ignores these commands' `ErrorCode`).
+   */
+  readonly friendItems?: "FriendItem" | "ResponseFriendItem";
+}
+
+/**
  * One known command. `P` is its payload type (`payload` is never set; it only carries `P`
- * to {@linkcode CommandPayloads}). A decision's answer (its fields and the error codes
- * Tencent accepts) belongs here too, on the `before` entries.
+ * to {@linkcode CommandPayloads}). A decision (`before`) says what its answer may carry.
  */
 export interface CommandSpec<P extends BasePayload = BasePayload> {
   readonly kind: CommandKind;
@@ -70,6 +89,8 @@ export interface CommandSpec<P extends BasePayload = BasePayload> {
   readonly schema: SchemaName;
   readonly naturalKey: NaturalKeyKind;
   readonly groupKey: GroupKeyKind;
+  /** A decision's answer. */
+  readonly answer?: DecisionAnswer;
   readonly payload?: P;
 }
 
@@ -79,8 +100,12 @@ interface Keys {
   groupKey?: GroupKeyKind;
 }
 
-function before<P extends BasePayload>(schema: SchemaName, keys: Keys = {}): CommandSpec<P> {
-  return { kind: "before", schema, naturalKey: "bodyHash", groupKey: "group", ...keys };
+function before<P extends BasePayload>(
+  schema: SchemaName,
+  answer: DecisionAnswer,
+  keys: Keys = {},
+): CommandSpec<P> {
+  return { kind: "before", schema, naturalKey: "bodyHash", groupKey: "group", answer, ...keys };
 }
 
 function after<P extends BasePayload>(schema: SchemaName, keys: Keys = {}): CommandSpec<P> {
@@ -91,16 +116,27 @@ const GROUP_MESSAGE: Keys = { naturalKey: "groupMessage" };
 const C2C_MESSAGE: Keys = { naturalKey: "c2cMessage", groupKey: "c2c" };
 const C2C: Keys = { groupKey: "c2c" };
 
+/** The custom `ErrorCode` ranges of Tencent's pages. */
+const GROUP_CODES = [10100, 10200] as const;
+const C2C_CODES = [120001, 130000] as const;
+const SNS_CODES = [38000, 39000] as const;
+const GROUP: DecisionAnswer = { custom: GROUP_CODES };
+const GROUP_SEND: DecisionAnswer = { custom: GROUP_CODES, drop: true, replace: true };
+
 /** Every known command, in the order of Tencent's command list. */
 export const COMMANDS = {
-  "Group.CallbackBeforeCreateGroup": before<GroupBeforeCreatePayload>("groupBeforeCreate"),
+  "Group.CallbackBeforeCreateGroup": before<GroupBeforeCreatePayload>("groupBeforeCreate", GROUP),
   "Group.CallbackAfterCreateGroup": after<GroupAfterCreatePayload>("groupAfterCreate"),
-  "Group.CallbackBeforeApplyJoinGroup": before<GroupApplyJoinPayload>("groupApplyJoin"),
-  "Group.CallbackBeforeInviteJoinGroup": before<GroupInviteJoinPayload>("groupInviteJoin"),
+  "Group.CallbackBeforeApplyJoinGroup": before<GroupApplyJoinPayload>("groupApplyJoin", GROUP),
+  "Group.CallbackBeforeInviteJoinGroup": before<GroupInviteJoinPayload>("groupInviteJoin", {
+    custom: GROUP_CODES,
+    refuseField: "RefusedMembers_Account",
+  }),
   "Group.CallbackAfterNewMemberJoin": after<GroupNewMemberJoinPayload>("groupNewMemberJoin"),
   "Group.CallbackAfterMemberExit": after<GroupMemberExitPayload>("groupMemberExit"),
   "Group.CallbackBeforeSendMsg": before<GroupBeforeSendMsgPayload>(
     "groupBeforeSendMsg",
+    GROUP_SEND,
     GROUP_MESSAGE,
   ),
   "Group.CallbackAfterSendMsg": after<GroupAfterSendMsgPayload>(
@@ -124,20 +160,30 @@ export const COMMANDS = {
   ),
   "Group.CallbackAfterChangeGroupOwner": after<GroupOwnerChangedPayload>("groupOwnerChanged"),
   "Group.CallbackAfterReadReceipt": after<GroupReadReceiptPayload>("groupReadReceipt"),
-  "Group.CallbackBeforeCreateTopic": before<GroupTopicPayload>("groupTopic"),
+  "Group.CallbackBeforeCreateTopic": before<GroupTopicPayload>("groupTopic", GROUP),
   "Group.CallbackAfterCreateTopic": after<GroupTopicPayload>("groupTopic"),
   "Group.CallbackAfterTopicDestroyed": after<GroupTopicPayload>("groupTopic"),
   "Group.CallbackAfterTopicInfoChanged": after<GroupTopicPayload>("groupTopic"),
   "Group.CallbackOnDailyGroupQuotaAlarm": after<GroupQuotaAlarmPayload>("groupQuotaAlarm"),
   "State.StateChange": after<StateChangePayload>("stateChange"),
   "Profile.CallbackPortraitSet": after<PortraitSetPayload>("portraitSet"),
-  "Sns.CallbackPrevFriendAdd": before<SnsPayload>("sns"),
-  "Sns.CallbackPrevFriendResponse": before<SnsPayload>("sns"),
+  "Sns.CallbackPrevFriendAdd": before<SnsPayload>("sns", {
+    custom: SNS_CODES,
+    friendItems: "FriendItem",
+  }),
+  "Sns.CallbackPrevFriendResponse": before<SnsPayload>("sns", {
+    custom: SNS_CODES,
+    friendItems: "ResponseFriendItem",
+  }),
   "Sns.CallbackFriendAdd": after<SnsPayload>("sns"),
   "Sns.CallbackFriendDelete": after<SnsPayload>("sns"),
   "Sns.CallbackBlackListAdd": after<SnsPayload>("sns"),
   "Sns.CallbackBlackListDelete": after<SnsPayload>("sns"),
-  "C2C.CallbackBeforeSendMsg": before<C2CBeforeSendMsgPayload>("c2cBeforeSendMsg", C2C_MESSAGE),
+  "C2C.CallbackBeforeSendMsg": before<C2CBeforeSendMsgPayload>(
+    "c2cBeforeSendMsg",
+    { custom: C2C_CODES, drop: true, replace: true },
+    C2C_MESSAGE,
+  ),
   "C2C.CallbackAfterSendMsg": after<C2CAfterSendMsgPayload>("c2cAfterSendMsg", C2C_MESSAGE),
   "C2C.CallbackAfterMsgReport": after<C2CMsgReportPayload>("c2cMsgReport", C2C),
   "C2C.CallbackAfterMsgWithDraw": after<C2CMsgWithDrawPayload>("c2cMsgWithDraw", C2C_MESSAGE),
