@@ -68,6 +68,18 @@ export function isDecisionCommand(command: string): boolean {
  * only (an `Sns.CallbackPrev*` one, friend results too), what every one of them understands.
  */
 export function decisionRules(command: string): DecisionRules | undefined {
+  const cached = CACHE.get(command);
+  if (cached !== undefined) return cached;
   if (!isDecisionCommand(command)) return undefined;
-  return rulesOf(command, commandSpec(command)?.answer ?? OFFICIAL_ACCOUNT.get(command) ?? {});
+  const rules = rulesOf(
+    command,
+    commandSpec(command)?.answer ?? OFFICIAL_ACCOUNT.get(command) ?? {},
+  );
+  // Commands come from authenticated requests, but keep the cache bounded anyway.
+  if (CACHE.size < CACHE_LIMIT) CACHE.set(command, rules);
+  return rules;
 }
+
+/** The rules made so far, by command: one object per command, not one per callback. */
+const CACHE = new Map<string, DecisionRules>();
+const CACHE_LIMIT = 256;
