@@ -407,3 +407,38 @@ Deno.test("decisions: plugins answer Tencent's Before and Prev callbacks, end to
   assert.equal(await served.stop(), 0);
   assert.ok(!served.logs.some((line) => line.includes(APP) && line.includes("Sign=")));
 });
+
+Deno.test("decisions: a decider that keeps failing is skipped for the cool-down, logged and counted", async () => {
+  await using ws = await workspace(baseConfig(`admin:
+  listen: 127.0.0.1:0
+log:
+  level: info
+  format: json
+decisions:
+  breaker: { failures: 2, cooldown: 10m }
+plugins:
+  - name: flaky
+    use: ${ROOT}tests/fixtures/decider.ts
+    on: ["${GROUP_SEND}"]
+    options:
+      rules: [{ when: "MsgBody", throw: "down for maintenance" }]
+`));
+  await using served = await serve(ws.config);
+  for (let seq = 1; seq <= 4; seq++) {
+    assert.deepEqual((await post(served, GROUP_SEND, message("hello", seq))).body, OK);
+  }
+  const outcomes = storedDecisions(ws.dir, GROUP_SEND).map((d) =>
+    (d.deciders as { outcome: string }[])[0]!.outcome
+  );
+  assert.deepEqual(outcomes, ["error", "error", "skipped", "skipped"]);
+  assert.equal(await metric(served, 'imhookd_decider_breaker_opens_total{plugin="flaky"}'), 1);
+  assert.equal(
+    await metric(served, 'imhookd_decider_failures_total{plugin="flaky",reason="skipped"}'),
+    2,
+  );
+  assert.ok(
+    served.logs.some((line) => line.includes("failed 2 times in a row")),
+    served.logs.join("\n"),
+  );
+  assert.equal(await served.stop(), 0);
+});
