@@ -139,11 +139,14 @@ export async function recorded(path: string): Promise<Record<string, unknown>[]>
   return lines.filter((line) => line !== "").map((line) => JSON.parse(line));
 }
 
-/** Polls `probe` until it returns true; fails after `timeoutMs`. */
+/**
+ * Polls `probe` until it returns true; fails after `timeoutMs`, generous by default: the
+ * machine may be busy with other work, and a limit is there to end a test that would hang.
+ */
 export async function eventually(
   probe: () => boolean | Promise<boolean>,
   what: string,
-  timeoutMs = 10_000,
+  timeoutMs = 30_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await probe())) {

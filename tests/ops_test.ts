@@ -471,7 +471,8 @@ Deno.test("shutdown: SIGTERM gives running handlers the grace period, exits 0, a
     await served[Symbol.asyncDispose]();
   }
   assert.ok(elapsed >= 1400, `the slow handler got its grace period (${elapsed} ms)`);
-  assert.ok(elapsed < 6000, `shutdown took ${elapsed} ms for a 1500 ms grace`);
+  // Far below the 60 s the slow handler would take, whatever the machine's load.
+  assert.ok(elapsed < 30_000, `shutdown took ${elapsed} ms for a 1500 ms grace`);
   const first = await lines(ws.dir, "slow");
   assert.deepEqual(
     first.filter((l) => l.event !== "start").map((l) => `${l.event} ${l.seq ?? ""}`.trim()),
