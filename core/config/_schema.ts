@@ -5,17 +5,14 @@
  * @module
  */
 import { z } from "zod";
+import { BUILTINS } from "../delivery/builtins.ts";
 import type { ListenAddress } from "./config.ts";
 import { errorMessage } from "./config_error.ts";
 import { parsePatterns } from "./patterns.ts";
 import { parseDuration, parseSize } from "./units.ts";
 
 /** Built-in plugins that `use: builtin:NAME` may name. */
-export const BUILTIN_PLUGINS: readonly string[] = [
-  "file_logger",
-  "webhook_forwarder",
-  "sqlite_sync",
-];
+export const BUILTIN_PLUGINS: readonly string[] = Object.freeze([...BUILTINS.keys()]);
 
 /** What a value is, without showing it: "a list", "a string", ... */
 function kind(value: unknown): string {

@@ -13,8 +13,7 @@ import { Converter, findOffset } from "./_yaml.ts";
 import { ConfigError, type ConfigIssue, errorMessage, formatPath, redact } from "./config_error.ts";
 
 export { ConfigError, type ConfigIssue } from "./config_error.ts";
-// For the importers that predate patterns.ts.
-export { matchesPattern } from "./patterns.ts";
+export { BUILTIN_PLUGINS } from "./_schema.ts";
 
 /** A host and port to listen on; `hostname` has no brackets (`::`, not `[::]`). */
 export interface ListenAddress {

@@ -10,6 +10,7 @@ import { clearImmediate, setImmediate } from "node:timers";
 import type { CallbackEvent, PluginInstance } from "../../plugin.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import type { Journal, PendingDelivery } from "../journal/journal.ts";
+import type { MetricKey, MetricRecorder } from "../ops/metrics.ts";
 
 /**
  * What the engine needs of the journal: reads, and the outcome of each delivery. A
@@ -21,11 +22,8 @@ export type DeliveryJournal = Pick<
   "onAppend" | "replayGeneration" | "pending" | "markDelivered" | "markRetry" | "markDead"
 >;
 
-/** The metrics the engine records (`Metrics` has them). */
-export interface DeliveryMetrics {
-  deliveries: { inc(labels: { plugin: string; result: string }, by?: number): void };
-  deliverySeconds: { observe(labels: { plugin: string }, value: number): void };
-}
+/** Where the engine records metrics: `Metrics`, or in the worker a `MetricBatch`'s recorders. */
+export type DeliveryMetrics = Readonly<Record<MetricKey, MetricRecorder>>;
 
 /** Options of {@linkcode Delivery}; durations in milliseconds. */
 export interface DeliveryOptions {

@@ -11,7 +11,7 @@ import type { Config } from "../config/config.ts";
 import type { Journal } from "../journal/journal.ts";
 import { PluginLoadError } from "./loader.ts";
 import { logger } from "../ops/log.ts";
-import type { Metrics } from "../ops/metrics.ts";
+import type { Metrics, MetricUpdate } from "../ops/metrics.ts";
 
 const log = logger("daemon");
 
@@ -52,10 +52,8 @@ export interface MarksMessage {
   retries: [string, number, number, number, string][];
   /** `[plugin, callback id, attempts, error]`. */
   dead: [string, number, number, string][];
-  /** `[plugin, result, count]`. */
-  counts: [string, string, number][];
-  /** `[plugin, handler durations in seconds]`. */
-  seconds: [string, number[]][];
+  /** What the engine recorded in the delivery metrics. */
+  metrics: MetricUpdate[];
 }
 
 /** The worker's answer to `reload`. */
@@ -316,12 +314,7 @@ export class DeliveryHost {
     for (const [plugin, id, attempts, error] of marks.dead) {
       writes.push(journal.markDead(plugin, id, { attempts, error }));
     }
-    for (const [plugin, result, count] of marks.counts) {
-      this.#metrics.deliveries.inc({ plugin, result }, count);
-    }
-    for (const [plugin, values] of marks.seconds) {
-      for (const value of values) this.#metrics.deliverySeconds.observe({ plugin }, value);
-    }
+    this.#metrics.apply(marks.metrics);
     Promise.all(writes).then(
       () => this.#post({ type: "marked", batch: marks.batch }),
       (error) =>

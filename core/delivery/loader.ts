@@ -1,6 +1,6 @@
 /**
- * Loading of plugin modules: built-ins through a map of literal imports (so `deno compile`
- * embeds them), user plugins by path. Checks each module's shape and options at start.
+ * Loading of plugin modules: built-ins through the map of `builtins.ts`, user plugins by
+ * path. Checks each module's shape and options at start.
  *
  * @module
  */
@@ -9,12 +9,7 @@ import type { Logger } from "@logtape/logtape";
 import type { Plugin, PluginInstance } from "../../plugin.ts";
 import type { Config, PluginEntry } from "../config/config.ts";
 import { logger as categoryLogger } from "../ops/log.ts";
-
-const BUILTINS: Record<string, () => Promise<{ default: unknown }>> = {
-  file_logger: () => import("../../plugins/file_logger.ts"),
-  webhook_forwarder: () => import("../../plugins/webhook_forwarder.ts"),
-  sqlite_sync: () => import("../../plugins/sqlite_sync.ts"),
-};
+import { BUILTINS } from "./builtins.ts";
 
 /**
  * Whether a reload must restart a running plugin for `next`: its module, options,
@@ -154,7 +149,7 @@ export async function disposePlugins(started: readonly StartedPlugin[]): Promise
 
 function importModule(module: string): Promise<{ default?: unknown }> {
   if (module.startsWith("builtin:")) {
-    const load = BUILTINS[module.slice("builtin:".length)];
+    const load = BUILTINS.get(module.slice("builtin:".length));
     if (load === undefined) {
       return Promise.reject(new TypeError(`there is no built-in plugin "${module}"`));
     }

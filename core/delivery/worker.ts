@@ -30,6 +30,7 @@ import {
   startPlugins,
 } from "./loader.ts";
 import { logger, setupLogging } from "../ops/log.ts";
+import { MetricBatch } from "../ops/metrics.ts";
 
 const log = logger("daemon");
 
@@ -45,7 +46,9 @@ function post(message: WorkerMessage): void {
 class RemoteJournal implements DeliveryJournal {
   #reader: Journal;
   #listeners = new Set<() => void>();
-  #next: Omit<MarksMessage, "type" | "batch"> = RemoteJournal.#empty();
+  #next: Omit<MarksMessage, "type" | "batch" | "metrics"> = RemoteJournal.#empty();
+  /** The engine's metrics, sent with the next outcomes. */
+  readonly metrics: MetricBatch = new MetricBatch(() => this.#schedule());
   /** Settles once the outcomes queued now are committed: one promise a message, not an outcome. */
   #nextWaiter: PromiseWithResolvers<void> | undefined;
   #scheduled = false;
@@ -56,8 +59,8 @@ class RemoteJournal implements DeliveryJournal {
     this.#reader = reader;
   }
 
-  static #empty(): Omit<MarksMessage, "type" | "batch"> {
-    return { delivered: [], retries: [], dead: [], counts: [], seconds: [] };
+  static #empty(): Omit<MarksMessage, "type" | "batch" | "metrics"> {
+    return { delivered: [], retries: [], dead: [] };
   }
 
   onAppend(listener: () => void): () => void {
@@ -99,22 +102,6 @@ class RemoteJournal implements DeliveryJournal {
     return this.#waiter();
   }
 
-  /** Counts a delivery result for `imhookd_deliveries_total`; sent with the next outcomes. */
-  count(plugin: string, result: string, by: number): void {
-    const entry = this.#next.counts.find(([p, r]) => p === plugin && r === result);
-    if (entry === undefined) this.#next.counts.push([plugin, result, by]);
-    else entry[2] += by;
-    this.#schedule();
-  }
-
-  /** Records a handler's duration for `imhookd_delivery_seconds`. */
-  observe(plugin: string, seconds: number): void {
-    const entry = entryOf(this.#next.seconds, plugin);
-    if (entry === undefined) this.#next.seconds.push([plugin, [seconds]]);
-    else entry[1].push(seconds);
-    this.#schedule();
-  }
-
   /** The main thread committed batch `batch` (or could not). */
   marked(batch: number, error: string | undefined): void {
     const waiter = this.#sent.get(batch);
@@ -150,8 +137,7 @@ class RemoteJournal implements DeliveryJournal {
     this.#scheduled = false;
     const next = this.#next;
     if (
-      next.delivered.length + next.retries.length + next.dead.length + next.counts.length +
-          next.seconds.length === 0
+      next.delivered.length + next.retries.length + next.dead.length === 0 && this.metrics.empty
     ) {
       return;
     }
@@ -159,7 +145,7 @@ class RemoteJournal implements DeliveryJournal {
     if (this.#nextWaiter !== undefined) this.#sent.set(batch, this.#nextWaiter);
     this.#next = RemoteJournal.#empty();
     this.#nextWaiter = undefined;
-    post({ type: "marks", batch, ...next });
+    post({ type: "marks", batch, ...next, metrics: this.metrics.take() });
   }
 }
 
@@ -293,10 +279,7 @@ async function start(plain: PlainConfig): Promise<WorkerMessage> {
   checkpoints = setInterval(() => checkpoint(reader), CHECKPOINT_EVERY_MS);
   delivery = new Delivery(journal, {
     ...config.delivery,
-    metrics: {
-      deliveries: { inc: ({ plugin, result }, by = 1) => journal.count(plugin, result, by) },
-      deliverySeconds: { observe: ({ plugin }, value) => journal.observe(plugin, value) },
-    },
+    metrics: journal.metrics.recorders,
     logger: logger("delivery"),
   });
   for (const plugin of running.values()) delivery.add(target(plugin));

@@ -13,7 +13,9 @@ import {
   JournalUnavailableError,
 } from "../journal/journal.ts";
 import type { Metrics, MetricSeries } from "../ops/metrics.ts";
-import { commandLabel, groupKey, naturalKey, validatePayload } from "../protocol/protocol.ts";
+import { commandLabel } from "../protocol/commands.ts";
+import { groupKey, naturalKey } from "../protocol/keys.ts";
+import { validatePayload } from "../protocol/validate.ts";
 import type { Router } from "../config/router.ts";
 import { Deadlines } from "./_deadlines.ts";
 import {
