@@ -127,7 +127,14 @@ Deno.test("admin: /healthz, /readyz and /metrics answer on the admin listener, n
   assert.equal(ready.status, 200);
   assert.equal(ready.text, "ready\n");
 
-  const metrics = await get(`${admin}/metrics`);
+  // The delivery thread hands its metrics to the main thread in batches, after the plugin
+  // returned: the snapshot is read once this delivery is in it.
+  let metrics = await get(`${admin}/metrics`);
+  await eventually(async () => {
+    metrics = await get(`${admin}/metrics`);
+    return (sample(metrics.text, 'imhookd_deliveries_total{plugin="life",result="ok"}') ?? 0) >=
+        1 && sample(metrics.text, 'imhookd_pending{plugin="life"}') === 0;
+  }, "/metrics counts the delivery");
   assert.equal(metrics.status, 200);
   assert.equal(metrics.type, "text/plain; version=0.0.4; charset=utf-8");
   const families: [string, string][] = [
