@@ -16,7 +16,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { APP, messageBody, signedQuery, TOKEN } from "./_callbacks.ts";
 import { fixedRate, type FixedRateResult } from "./_fixed_rate.ts";
-import { checkOutputs, drain, JournalReader } from "./_journal_reader.ts";
+import { checkOutputs, drain, JournalCounts } from "./_journal_counts.ts";
 import { type BenchServer, startCeiling, startImhookd } from "./_process.ts";
 import { haveWrk, runWrk, runWrkFixedRate, type WrkResult } from "./_wrk.ts";
 import type { BenchResult } from "./mod.ts";
@@ -194,7 +194,7 @@ async function imhookdThroughput(): Promise<{ rows: BenchResult[]; rps: number }
     offset: 1e9,
   });
   const lastAck = performance.now();
-  using reader = new JournalReader(`${ws.dir}/journal.db`);
+  using reader = new JournalCounts(`${ws.dir}/journal.db`);
   const tail = await drain(reader, lastAck);
   const rss = await server.peakRss();
   const callbacks = reader.callbacks();
@@ -268,7 +268,7 @@ async function coldBacklog(): Promise<{ backlog: number; rate: number; rss: numb
     const code = await loaded.stop();
     if (code !== 0) throw new RangeError(`serve exited with ${code}`);
   }
-  using reader = new JournalReader(`${ws.dir}/journal.db`);
+  using reader = new JournalCounts(`${ws.dir}/journal.db`);
   await using again = await startImhookd(ws.config);
   const cold = await drain(reader, again.spawnedAt);
   const rss = await again.peakRss();

@@ -6,10 +6,15 @@
  */
 import { z } from "zod";
 import { BUILTINS } from "../delivery/builtins.ts";
-import type { ListenAddress } from "./config.ts";
 import { errorMessage } from "./config_error.ts";
 import { parsePatterns } from "./patterns.ts";
 import { parseDuration, parseSize } from "./units.ts";
+
+/** A host and port to listen on; `hostname` has no brackets (`::`, not `[::]`). */
+export interface ListenAddress {
+  hostname: string;
+  port: number;
+}
 
 /** Built-in plugins that `use: builtin:NAME` may name. */
 export const BUILTIN_PLUGINS: readonly string[] = Object.freeze([...BUILTINS.keys()]);

@@ -8,18 +8,12 @@
  */
 import { dirname, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
-import { configSchema, describeIssue, findDuplicates } from "./_schema.ts";
+import { configSchema, describeIssue, findDuplicates, type ListenAddress } from "./_schema.ts";
 import { Converter, findOffset } from "./_yaml.ts";
 import { ConfigError, type ConfigIssue, errorMessage, formatPath, redact } from "./config_error.ts";
 
 export { ConfigError, type ConfigIssue } from "./config_error.ts";
-export { BUILTIN_PLUGINS } from "./_schema.ts";
-
-/** A host and port to listen on; `hostname` has no brackets (`::`, not `[::]`). */
-export interface ListenAddress {
-  hostname: string;
-  port: number;
-}
+export { BUILTIN_PLUGINS, type ListenAddress } from "./_schema.ts";
 
 /** One SDKAppID accepted by the daemon. */
 export interface AppConfig {

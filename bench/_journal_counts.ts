@@ -8,13 +8,13 @@
 import { DatabaseSync } from "node:sqlite";
 import { setTimeout as sleep } from "node:timers/promises";
 import { inboxBacklog, inboxPath } from "../core/journal/inbox.ts";
-import { readInboxMark } from "../core/journal/journal.ts";
+import { readInboxMark } from "../core/journal/schema.ts";
 
 /** How often the drain counts pending deliveries before it is seen to start. */
 const COUNT_EVERY_MS = 100;
 
 /** Counts in the journal, read beside the running serve (WAL). */
-export class JournalReader implements Disposable {
+export class JournalCounts implements Disposable {
   #db: DatabaseSync;
   #pending;
   #any;
@@ -61,7 +61,7 @@ export class JournalReader implements Disposable {
 
   /**
    * Whether any callback is in the inbox or any delivery pending: stops at the first row,
-   * unlike {@linkcode JournalReader.pending}. The inbox first: its callbacks become deliveries
+   * unlike {@linkcode JournalCounts.pending}. The inbox first: its callbacks become deliveries
    * in the commit that indexes them.
    */
   anyPending(): boolean {
@@ -96,7 +96,7 @@ export class JournalReader implements Disposable {
  * query that stops at the first pending row.
  */
 export async function drain(
-  reader: JournalReader,
+  reader: JournalCounts,
   since: number,
 ): Promise<{ ms: number; backlog: number; rate: number }> {
   const backlog = reader.pending();
