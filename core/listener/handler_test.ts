@@ -7,13 +7,8 @@ import { DecisionChain } from "../decisions/chain.ts";
 import { JournalWriter } from "../journal/mod.ts";
 import { Metrics } from "../ops/metrics.ts";
 import { Router } from "../config/router.ts";
-import {
-  CallbackHandler,
-  type CallbackHandlerOptions,
-  type CallbackQuery,
-  parseQuery,
-  splitUrl,
-} from "./handler.ts";
+import { CallbackHandler, type CallbackHandlerOptions } from "./handler.ts";
+import { type CallbackQuery, parseQuery, splitUrl } from "./query.ts";
 import { computeSign } from "./verify.ts";
 
 const APP = "1400000000";
