@@ -27,6 +27,11 @@ export interface FixedRateOptions {
   seconds: number;
   /** The body of request `n` (0-based). */
   body(n: number): string;
+  /**
+   * Idle keep-alive connections kept for reuse. Default 256; at least the requests in flight
+   * (rate x latency) for slow answers, or connections are closed and opened again all along.
+   */
+  idleConnections?: number;
 }
 
 /** The `p`-th percentile (0..100) of sorted `values`. */
@@ -44,7 +49,7 @@ export async function fixedRate(url: string, options: FixedRateOptions): Promise
   let errors = 0;
   let sent = 0;
   let maxLagMs = 0;
-  const client = Deno.createHttpClient({ poolMaxIdlePerHost: 256 });
+  const client = Deno.createHttpClient({ poolMaxIdlePerHost: options.idleConnections ?? 256 });
   const send = async (n: number): Promise<void> => {
     const started = performance.now();
     try {
