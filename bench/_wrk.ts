@@ -22,6 +22,7 @@ export interface WrkResult {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  minMs: number;
 }
 
 /** Options of {@linkcode runWrk}. */
@@ -66,6 +67,7 @@ export async function runWrk(url: string, options: WrkOptions): Promise<WrkResul
     p50Ms: raw.p50_us / 1000,
     p99Ms: raw.p99_us / 1000,
     maxMs: raw.max_us / 1000,
+    minMs: (raw.min_us ?? Number.NaN) / 1000,
   };
 }
 
@@ -112,6 +114,8 @@ interface WrkJson {
   p50_us: number;
   p99_us: number;
   max_us: number;
+  /** send_msg.lua only. */
+  min_us?: number;
   /** fixed_rate.lua only. */
   answered?: number;
   /** fixed_rate.lua only. */

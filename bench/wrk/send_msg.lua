@@ -29,8 +29,8 @@ function done(summary, latency, requests)
   io.write(string.format(
     'WRK_JSON {"requests":%d,"duration_us":%d,"bytes":%d,"connect_errors":%d,'
       .. '"read_errors":%d,"write_errors":%d,"status_errors":%d,"timeouts":%d,'
-      .. '"p50_us":%d,"p99_us":%d,"max_us":%d,"mean_us":%.1f}\n',
+      .. '"p50_us":%d,"p99_us":%d,"max_us":%d,"min_us":%d,"mean_us":%.1f}\n',
     summary.requests, summary.duration, summary.bytes, errors.connect, errors.read,
     errors.write, errors.status, errors.timeout, latency:percentile(50),
-    latency:percentile(99), latency.max, latency.mean))
+    latency:percentile(99), latency.max, latency.min, latency.mean))
 end
