@@ -9,7 +9,8 @@
  * @module
  */
 import { APP, messageBody, signedQuery, TOKEN } from "./_callbacks.ts";
-import { fixedRate } from "./_fixed_rate.ts";
+import { DatabaseSync } from "node:sqlite";
+import { fixedRate, percentile } from "./_fixed_rate.ts";
 import { startImhookd } from "./_process.ts";
 import { haveWrk, runWrk, runWrkFixedRate } from "./_wrk.ts";
 import { bannedWords } from "./_words.ts";
@@ -72,11 +73,14 @@ const SLEEPY = `  - name: sleepy
     on: ["${BEFORE}"]
     options: { sleep_ms: 3000 }`;
 
-async function benchDir(deciders: string): Promise<{ config: string } & AsyncDisposable> {
+async function benchDir(
+  deciders: string,
+): Promise<{ dir: string; config: string } & AsyncDisposable> {
   const dir = await Deno.makeTempDir({ prefix: "imhookd_decisions_bench_" });
   await Deno.writeTextFile(`${dir}/config.yaml`, config(deciders));
   await Deno.writeTextFile(`${dir}/banned.txt`, bannedWords(10_000).join("\n") + "\n");
   return {
+    dir,
     config: `${dir}/config.yaml`,
     [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
   };
@@ -197,7 +201,10 @@ async function sleepy(wrk: boolean): Promise<BenchResult[]> {
     result = { ...ran, minMs: ran.minMs ?? Number.NaN };
   }
   const label = `${BEFORE}, a decider sleeping 3 s`;
+  // The requests still in flight when the generator stopped are decided within the deadline.
+  await new Promise((resolve) => setTimeout(resolve, DEADLINE_MS + 1_000));
   const fallbacks = await metric(server.adminUrl!, fallbackSeries);
+  const decided = decisionTimes(ws.dir);
   return [
     {
       name: `${label}: callbacks answered per second${wrk ? ` (${connections} connections)` : ""}`,
@@ -218,6 +225,22 @@ async function sleepy(wrk: boolean): Promise<BenchResult[]> {
       target: "<= 50",
     },
     {
+      name: `${label}: server side, decision p50 - deadline`,
+      value: round(decided.p50 - DEADLINE_MS),
+      unit: "ms",
+    },
+    {
+      name: `${label}: server side, decision p99 - deadline`,
+      value: round(decided.p99 - DEADLINE_MS),
+      unit: "ms",
+      target: "<= 50",
+    },
+    {
+      name: `${label}: server side, slowest decision - deadline`,
+      value: round(decided.max - DEADLINE_MS),
+      unit: "ms",
+    },
+    {
       // wrk stops without waiting for the requests in flight: those were decided too.
       name: `${label}: fallbacks counted / answers`,
       value: round((100 * fallbacks) / result.sent),
@@ -225,6 +248,23 @@ async function sleepy(wrk: boolean): Promise<BenchResult[]> {
       target: ">= 100",
     },
   ];
+}
+
+/** The decisions' times (`ms` of each stored decision), as the daemon measured them. */
+function decisionTimes(dir: string): { p50: number; p99: number; max: number } {
+  const db = new DatabaseSync(`${dir}/journal.db`, { readOnly: true });
+  try {
+    const times = (db.prepare(
+      "SELECT json_extract(decision, '$.ms') AS ms FROM callbacks WHERE decision IS NOT NULL",
+    ).all() as { ms: number }[]).map((row) => row.ms).sort((a, b) => a - b);
+    return {
+      p50: percentile(times, 50),
+      p99: percentile(times, 99),
+      max: times.at(-1) ?? Number.NaN,
+    };
+  } finally {
+    db.close();
+  }
 }
 
 /** Runs the decisions benchmark; about two minutes (`BENCH_QUICK=1`: under one). */
