@@ -136,6 +136,7 @@ export const BUILTIN_PLUGINS: readonly string[] = [
   "file_logger",
   "webhook_forwarder",
   "sqlite_sync",
+  "postgres_sync",
 ];
 
 /** Reads and validates a config file; throws {@linkcode ConfigError} listing every problem. */

@@ -14,6 +14,7 @@ const BUILTINS: Record<string, () => Promise<{ default: unknown }>> = {
   file_logger: () => import("../plugins/file_logger.ts"),
   webhook_forwarder: () => import("../plugins/webhook_forwarder.ts"),
   sqlite_sync: () => import("../plugins/sqlite_sync.ts"),
+  postgres_sync: () => import("../plugins/postgres_sync.ts"),
 };
 
 /**
