@@ -137,6 +137,7 @@ export const BUILTIN_PLUGINS: readonly string[] = [
   "webhook_forwarder",
   "sqlite_sync",
   "postgres_sync",
+  "nats_forwarder",
 ];
 
 /** Reads and validates a config file; throws {@linkcode ConfigError} listing every problem. */

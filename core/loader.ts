@@ -15,6 +15,7 @@ const BUILTINS: Record<string, () => Promise<{ default: unknown }>> = {
   webhook_forwarder: () => import("../plugins/webhook_forwarder.ts"),
   sqlite_sync: () => import("../plugins/sqlite_sync.ts"),
   postgres_sync: () => import("../plugins/postgres_sync.ts"),
+  nats_forwarder: () => import("../plugins/nats_forwarder.ts"),
 };
 
 /**
