@@ -159,7 +159,6 @@ export const MIGRATIONS: readonly string[] = [
     del boolean;
     join_v text COLLATE "C";
     exit_v text COLLATE "C";
-    m jsonb;
     topic text;
     seq bigint;
   BEGIN
@@ -169,6 +168,44 @@ export const MIGRATIONS: readonly string[] = [
     LOOP
       PERFORM pg_advisory_xact_lock(lock_key);
     END LOOP;
+
+    -- group_messages: the newest version wins. Messages touch nothing but their own rows and
+    -- recalls (applied after them, below, with the same result in either order), so they go
+    -- in one statement: a flood is mostly messages.
+    WITH input AS (
+      SELECT DISTINCT ON (x_app, x_grp, x_topic, x_seq) *
+      FROM (
+        SELECT e->>'sdkAppId' AS x_app, e->>'groupId' AS x_grp, e->'message'->>'topicId' AS x_topic,
+          (e->'message'->>'msgSeq')::bigint AS x_seq, (e->>'version') COLLATE "C" AS x_ver,
+          (e->>'eventTimeMs')::bigint AS x_t, e->'message' AS x_m
+        FROM jsonb_array_elements(changes) AS e
+        WHERE e ? 'message'
+      ) AS messages
+      ORDER BY x_app, x_grp, x_topic, x_seq, x_ver DESC
+    ), claimed AS (
+      INSERT INTO _group_message_versions AS v
+        SELECT x_app, x_grp, x_topic, x_seq, x_ver FROM input
+      ON CONFLICT (sdk_app_id, group_id, topic_id, msg_seq) DO UPDATE
+        SET version = excluded.version WHERE excluded.version > v.version
+      RETURNING v.sdk_app_id, v.group_id, v.topic_id, v.msg_seq
+    )
+    INSERT INTO group_messages AS g
+      SELECT i.x_app, i.x_grp, i.x_topic, i.x_seq, i.x_m->>'fromAccount', i.x_m->>'operatorAccount',
+        (i.x_m->>'random')::bigint, (i.x_m->>'msgTime')::bigint, (i.x_m->>'onlineOnlyFlag')::bigint,
+        i.x_m->>'msgBody', i.x_m->>'text', i.x_m->>'cloudCustomData', i.x_t,
+        -- A message stored after its recall is recalled.
+        CASE WHEN EXISTS (SELECT 1 FROM _group_message_recalls AS r
+          WHERE r.sdk_app_id = i.x_app AND r.group_id = i.x_grp AND r.topic_id = i.x_topic
+            AND r.msg_seq = i.x_seq) THEN 1 ELSE 0 END
+      FROM input AS i
+      JOIN claimed AS c ON c.sdk_app_id = i.x_app AND c.group_id = i.x_grp AND c.topic_id = i.x_topic
+        AND c.msg_seq = i.x_seq
+    ON CONFLICT (sdk_app_id, group_id, topic_id, msg_seq) DO UPDATE SET
+      from_account = excluded.from_account, operator_account = excluded.operator_account,
+      random = excluded.random, msg_time = excluded.msg_time,
+      online_only_flag = excluded.online_only_flag, msg_body = excluded.msg_body,
+      text = excluded.text, cloud_custom_data = excluded.cloud_custom_data,
+      event_time_ms = excluded.event_time_ms;
 
     FOR c IN SELECT value FROM jsonb_array_elements(changes) LOOP
       app := c->>'sdkAppId';
@@ -299,30 +336,6 @@ export const MIGRATIONS: readonly string[] = [
               joined_at_ms = excluded.joined_at_ms, left_at_ms = excluded.left_at_ms;
           END IF;
         END LOOP;
-      END IF;
-
-      -- group_messages: the newest version wins; a recall is a sticky tombstone.
-      IF c ? 'message' THEN
-        m := c->'message';
-        topic := m->>'topicId';
-        seq := (m->>'msgSeq')::bigint;
-        INSERT INTO _group_message_versions AS v VALUES (app, grp, topic, seq, ver)
-        ON CONFLICT (sdk_app_id, group_id, topic_id, msg_seq) DO UPDATE
-          SET version = excluded.version WHERE excluded.version > v.version;
-        IF FOUND THEN
-          INSERT INTO group_messages AS g VALUES (app, grp, topic, seq, m->>'fromAccount',
-            m->>'operatorAccount', (m->>'random')::bigint, (m->>'msgTime')::bigint,
-            (m->>'onlineOnlyFlag')::bigint, m->>'msgBody', m->>'text', m->>'cloudCustomData', t,
-            CASE WHEN EXISTS (SELECT 1 FROM _group_message_recalls
-              WHERE sdk_app_id = app AND group_id = grp AND topic_id = topic AND msg_seq = seq)
-              THEN 1 ELSE 0 END)
-          ON CONFLICT (sdk_app_id, group_id, topic_id, msg_seq) DO UPDATE SET
-            from_account = excluded.from_account, operator_account = excluded.operator_account,
-            random = excluded.random, msg_time = excluded.msg_time,
-            online_only_flag = excluded.online_only_flag, msg_body = excluded.msg_body,
-            text = excluded.text, cloud_custom_data = excluded.cloud_custom_data,
-            event_time_ms = excluded.event_time_ms;
-        END IF;
       END IF;
 
       IF c ? 'recall' THEN
