@@ -124,3 +124,22 @@ export async function sqliteSyncRate(events: CallbackEvent[], inFlight: number):
     await Deno.remove(dir, { recursive: true });
   }
 }
+
+/**
+ * Runs `first` and `second` alternately `rounds` times and returns the median rate of each:
+ * on a shared machine, load that comes and goes then weighs on both alike.
+ */
+export async function alternating(
+  first: () => Promise<number>,
+  second: () => Promise<number>,
+  rounds = 3,
+): Promise<[number, number]> {
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    a.push(await first());
+    b.push(await second());
+  }
+  const median = (list: number[]) => list.sort((x, y) => x - y)[Math.floor(list.length / 2)]!;
+  return [median(a), median(b)];
+}

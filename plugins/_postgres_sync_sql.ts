@@ -9,7 +9,8 @@
  * `_sqlite_sync_store.ts` explains; here a version is `EVENTTIME.TIEBREAK` (see
  * `postgres_sync.ts`), compared byte by byte (`COLLATE "C"`) whatever the database's locale.
  *
- * `_imhookd_apply(changes jsonb)` applies a whole batch in one round trip and one transaction.
+ * `_imhookd_apply(groups, changes, messages)` applies a whole batch in one round trip and one
+ * transaction.
  * It first takes a transaction-scoped advisory lock on every group the batch touches, in one
  * global order: two instances (or two batches of one) that touch the same group run one after
  * the other, and since each statement of a function in READ COMMITTED sees what committed
@@ -120,15 +121,6 @@ export const MIGRATIONS: readonly string[] = [
     exit_version text COLLATE "C",
     PRIMARY KEY (sdk_app_id, group_id, member_account)
   );
-  -- Version of the callback that wrote each group_messages row.
-  CREATE TABLE _group_message_versions (
-    sdk_app_id text NOT NULL,
-    group_id text NOT NULL,
-    topic_id text NOT NULL,
-    msg_seq bigint NOT NULL,
-    version text COLLATE "C" NOT NULL,
-    PRIMARY KEY (sdk_app_id, group_id, topic_id, msg_seq)
-  );
   -- Recalled messages, also those not stored yet: a recall is for good.
   CREATE TABLE _group_message_recalls (
     sdk_app_id text NOT NULL,
@@ -138,7 +130,21 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (sdk_app_id, group_id, topic_id, msg_seq)
   );
 
-  CREATE FUNCTION _imhookd_apply(changes jsonb) RETURNS void
+  -- The tie-break of a message's version; postgres_sync.ts computes the same in messageDigest.
+  CREATE FUNCTION _imhookd_message_digest(from_account text, operator_account text,
+    random bigint, msg_time bigint, online_only_flag bigint, msg_body text, text text,
+    cloud_custom_data text) RETURNS text
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  AS $digest$
+    SELECT md5(concat_ws(chr(31), coalesce(from_account, chr(30)),
+      coalesce(operator_account, chr(30)), coalesce(random::text, chr(30)),
+      coalesce(msg_time::text, chr(30)), coalesce(online_only_flag::text, chr(30)), msg_body,
+      text, coalesce(cloud_custom_data, chr(30)))) COLLATE "C"
+  $digest$;
+
+  -- groups: [[sdk_app_id, group_id], ...] of every change; changes: the other changes as
+  -- GroupChange JSON; messages: at most one per message, flat (see postgres_sync.ts).
+  CREATE FUNCTION _imhookd_apply(groups jsonb, changes jsonb, messages json) RETURNS void
   LANGUAGE plpgsql
   SET search_path FROM CURRENT
   AS $fn$
@@ -163,49 +169,37 @@ export const MIGRATIONS: readonly string[] = [
     seq bigint;
   BEGIN
     FOR lock_key IN
-      SELECT DISTINCT hashtextextended(json_build_array(e->>'sdkAppId', e->>'groupId')::text, 0)
-      FROM jsonb_array_elements(changes) AS e ORDER BY 1
+      SELECT DISTINCT hashtextextended(value::text, 0) FROM jsonb_array_elements(groups) ORDER BY 1
     LOOP
       PERFORM pg_advisory_xact_lock(lock_key);
     END LOOP;
 
-    -- group_messages: the newest version wins. Messages touch nothing but their own rows and
-    -- recalls (applied after them, below, with the same result in either order), so they go
-    -- in one statement: a flood is mostly messages.
-    WITH input AS (
-      SELECT DISTINCT ON (x_app, x_grp, x_topic, x_seq) *
-      FROM (
-        SELECT e->>'sdkAppId' AS x_app, e->>'groupId' AS x_grp, e->'message'->>'topicId' AS x_topic,
-          (e->'message'->>'msgSeq')::bigint AS x_seq, (e->>'version') COLLATE "C" AS x_ver,
-          (e->>'eventTimeMs')::bigint AS x_t, e->'message' AS x_m
-        FROM jsonb_array_elements(changes) AS e
-        WHERE e ? 'message'
-      ) AS messages
-      ORDER BY x_app, x_grp, x_topic, x_seq, x_ver DESC
-    ), claimed AS (
-      INSERT INTO _group_message_versions AS v
-        SELECT x_app, x_grp, x_topic, x_seq, x_ver FROM input
-      ON CONFLICT (sdk_app_id, group_id, topic_id, msg_seq) DO UPDATE
-        SET version = excluded.version WHERE excluded.version > v.version
-      RETURNING v.sdk_app_id, v.group_id, v.topic_id, v.msg_seq
-    )
+    -- group_messages: the newest version wins. A message's version is its EventTime and a
+    -- digest of what it stores (postgres_sync.ts, messageDigest), so the stored row carries its
+    -- own version and a flood writes one row per message, not two. Messages touch nothing but
+    -- their own rows and recalls (applied after them, below, with the same result in either
+    -- order), so they go in one statement.
     INSERT INTO group_messages AS g
-      SELECT i.x_app, i.x_grp, i.x_topic, i.x_seq, i.x_m->>'fromAccount', i.x_m->>'operatorAccount',
-        (i.x_m->>'random')::bigint, (i.x_m->>'msgTime')::bigint, (i.x_m->>'onlineOnlyFlag')::bigint,
-        i.x_m->>'msgBody', i.x_m->>'text', i.x_m->>'cloudCustomData', i.x_t,
+      SELECT m.a, m.g, m.p, m.s, m.f, m.o, m.r, m.mt, m.ol, m.b, m.x, m.cc, m.t,
         -- A message stored after its recall is recalled.
-        CASE WHEN EXISTS (SELECT 1 FROM _group_message_recalls AS r
-          WHERE r.sdk_app_id = i.x_app AND r.group_id = i.x_grp AND r.topic_id = i.x_topic
-            AND r.msg_seq = i.x_seq) THEN 1 ELSE 0 END
-      FROM input AS i
-      JOIN claimed AS c ON c.sdk_app_id = i.x_app AND c.group_id = i.x_grp AND c.topic_id = i.x_topic
-        AND c.msg_seq = i.x_seq
+        coalesce((SELECT 1 FROM _group_message_recalls AS r
+          WHERE r.sdk_app_id = m.a AND r.group_id = m.g AND r.topic_id = m.p
+            AND r.msg_seq = m.s), 0)
+      FROM json_to_recordset(messages) AS m(a text, g text, p text, s bigint, t bigint, f text,
+        o text, r bigint, mt bigint, ol bigint, b text, x text, cc text)
     ON CONFLICT (sdk_app_id, group_id, topic_id, msg_seq) DO UPDATE SET
       from_account = excluded.from_account, operator_account = excluded.operator_account,
       random = excluded.random, msg_time = excluded.msg_time,
       online_only_flag = excluded.online_only_flag, msg_body = excluded.msg_body,
       text = excluded.text, cloud_custom_data = excluded.cloud_custom_data,
-      event_time_ms = excluded.event_time_ms;
+      event_time_ms = excluded.event_time_ms
+    WHERE excluded.event_time_ms > g.event_time_ms
+      OR (excluded.event_time_ms = g.event_time_ms
+        AND _imhookd_message_digest(excluded.from_account, excluded.operator_account,
+          excluded.random, excluded.msg_time, excluded.online_only_flag, excluded.msg_body,
+          excluded.text, excluded.cloud_custom_data)
+        > _imhookd_message_digest(g.from_account, g.operator_account, g.random, g.msg_time,
+          g.online_only_flag, g.msg_body, g.text, g.cloud_custom_data));
 
     FOR c IN SELECT value FROM jsonb_array_elements(changes) LOOP
       app := c->>'sdkAppId';

@@ -9,8 +9,9 @@
  *
  * Ties: within one instance `sqlite_sync` orders callbacks of the same `EventTime` by journal
  * id, but journal ids mean nothing across instances. Here a change's version is (`EventTime`,
- * a hash of the callback's app, command and body), the same on every instance; a callback
- * without `EventTime` takes its receive time, which differs between instances.
+ * a hash of the callback's app, command and body; for a message, a digest of the columns it
+ * stores), the same on every instance; a callback without `EventTime` takes its receive time,
+ * which differs between instances.
  *
  * Calls are batched: those made before the next macrotask go in one call of the apply
  * function (one round trip, one transaction), at most `max_batch` at a time, with up to
@@ -29,7 +30,7 @@
  *       url: ${file:/run/credentials/imhookd.service/pg_url}  # postgres://user:pass@host:5432/db
  *       schema: imhookd        # default public; created when missing
  *       pool_size: 4           # connections, and batches in flight
- *       max_batch: 512         # most callbacks in one transaction
+ *       max_batch: 128         # most callbacks in one transaction
  * ```
  *
  * @module
@@ -45,7 +46,7 @@ import type {
   PluginContext,
   PluginInstance,
 } from "../plugin.ts";
-import { type GroupChange, parseChange } from "./_sqlite_sync_change.ts";
+import { type GroupChange, type MessageRow, parseChange } from "./_sqlite_sync_change.ts";
 import {
   MIGRATION_LOCK_CLASS,
   MIGRATIONS,
@@ -62,7 +63,8 @@ export interface PostgresSyncOptions {
   schema: string;
   /** Connections, and batches in flight at once (default 4). */
   poolSize: number;
-  /** Most callbacks applied in one transaction (default 512). */
+  /** Most callbacks applied in one transaction (default 128: a flood fills several batches, so
+   * the next one is built while PostgreSQL applies one). */
   maxBatch: number;
 }
 
@@ -119,7 +121,7 @@ export function parsePostgresSyncOptions(raw: unknown): PostgresSyncOptions {
     url,
     schema,
     poolSize: wholeNumber(raw.pool_size, "pool_size", 4, 64),
-    maxBatch: wholeNumber(raw.max_batch, "max_batch", 512, 10_000),
+    maxBatch: wholeNumber(raw.max_batch, "max_batch", 128, 10_000),
   };
 }
 
@@ -162,15 +164,38 @@ export function postgresSyncPermissions(
 }
 
 /**
- * The version of a change: its `EventTime` zero-padded like `sqlite_sync`'s, then a hash of
- * the callback that every instance computes alike, instead of the instance's journal id.
+ * The version of `change`, parsed from `event`: its `EventTime` zero-padded like
+ * `sqlite_sync`'s, then a tie-break that every instance computes alike, instead of the
+ * instance's journal id: for a message the {@linkcode messageDigest} of what it stores (so
+ * that the stored row carries its own version), for the rest a hash of the callback.
  */
-export function changeVersion(event: CallbackEvent, eventTimeMs: number): string {
-  const hash = createHash("sha256")
+export function changeVersion(event: CallbackEvent, change: GroupChange): string {
+  const tie = change.message ? messageDigest(change.message) : createHash("sha256")
     .update(`${event.sdkAppId}\n${event.command}\n${event.rawBody}`)
     .digest("hex")
     .slice(0, 32);
-  return `${String(eventTimeMs).padStart(VERSION_DIGITS, "0")}.${hash}`;
+  return `${String(change.eventTimeMs).padStart(VERSION_DIGITS, "0")}.${tie}`;
+}
+
+/**
+ * The MD5 (hex) of a message's stored columns, as the database's `_imhookd_message_digest`
+ * computes it from a row: the values as text, NULL as U+001E, joined by U+001F.
+ */
+export function messageDigest(message: MessageRow): string {
+  const text = (value: string | number | null): string => value === null ? "\x1e" : String(value);
+  return createHash("md5").update(
+    [
+      text(message.fromAccount),
+      text(message.operatorAccount),
+      text(message.random),
+      text(message.msgTime),
+      text(message.onlineOnlyFlag),
+      message.msgBody,
+      message.text,
+      text(message.cloudCustomData),
+    ].join("\x1f"),
+    "utf8",
+  ).digest("hex");
 }
 
 /** Starts the plugin; nothing reaches the network until the first callback. */
@@ -210,7 +235,9 @@ class PostgresSync implements PluginInstance {
     this.#where = `${url.hostname}:${url.port || DEFAULT_PORT}${url.pathname}`;
     this.#secrets = [options.url, url.password, decodeURIComponent(url.password)]
       .filter((secret) => secret !== "");
-    this.#apply = `SELECT ${quoteIdentifier(options.schema)}._imhookd_apply($1::text::jsonb)`;
+    this.#apply = `SELECT ${
+      quoteIdentifier(options.schema)
+    }._imhookd_apply($1::text::jsonb, $2::text::jsonb, $3::text::json)`;
     this.#sql = postgres(options.url, {
       max: options.poolSize,
       connect_timeout: 10,
@@ -238,7 +265,7 @@ class PostgresSync implements PluginInstance {
       return Promise.reject(error);
     }
     if (change === undefined) return Promise.resolve();
-    change.version = changeVersion(event, change.eventTimeMs);
+    change.version = changeVersion(event, change);
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     const onAbort = (): void => {
       const at = this.#queue.indexOf(pending);
@@ -259,12 +286,19 @@ class PostgresSync implements PluginInstance {
     };
     signal.addEventListener("abort", onAbort, { once: true });
     this.#queue.push(pending);
-    // A macrotask, as in sqlite_sync: the deliveries made until then share the batch.
+    this.#schedule();
+    return promise;
+  }
+
+  /**
+   * Pumps at the next macrotask, as sqlite_sync flushes: every delivery made until then, also
+   * those that a batch's completion set going, shares the next batch.
+   */
+  #schedule(): void {
     this.#immediate ??= setImmediate(() => {
       this.#immediate = undefined;
       this.#pump();
     });
-    return promise;
   }
 
   /** Sends batches while some are waiting and fewer than `pool_size` are in flight. */
@@ -273,7 +307,7 @@ class PostgresSync implements PluginInstance {
       const batch = this.#queue.splice(0, this.#options.maxBatch);
       const sending: Promise<void> = this.#send(batch).finally(() => {
         this.#sending.delete(sending);
-        this.#pump();
+        if (!this.#closed) this.#schedule();
       });
       this.#sending.add(sending);
     }
@@ -296,9 +330,57 @@ class PostgresSync implements PluginInstance {
     }
   }
 
+  /**
+   * One call of the apply function: the groups to lock, the changes other than messages, and
+   * the messages apart, flat, only the newest version of each (an older one in the same batch
+   * would lose to it anyway, and one statement cannot write a row twice).
+   */
   #write(changes: GroupChange[]): Promise<unknown> {
-    const json = JSON.stringify(changes, (key, value) => key === "journalId" ? undefined : value);
-    return this.#sql.unsafe(this.#apply, [json], { prepare: true });
+    const groups = new Map<string, [string, string]>();
+    const others: GroupChange[] = [];
+    const messages = new Map<string, GroupChange & { message: MessageRow }>();
+    for (const change of changes) {
+      const group: [string, string] = [change.sdkAppId, change.groupId];
+      groups.set(JSON.stringify(group), group);
+      const { message } = change;
+      if (message === undefined) {
+        others.push(change);
+        continue;
+      }
+      const key = JSON.stringify([
+        change.sdkAppId,
+        change.groupId,
+        message.topicId,
+        message.msgSeq,
+      ]);
+      const seen = messages.get(key);
+      if (seen === undefined || seen.version < change.version) {
+        messages.set(key, { ...change, message });
+      }
+    }
+    const flat = [...messages.values()].map((
+      { sdkAppId, groupId, eventTimeMs, message },
+    ) => ({
+      a: sdkAppId,
+      g: groupId,
+      p: message.topicId,
+      s: message.msgSeq,
+      t: eventTimeMs,
+      f: message.fromAccount,
+      o: message.operatorAccount,
+      r: message.random,
+      mt: message.msgTime,
+      ol: message.onlineOnlyFlag,
+      b: message.msgBody,
+      x: message.text,
+      cc: message.cloudCustomData,
+    }));
+    const params = [
+      JSON.stringify([...groups.values()]),
+      JSON.stringify(others, (key, value) => key === "journalId" ? undefined : value),
+      JSON.stringify(flat),
+    ];
+    return this.#sql.unsafe(this.#apply, params, { prepare: true });
   }
 
   /** Creates or migrates the schema once; a failure is retried by the next batch. */

@@ -6,6 +6,7 @@ import type { CallbackEvent, PluginInstance } from "../plugin.ts";
 import postgresSync, { changeVersion, type PostgresSyncOptions } from "./postgres_sync.ts";
 import sqliteSync from "./sqlite_sync.ts";
 import { SCHEMA_VERSION } from "./_postgres_sync_sql.ts";
+import { parseChange } from "./_sqlite_sync_change.ts";
 import { startPostgres } from "../tests/_services.ts";
 import {
   connect,
@@ -86,7 +87,7 @@ Deno.test("postgres_sync: parseOptions fills defaults and rejects bad options wi
     url: "postgres://u:secret@db.example:6432/im",
     schema: "public",
     poolSize: 4,
-    maxBatch: 512,
+    maxBatch: 128,
   });
   assert.deepEqual(
     parse({ url: "postgresql://db/im", schema: "imhookd", pool_size: 2, max_batch: 64 }),
@@ -361,7 +362,7 @@ Deno.test("postgres_sync: two concurrent writers, shuffled, give sqlite_sync's E
           // The oracle: sqlite_sync fed each callback once in (EventTime, tie-break) order, with
           // journal ids in that order, so its journal-order tie-break matches postgres_sync's.
           const ordered = events
-            .map((e) => ({ e, version: changeVersion(e, Number(e.payload.EventTime)) }))
+            .map((e) => ({ e, version: changeVersion(e, parseChange(e)!) }))
             .sort((x, y) => (x.version < y.version ? -1 : x.version > y.version ? 1 : 0))
             .map(({ e }, i) => ({ ...e, id: String(i + 1) }));
           const file = join(dir, `fold-${run}.db`);

@@ -23,7 +23,6 @@ const PG_BOOKKEEPING = [
   "_group_attr_resets",
   "_group_attr_versions",
   "_group_member_versions",
-  "_group_message_versions",
   "_group_message_recalls",
 ];
 
