@@ -2,6 +2,15 @@ import assert from "node:assert/strict";
 import { getLogger } from "@logtape/logtape";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
+import {
+  createAccount,
+  createOperator,
+  createUser,
+  encodeAccount,
+  encodeOperator,
+  encodeUser,
+  fmtCreds,
+} from "@nats-io/jwt";
 import type { CallbackEvent, PluginInstance } from "../plugin.ts";
 import natsForwarder, {
   type NatsForwarderOptions,
@@ -244,6 +253,75 @@ Deno.test("nats_forwarder: NATS down fails publishes for a retry; once up they g
     `${APP}:Group.CallbackAfterSendMsg:["@TGS#1","","1"]`,
     `${APP}:Group.CallbackAfterSendMsg:["@TGS#1","","2"]`,
   ]);
+});
+
+/**
+ * A NATS server configuration in operator mode (JWT authentication, the accounts preloaded),
+ * and the `.creds` file of a user of its JetStream-enabled account.
+ */
+async function operatorMode(): Promise<{ config: string; creds: Uint8Array }> {
+  const operator = createOperator();
+  const system = createAccount();
+  const account = createAccount();
+  const user = createUser();
+  const unlimited = { conn: -1, subs: -1, data: -1, payload: -1, imports: -1, exports: -1 };
+  const operatorJwt = await encodeOperator("test", operator, {
+    system_account: system.getPublicKey(),
+  } as Record<string, unknown>);
+  const systemJwt = await encodeAccount("SYS", system, {}, { signer: operator });
+  const accountJwt = await encodeAccount("IM", account, {
+    limits: {
+      ...unlimited,
+      wildcards: true,
+      leaf: -1,
+      mem_storage: -1,
+      disk_storage: -1,
+      streams: -1,
+      consumer: -1,
+    },
+  }, { signer: operator });
+  const userJwt = await encodeUser("imhookd", user, account);
+  return {
+    config: `operator: "${operatorJwt}"
+system_account: ${system.getPublicKey()}
+resolver: MEMORY
+resolver_preload: {
+  ${system.getPublicKey()}: "${systemJwt}"
+  ${account.getPublicKey()}: "${accountJwt}"
+}`,
+    creds: fmtCreds(userJwt, user),
+  };
+}
+
+Deno.test("nats_forwarder: publishes with a .creds file to a server that requires one", async () => {
+  const { config, creds } = await operatorMode();
+  await using nats = await startNats(config);
+  const dir = await Deno.makeTempDir({ prefix: "nats_forwarder_test_" });
+  try {
+    await Deno.writeFile(`${dir}/imhookd.creds`, creds);
+    const ctx = { ...CTX, configDir: dir };
+    const options = natsForwarder.parseOptions!({
+      servers: [nats.server],
+      stream: "IM",
+      create_stream: true,
+      credentials: "imhookd.creds",
+    }, ctx);
+    assert.equal(options.credentials, `${dir}/imhookd.creds`);
+    const instance = await natsForwarder.create(options, {
+      ...ctx,
+      logger: getLogger(["imhookd", "test"]),
+      signal,
+    });
+    await using plugin = instance as Started;
+    await plugin.handle(message("1", 1), signal);
+    // Without the credentials the server refuses the connection.
+    const anonymous = await failure(
+      connect({ servers: [nats.server], reconnect: false }).then((nc) => nc.close()),
+    );
+    assert.match(anonymous.message, /Authorization|auth/i);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("nats_forwarder: a missing credentials file fails create", async () => {
