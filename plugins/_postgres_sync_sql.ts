@@ -179,6 +179,7 @@ export const MIGRATIONS: readonly string[] = [
     -- own version and a flood writes one row per message, not two. Messages touch nothing but
     -- their own rows and recalls (applied after them, below, with the same result in either
     -- order), so they go in one statement.
+    IF json_array_length(messages) > 0 THEN
     INSERT INTO group_messages AS g
       SELECT m.a, m.g, m.p, m.s, m.f, m.o, m.r, m.mt, m.ol, m.b, m.x, m.cc, m.t,
         -- A message stored after its recall is recalled.
@@ -200,6 +201,7 @@ export const MIGRATIONS: readonly string[] = [
           excluded.text, excluded.cloud_custom_data)
         > _imhookd_message_digest(g.from_account, g.operator_account, g.random, g.msg_time,
           g.online_only_flag, g.msg_body, g.text, g.cloud_custom_data));
+    END IF;
 
     FOR c IN SELECT value FROM jsonb_array_elements(changes) LOOP
       app := c->>'sdkAppId';

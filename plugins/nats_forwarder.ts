@@ -14,6 +14,10 @@
  * that can never be published (a command that makes no valid subject, a body over the
  * server's `max_payload`) fails with `permanent: true`.
  *
+ * Client: `@nats-io/transport-node` with `@nats-io/jetstream` (the official nats.js v3, on
+ * npm): it ran under Deno 2.9, also in a Worker with only `net` permission; the Deno-native
+ * transport is published on JSR only, which this project cannot reach.
+ *
  * ```yaml
  * plugins:
  *   - name: stream

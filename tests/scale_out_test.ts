@@ -282,6 +282,12 @@ Deno.test("scale out: PostgreSQL restarted mid-flood, the deliveries are retried
   assert.equal(await messageCount(pg), flood.length);
   assert.equal(await served.stop(), 0);
   assertNoPassword(served, pg);
+  // Nor in the errors the journal stored for the failed attempts.
+  for await (const entry of Deno.readDir(ws.dir)) {
+    if (!entry.name.startsWith("journal.db")) continue;
+    const bytes = await Deno.readFile(`${ws.dir}/${entry.name}`);
+    assert.ok(!new TextDecoder().decode(bytes).includes(pg.password), `${entry.name} holds it`);
+  }
 });
 
 Deno.test("scale out: NATS down then up, the callbacks journaled meanwhile reach the stream once", async () => {
