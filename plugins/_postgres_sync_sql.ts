@@ -149,7 +149,6 @@ export const MIGRATIONS: readonly string[] = [
   SET search_path FROM CURRENT
   AS $fn$
   DECLARE
-    lock_key bigint;
     c jsonb;
     app text;
     grp text;
@@ -168,11 +167,11 @@ export const MIGRATIONS: readonly string[] = [
     topic text;
     seq bigint;
   BEGIN
-    FOR lock_key IN
-      SELECT DISTINCT hashtextextended(value::text, 0) FROM jsonb_array_elements(groups) ORDER BY 1
-    LOOP
-      PERFORM pg_advisory_xact_lock(lock_key);
-    END LOOP;
+    -- One statement: the locks are taken in the order the sort hands the keys over.
+    PERFORM pg_advisory_xact_lock(lock_key) FROM (
+      SELECT DISTINCT hashtextextended(value::text, 0) AS lock_key
+      FROM jsonb_array_elements(groups) ORDER BY 1
+    ) AS sorted;
 
     -- group_messages: the newest version wins. A message's version is its EventTime and a
     -- digest of what it stores (postgres_sync.ts, messageDigest), so the stored row carries its
