@@ -266,7 +266,6 @@ class NatsForwarder implements PluginInstance {
     this.#options = options;
     this.#creds = creds;
     this.#logger = logger;
-    this.#ready.promise.catch(() => {});
     this.#connecting = this.#connect();
   }
 
@@ -285,6 +284,9 @@ class NatsForwarder implements PluginInstance {
           // Once connected, the client reconnects by itself for as long as it runs.
           maxReconnectAttempts: -1,
           reconnectTimeWait: 1_000,
+          // Only the configured servers, never those a cluster advertises: they are the ones
+          // the plugin's permissions name.
+          ignoreClusterUpdates: true,
           ...(this.#creds ? { authenticator: credsAuthenticator(this.#creds) } : {}),
         });
         if (this.#options.createStream) await this.#ensureStream(nc);
@@ -299,6 +301,8 @@ class NatsForwarder implements PluginInstance {
           stream: this.#options.stream,
         });
         this.#ready.resolve();
+        const connected = nc;
+        connected.closed().then((error) => this.#lost(connected, error));
         return;
       } catch (error) {
         await nc?.close().catch(() => {});
@@ -314,6 +318,18 @@ class NatsForwarder implements PluginInstance {
         pause = Math.min(pause * 2, RECONNECT_MAX_MS);
       }
     }
+  }
+
+  /** The client gave up on a connection (e.g. its credentials were refused): start over. */
+  #lost(nc: NatsConnection, error: void | Error): void {
+    if (this.#closing.signal.aborted || this.#connection !== nc) return;
+    this.#logger.warn("nats_forwarder lost its connection to NATS: {error}; connecting again", {
+      error: error ? errorText(error) : "closed",
+    });
+    this.#connection = undefined;
+    this.#js = undefined;
+    this.#ready = Promise.withResolvers<void>();
+    this.#connecting = this.#connect();
   }
 
   async #ensureStream(nc: NatsConnection): Promise<void> {
@@ -368,14 +384,17 @@ class NatsForwarder implements PluginInstance {
     const what = `callback "${event.id}" to "${subject}"`;
     const stop = AbortSignal.any([signal, this.#closing.signal]);
     if (this.#js === undefined) {
-      await waitFor(this.#ready.promise, stop, this.#options.timeoutMs).catch(() => {
-        throw new NatsForwarderError(
-          `Cannot publish ${what}: not connected to NATS (${this.#options.servers.join(", ")})`,
-        );
-      });
+      await waitFor(this.#ready.promise, stop, this.#options.timeoutMs).catch(() => {});
+    }
+    const js = this.#js;
+    const nc = this.#connection;
+    if (js === undefined || nc === undefined) {
+      throw new NatsForwarderError(
+        `Cannot publish ${what}: not connected to NATS (${this.#options.servers.join(", ")})`,
+      );
     }
     const body = new TextEncoder().encode(event.rawBody);
-    const maxPayload = this.#connection!.info?.max_payload;
+    const maxPayload = nc.info?.max_payload;
     if (maxPayload !== undefined && body.length > maxPayload) {
       throw new NatsForwarderError(
         `Cannot publish ${what}: its ${body.length} bytes exceed the server's max_payload ${maxPayload}`,
@@ -389,7 +408,7 @@ class NatsForwarder implements PluginInstance {
     if (event.clientIp !== undefined) headers.set("Imhookd-Client-Ip", event.clientIp);
     if (event.optPlatform !== undefined) headers.set("Imhookd-Opt-Platform", event.optPlatform);
     try {
-      const ack = this.#js!.publish(subject, body, {
+      const ack = js.publish(subject, body, {
         msgID: natsMessageId(event),
         headers,
         timeout: this.#options.timeoutMs,
