@@ -130,7 +130,7 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (sdk_app_id, group_id, topic_id, msg_seq)
   );
 
-  -- The tie-break of a message's version; postgres_sync.ts computes the same in messageDigest.
+  -- The tie-break of a message's version; _postgres_sync_batch.ts computes the same in messageDigest.
   CREATE FUNCTION _imhookd_message_digest(from_account text, operator_account text,
     random bigint, msg_time bigint, online_only_flag bigint, msg_body text, text text,
     cloud_custom_data text) RETURNS text
@@ -174,7 +174,7 @@ export const MIGRATIONS: readonly string[] = [
     ) AS sorted;
 
     -- group_messages: the newest version wins. A message's version is its EventTime and a
-    -- digest of what it stores (postgres_sync.ts, messageDigest), so the stored row carries its
+    -- digest of what it stores (_postgres_sync_batch.ts, messageDigest), so the stored row carries its
     -- own version and a flood writes one row per message, not two. Messages touch nothing but
     -- their own rows and recalls (applied after them, below, with the same result in either
     -- order), so they go in one statement.
