@@ -7,11 +7,12 @@
  * `recalled`, `text` for the rest (`msg_body` stays JSON text, as in SQLite). The `_` tables
  * hold the versions and tombstones that make the result independent of arrival order, as
  * `_sqlite_sync_store.ts` explains; here a version is `EVENTTIME.TIEBREAK` (see
- * `postgres_sync.ts`), compared byte by byte (`COLLATE "C"`) whatever the database's locale.
+ * `_postgres_sync_batch.ts`), compared byte by byte (`COLLATE "C"`) whatever the database's
+ * locale. A message keeps no version row: its row's `event_time_ms` and a digest of its columns
+ * are its version.
  *
  * `_imhookd_apply(groups, changes, messages)` applies a whole batch in one round trip and one
- * transaction.
- * It first takes a transaction-scoped advisory lock on every group the batch touches, in one
+ * transaction. It first takes a transaction-scoped advisory lock on every group the batch touches, in one
  * global order: two instances (or two batches of one) that touch the same group run one after
  * the other, and since each statement of a function in READ COMMITTED sees what committed
  * before it, the second reads the first one's versions. Sorted locks cannot deadlock.
@@ -143,7 +144,7 @@ export const MIGRATIONS: readonly string[] = [
   $digest$;
 
   -- groups: [[sdk_app_id, group_id], ...] of every change; changes: the other changes as
-  -- GroupChange JSON; messages: at most one per message, flat (see postgres_sync.ts).
+  -- GroupChange JSON; messages: at most one per message, flat (see _postgres_sync_batch.ts).
   CREATE FUNCTION _imhookd_apply(groups jsonb, changes jsonb, messages json) RETURNS void
   LANGUAGE plpgsql
   SET search_path FROM CURRENT
