@@ -24,10 +24,13 @@ function callback(id: number, command: string, payload: Record<string, unknown>)
   };
 }
 
-/** `count` `Group.CallbackAfterSendMsg` over the load bench's 200 groups, EventTimes rising. */
-export function floodMessages(count: number): CallbackEvent[] {
+/**
+ * `count` `Group.CallbackAfterSendMsg` over the load bench's 200 groups, EventTimes rising;
+ * numbered from `first`.
+ */
+export function floodMessages(count: number, first = 1): CallbackEvent[] {
   return Array.from({ length: count }, (_, n) => {
-    const i = n + 1;
+    const i = n + first;
     return callback(i, "Group.CallbackAfterSendMsg", {
       GroupId: `@TGS#g${i % FLOOD_GROUPS}`,
       Type: "Public",

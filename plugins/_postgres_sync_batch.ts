@@ -52,21 +52,23 @@ export function messageDigest(message: MessageRow): string {
  * one in the same batch would lose to it anyway, and one statement cannot write a row twice).
  */
 export function applyParameters(changes: readonly GroupChange[]): [string, string, string] {
+  // Lengths make the keys unambiguous whatever characters the ids hold.
   const groups = new Map<string, [string, string]>();
   const others: GroupChange[] = [];
   const messages = new Map<string, GroupChange & { message: MessageRow }>();
   for (const change of changes) {
-    const group: [string, string] = [change.sdkAppId, change.groupId];
-    groups.set(JSON.stringify(group), group);
+    const group = `${change.sdkAppId.length}:${change.sdkAppId}${change.groupId}`;
+    if (!groups.has(group)) groups.set(group, [change.sdkAppId, change.groupId]);
     const { message } = change;
     if (message === undefined) {
       others.push(change);
       continue;
     }
-    const key = JSON.stringify([change.sdkAppId, change.groupId, message.topicId, message.msgSeq]);
+    const key =
+      `${group.length}:${group}${message.topicId.length}:${message.topicId}${message.msgSeq}`;
     const seen = messages.get(key);
     if (seen === undefined || seen.version < change.version) {
-      messages.set(key, { ...change, message });
+      messages.set(key, change as GroupChange & { message: MessageRow });
     }
   }
   const flat = [...messages.values()].map(({ sdkAppId, groupId, eventTimeMs, message }) => ({
