@@ -5,7 +5,7 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
-import type { CallbackPayload } from "./core/protocol.ts";
+import type { CallbackPayload } from "./core/protocol/payloads.ts";
 
 export type { CallbackPayload };
 

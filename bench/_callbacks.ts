@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { computeSign } from "../core/verify.ts";
+import { computeSign } from "../core/listener/verify.ts";
 
 export const APP = "1400000000";
 export const TOKEN = "bench-token";

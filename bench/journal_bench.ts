@@ -1,17 +1,17 @@
 /**
- * Cost of `Journal.append`, commit included: µs per callback when each commit carries 1, 16
+ * Cost of `JournalWriter.append`, commit included: µs per callback when each commit carries 1, 16
  * and 256 callbacks, against a journal that already holds ~200,000 callbacks (and their
  * dedup keys), so that the indexes are realistic, not tiny. Every callback is routed to two
  * plugins, as in the example config; the journal leaves its WAL to another connection, as the
  * daemon's does (the delivery thread checkpoints it), so no checkpoint runs inside a commit.
- * Also the inbox (`core/inbox.ts`): µs per callback to store a batch of 64 there, the whole
+ * Also the inbox (`core/journal/inbox.ts`): µs per callback to store a batch of 64 there, the whole
  * cost of an answer's storage while the listener is saturated and indexing waits.
  * Run with `deno run --allow-all bench/journal_bench.ts`.
  *
  * @module
  */
-import { Inbox } from "../core/inbox.ts";
-import { type CallbackRecord, Journal } from "../core/journal.ts";
+import { Inbox } from "../core/journal/inbox.ts";
+import { type CallbackRecord, JournalWriter } from "../core/journal/mod.ts";
 import type { BenchResult } from "./mod.ts";
 
 const PREFILLED = 200_000;
@@ -43,7 +43,7 @@ function record(n: number, plugins: readonly string[]): CallbackRecord {
       CloudCustomData: "",
       EventTime: "1795417269123",
     }),
-    // As core/server.ts builds it.
+    // As core/listener/handler.ts builds it.
     dedupKey: JSON.stringify(["1400000000", "Group.CallbackAfterSendMsg", [group, n]]),
     groupKey: group,
     plugins,
@@ -52,7 +52,7 @@ function record(n: number, plugins: readonly string[]): CallbackRecord {
 
 /** Appends `count` callbacks from number `first`, `perCommit` per commit; returns the ms. */
 async function append(
-  journal: Journal,
+  journal: JournalWriter,
   first: number,
   count: number,
   perCommit: number,
@@ -99,7 +99,7 @@ function inboxAppend(dir: string): BenchResult {
 export async function run(): Promise<BenchResult[]> {
   const dir = await Deno.makeTempDir({ prefix: "journal_bench_" });
   try {
-    await using journal = Journal.open(`${dir}/journal.db`, { checkpointedElsewhere: true });
+    await using journal = JournalWriter.open(`${dir}/journal.db`, { checkpointedElsewhere: true });
     // Delivered long ago: the callbacks and their dedup keys stay, their deliveries are gone.
     await append(journal, 0, PREFILLED, 1_000, []);
     let next = PREFILLED;

@@ -4,17 +4,17 @@
  *
  * @module
  */
-import { adminHandler } from "./admin.ts";
+import { adminHandler } from "./ops/admin.ts";
 import type { Clock } from "./clock.ts";
-import { type Config, ConfigError, loadConfig } from "./config.ts";
-import { DeliveryHost } from "./delivery_host.ts";
-import { Journal } from "./journal.ts";
-import { PluginLoadError } from "./loader.ts";
-import { logger, setupLogging } from "./log.ts";
-import { Metrics } from "./metrics.ts";
-import { Router } from "./router.ts";
-import { CallbackHandler, type ServerState } from "./server.ts";
-import type { VerifiedApp } from "./verify.ts";
+import { type Config, ConfigError, loadConfig } from "./config/config.ts";
+import { DeliveryHost } from "./delivery/host.ts";
+import { JournalWriter } from "./journal/mod.ts";
+import { PluginLoadError } from "./delivery/loader.ts";
+import { logger, setupLogging } from "./ops/log.ts";
+import { Metrics } from "./ops/metrics.ts";
+import { Router } from "./config/router.ts";
+import { CallbackHandler, type ServerState } from "./listener/handler.ts";
+import type { VerifiedApp } from "./listener/verify.ts";
 
 const log = logger("daemon");
 
@@ -30,7 +30,7 @@ export interface Daemon extends AsyncDisposable {
   /** The admin listener's address, when configured. */
   adminAddr?: Deno.NetAddr;
   metrics: Metrics;
-  journal: Journal;
+  journal: JournalWriter;
   /** The config in force (after reloads; restart-only settings as the process started). */
   readonly config: Config;
   /**
@@ -77,9 +77,9 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
   warnTokenless(config);
   // The listener's handler, once it exists: the journal tells it what it indexed late.
   const listener: { handler?: CallbackHandler } = {};
-  const journal = Journal.open(config.journal.path, {
+  const journal = JournalWriter.open(config.journal.path, {
     durability: config.journal.durability,
-    // The delivery worker checkpoints it, off this thread (see _delivery_worker.ts).
+    // The delivery worker checkpoints it, off this thread (see delivery/worker.ts).
     checkpointedElsewhere: true,
     inbox: { onIndexed: (records, results) => listener.handler?.indexed(records, results) },
   });

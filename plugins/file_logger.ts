@@ -14,7 +14,7 @@ import type {
   PluginInstance,
   PluginOptionsContext,
 } from "../plugin.ts";
-import { parseSize } from "../core/units.ts";
+import { parseSize } from "../core/config/units.ts";
 import { isRecord, rejectUnknownKeys, show } from "./_options.ts";
 
 /** Size-based rotation of the log file. */

@@ -52,8 +52,8 @@ import type {
   PluginInstance,
   PluginOptionsContext,
 } from "../plugin.ts";
-import { naturalKey } from "../core/protocol.ts";
-import { parseDuration } from "../core/units.ts";
+import { naturalKey } from "../core/protocol/keys.ts";
+import { parseDuration } from "../core/config/units.ts";
 import { isRecord, rejectUnknownKeys, show } from "./_options.ts";
 
 /** The parsed options of `builtin:nats_forwarder`. */

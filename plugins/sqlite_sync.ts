@@ -41,7 +41,7 @@ import type {
   PluginInstance,
   PluginOptionsContext,
 } from "../plugin.ts";
-import { parseDuration } from "../core/units.ts";
+import { parseDuration } from "../core/config/units.ts";
 import { type GroupChange, parseChange } from "./_sqlite_sync_change.ts";
 import { openSyncDatabase } from "./_sqlite_sync_schema.ts";
 import { SyncStore } from "./_sqlite_sync_store.ts";

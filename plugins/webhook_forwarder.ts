@@ -15,7 +15,7 @@ import type {
   PluginContext,
   PluginInstance,
 } from "../plugin.ts";
-import { parseDuration } from "../core/units.ts";
+import { parseDuration } from "../core/config/units.ts";
 import { isRecord, rejectUnknownKeys, show } from "./_options.ts";
 
 /** The parsed options of `builtin:webhook_forwarder`. */

@@ -13,7 +13,7 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { computeSign } from "../core/verify.ts";
+import { computeSign } from "../core/listener/verify.ts";
 import {
   APP,
   eventually,

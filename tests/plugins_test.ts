@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { computeSign } from "../core/verify.ts";
+import { computeSign } from "../core/listener/verify.ts";
 import { cli, eventually, ROOT, seeds, sendFile, serve, TOKEN, workspace } from "./_helpers.ts";
 
 interface Received {

@@ -1,0 +1,240 @@
+/**
+ * Loading and validation of imhookd's YAML configuration: `${VAR}` / `${file:PATH}`
+ * interpolation (`_yaml.ts`), the schema with its defaults (`_schema.ts`), relative paths
+ * resolved against the config file's folder, and every problem reported at once with its file,
+ * line, column and key path (`config_error.ts`).
+ *
+ * @module
+ */
+import { dirname, resolve } from "node:path";
+import { LineCounter, parseDocument } from "yaml";
+import { configSchema, describeIssue, findDuplicates, type ListenAddress } from "./_schema.ts";
+import { Converter, findOffset } from "./_yaml.ts";
+import { ConfigError, type ConfigIssue, errorMessage, formatPath, redact } from "./config_error.ts";
+
+export { ConfigError, type ConfigIssue } from "./config_error.ts";
+export { BUILTIN_PLUGINS, type ListenAddress } from "./_schema.ts";
+
+/** One SDKAppID accepted by the daemon. */
+export interface AppConfig {
+  /** The SDKAppID, as a digit string. */
+  sdkAppId: string;
+  /** The callback auth token; absent (or configured empty) means `Sign` is not checked. */
+  token?: string;
+  /** Allowed |now - RequestTime|, in ms. */
+  maxSkewMs: number;
+}
+
+/** One entry of `plugins`. */
+export interface PluginEntry {
+  /** Unique name, used in metrics, status and replay. */
+  name: string;
+  /** `use` as written: `builtin:file_logger` or a path. */
+  use: string;
+  /** `builtin:NAME`, or the absolute module path resolved against the config file's folder. */
+  module: string;
+  /** CallbackCommand patterns: an exact command, `Prefix.*` or `*`. */
+  on: string[];
+  /** Callbacks of different groups handled at once by this plugin. */
+  concurrency: number;
+  /**
+   * `ordering` set on this plugin, overriding `delivery.ordering` (which applies when this is
+   * undefined). `none` for a plugin whose result does not depend on order, such as
+   * `builtin:sqlite_sync`: callbacks of one group may then be handled at the same time.
+   */
+  ordering?: "per_group" | "none";
+  /** Free-form options, validated later by the plugin. */
+  options: unknown;
+  /** Position in `plugins`. */
+  index: number;
+}
+
+/** The validated configuration, with defaults filled and paths made absolute. */
+export interface Config {
+  /** Absolute path of the config file. */
+  file: string;
+  /** Absolute folder of the config file. */
+  dir: string;
+  server: {
+    listen: ListenAddress;
+    path: string;
+    maxBodyBytes: number;
+    maxInFlight: number;
+    tls?: { certFile: string; keyFile: string };
+  };
+  /** Absent when `admin` is not configured. */
+  admin?: { listen: ListenAddress };
+  apps: AppConfig[];
+  journal: {
+    path: string;
+    retentionMs: number;
+    durability: "os" | "fsync";
+    dedupWindowMs: number;
+  };
+  delivery: {
+    maxAttempts: number;
+    initialBackoffMs: number;
+    maxBackoffMs: number;
+    handlerTimeoutMs: number;
+    ordering: "per_group" | "none";
+    shutdownGraceMs: number;
+  };
+  log: {
+    level: "debug" | "info" | "warning" | "error";
+    format: "auto" | "json" | "pretty";
+  };
+  plugins: PluginEntry[];
+  /**
+   * `"file:line:column"` of the YAML node at a key path (nearest existing ancestor), e.g.
+   * `locate(["plugins", 0, "options", "path"])` gives `"/abs/config.yaml:21:7"`.
+   */
+  locate(path: readonly (string | number)[]): string;
+}
+
+/** Options of {@linkcode loadConfig} and {@linkcode parseConfig}. */
+export interface LoadOptions {
+  /** Variables for `${VAR}`; default: the process environment. */
+  env?: Record<string, string | undefined>;
+}
+
+/** Reads and validates a config file; throws {@linkcode ConfigError} listing every problem. */
+export async function loadConfig(file: string, options: LoadOptions = {}): Promise<Config> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (error) {
+    throw new ConfigError([{
+      file,
+      line: 1,
+      column: 1,
+      path: "",
+      message: `cannot read the config file: ${errorMessage(error)}`,
+    }]);
+  }
+  return parseConfig(text, file, options);
+}
+
+/**
+ * Validates config text read from `file` (used to resolve relative paths and in messages);
+ * throws {@linkcode ConfigError} listing every problem. `${file:...}` is read synchronously.
+ */
+export function parseConfig(text: string, file: string, options: LoadOptions = {}): Config {
+  const absFile = resolve(file);
+  const dir = dirname(absFile);
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const at = (offset: number): { line: number; column: number } => {
+    const { line, col } = lineCounter.linePos(offset);
+    return { line, column: col };
+  };
+
+  if (doc.errors.length > 0) {
+    throw new ConfigError(doc.errors.map((error) => ({
+      file,
+      ...at(error.pos[0]),
+      path: "",
+      message: error.message,
+    })));
+  }
+  if (doc.contents === null) {
+    throw new ConfigError([{
+      file,
+      line: 1,
+      column: 1,
+      path: "",
+      message: "the config is empty: expected a map with at least an `apps` list",
+    }]);
+  }
+
+  const locateOffset = (path: readonly (string | number)[]): number => findOffset(doc, path);
+  const issues: ConfigIssue[] = [];
+  const converter = new Converter(doc, {
+    env: options.env ?? Deno.env.toObject(),
+    dir,
+    onError(node, path, message) {
+      issues.push({ file, ...at(node.range?.[0] ?? 0), path: formatPath(path), message });
+    },
+  });
+  const raw = converter.convert();
+  const failed = new Set(issues.map((issue) => issue.path));
+  const report = (path: readonly PropertyKey[], message: string): void => {
+    const keyPath = path.filter((key) => typeof key !== "symbol");
+    const formatted = formatPath(keyPath);
+    if (failed.has(formatted)) return; // already reported by interpolation
+    issues.push({ file, ...at(locateOffset(keyPath)), path: formatted, message });
+  };
+
+  const result = configSchema.safeParse(raw, { error: describeIssue });
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      if (issue.code === "unrecognized_keys") {
+        for (const key of issue.keys) report([...issue.path, key], "unknown key");
+      } else {
+        report(issue.path, issue.message);
+      }
+    }
+  }
+  for (const [path, message] of findDuplicates(raw)) report(path, message);
+
+  if (issues.length > 0 || !result.success) {
+    issues.sort((a, b) => a.line - b.line || a.column - b.column);
+    throw new ConfigError(issues.map((issue) => ({
+      ...issue,
+      message: redact(issue.message, converter.secrets),
+    })));
+  }
+
+  const value = result.data;
+  const config: Config = {
+    file: absFile,
+    dir,
+    server: {
+      listen: value.server.listen,
+      path: value.server.path,
+      maxBodyBytes: value.server.max_body_bytes,
+      maxInFlight: value.server.max_in_flight,
+    },
+    apps: value.apps.map((app) => ({
+      sdkAppId: app.sdk_app_id,
+      ...(app.token ? { token: app.token } : {}),
+      maxSkewMs: app.max_skew,
+    })),
+    journal: {
+      path: resolve(dir, value.journal.path),
+      retentionMs: value.journal.retention,
+      durability: value.journal.durability,
+      dedupWindowMs: value.journal.dedup_window,
+    },
+    delivery: {
+      maxAttempts: value.delivery.max_attempts,
+      initialBackoffMs: value.delivery.initial_backoff,
+      maxBackoffMs: value.delivery.max_backoff,
+      handlerTimeoutMs: value.delivery.handler_timeout,
+      ordering: value.delivery.ordering,
+      shutdownGraceMs: value.delivery.shutdown_grace,
+    },
+    log: { level: value.log.level, format: value.log.format },
+    plugins: value.plugins.map((plugin, index) => ({
+      name: plugin.name,
+      use: plugin.use,
+      module: plugin.use.startsWith("builtin:") ? plugin.use : resolve(dir, plugin.use),
+      on: plugin.on,
+      concurrency: plugin.concurrency,
+      ...(plugin.ordering !== undefined ? { ordering: plugin.ordering } : {}),
+      options: plugin.options,
+      index,
+    })),
+    locate(path) {
+      const { line, column } = at(locateOffset(path));
+      return `${absFile}:${line}:${column}`;
+    },
+  };
+  if (value.server.tls) {
+    config.server.tls = {
+      certFile: resolve(dir, value.server.tls.cert_file),
+      keyFile: resolve(dir, value.server.tls.key_file),
+    };
+  }
+  if (value.admin) config.admin = { listen: value.admin.listen };
+  return config;
+}

@@ -1,0 +1,431 @@
+/**
+ * The callback listener's request handler: checks a request in a fixed order (path, method,
+ * app, signature, size, JSON, schema), journals it, and answers only after the commit.
+ *
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import { type Clock, systemClock } from "../clock.ts";
+import {
+  type AppendResult,
+  type CallbackRecord,
+  JournalUnavailableError,
+  type JournalWriter,
+} from "../journal/mod.ts";
+import type { Metrics, MetricSeries } from "../ops/metrics.ts";
+import { commandLabel } from "../protocol/commands.ts";
+import { groupKey, naturalKey } from "../protocol/keys.ts";
+import { validatePayload } from "../protocol/validate.ts";
+import type { Router } from "../config/router.ts";
+import { Deadlines } from "./_deadlines.ts";
+import {
+  type CallbackQuery,
+  isPlainPath,
+  parseQuery,
+  queryFromParams,
+  queryWithoutSign,
+  splitUrl,
+} from "./query.ts";
+import { type VerifiedApp, verifyRequest } from "./verify.ts";
+
+/** What a reload may swap while the listener keeps running. */
+export interface ServerState {
+  apps: ReadonlyMap<string, VerifiedApp>;
+  router: Router;
+}
+
+/** Options of {@linkcode CallbackHandler}. */
+export interface CallbackHandlerOptions {
+  path: string;
+  maxBodyBytes: number;
+  maxInFlight: number;
+  journal: JournalWriter;
+  state: ServerState;
+  metrics?: Metrics;
+  logger?: Logger;
+  clock?: Clock;
+  /** How long a client may take to send its body. Default 10 000 ms. */
+  bodyTimeoutMs?: number;
+}
+
+/** The `result` label of `imhookd_callbacks_total`. */
+export type CallbackResult =
+  | "ok"
+  | "duplicate"
+  | "bad_request"
+  | "unauthorized"
+  | "forbidden"
+  | "too_large"
+  | "overloaded"
+  | "unavailable";
+
+const OK_BODY = JSON.stringify({ ActionStatus: "OK", ErrorCode: 0, ErrorInfo: "" });
+const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
+/** One decoder for every request: decoding without `stream` keeps no state between calls. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+const DIGITS = /^\d+$/;
+
+class Rejection {
+  constructor(
+    readonly status: number,
+    readonly result: CallbackResult | undefined,
+    readonly message: string,
+    readonly headers: Record<string, string> = {},
+  ) {}
+}
+
+/** Handles requests to the callback listener. */
+export class CallbackHandler {
+  #options: CallbackHandlerOptions & { clock: Clock; bodyTimeoutMs: number };
+  #inFlight = 0;
+  #closing = false;
+  #deadlines: Deadlines;
+  /** Whether the configured path is one `new URL` leaves as it is, so raw paths can match it. */
+  #plainPath: boolean;
+  /** The last `scheme://authority` that `new URL` accepted; later URLs with it skip `new URL`. */
+  #knownOrigin: string | undefined;
+  /** `imhookd_callbacks_total` series of accepted callbacks, by command label. */
+  #accepted = new Map<string, { ok?: MetricSeries; duplicate?: MetricSeries }>();
+  #ackSeconds: MetricSeries | undefined;
+
+  constructor(options: CallbackHandlerOptions) {
+    this.#options = { clock: systemClock, bodyTimeoutMs: 10_000, ...options };
+    this.#deadlines = new Deadlines(this.#options.clock, this.#options.bodyTimeoutMs);
+    this.#plainPath = isPlainPath(options.path);
+  }
+
+  /** Replaces apps and routes atomically (config reload). */
+  set state(state: ServerState) {
+    this.#options.state = state;
+  }
+
+  get state(): ServerState {
+    return this.#options.state;
+  }
+
+  /** Requests being read or waiting for their commit. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Counts callbacks that were answered before they were indexed, now that they are. */
+  indexed = (records: readonly CallbackRecord[], results: readonly AppendResult[]): void => {
+    if (this.#options.metrics === undefined) return;
+    for (let i = 0; i < records.length; i++) {
+      this.#series(records[i]!.command, results[i]!.duplicate ? "duplicate" : "ok").inc();
+    }
+  };
+
+  /** From now on, answer 503: the daemon is shutting down. */
+  close(): void {
+    this.#closing = true;
+    this.#deadlines.close();
+  }
+
+  /** The `Deno.serve` handler. */
+  handle = async (request: Request, info?: Deno.ServeHandlerInfo): Promise<Response> => {
+    const started = performance.now();
+    const query = this.#query(request.url);
+    if (query instanceof Rejection) return answer(query);
+    if (request.method !== "POST") {
+      return answer(
+        new Rejection(405, undefined, `Method ${request.method} is not allowed; use POST`, {
+          allow: "POST",
+        }),
+      );
+    }
+    const command = query.command;
+    if (this.#closing) {
+      return this.#reject(command, new Rejection(503, "unavailable", "imhookd is shutting down"));
+    }
+    if (this.#inFlight >= this.#options.maxInFlight) {
+      return this.#reject(
+        command,
+        new Rejection(429, "overloaded", `Over max_in_flight (${this.#options.maxInFlight})`, {
+          "retry-after": "1",
+        }),
+      );
+    }
+    this.#inFlight++;
+    try {
+      const result = await this.#accept(request, query, info);
+      if (this.#options.metrics !== undefined) this.#count(command, result, started);
+      return new Response(OK_BODY, { headers: JSON_HEADERS });
+    } catch (error) {
+      if (error instanceof Rejection) return this.#reject(command, error);
+      throw error;
+    } finally {
+      this.#inFlight--;
+    }
+  };
+
+  /** The query of a request to the callback path, or the 404 for another path. */
+  #query(url: string): CallbackQuery | Rejection {
+    const path = this.#options.path;
+    const split = this.#plainPath ? splitUrl(url) : undefined;
+    if (split !== undefined && split.origin === this.#knownOrigin && split.path === path) {
+      const query = parseQuery(split.search);
+      if (query !== undefined) return query;
+    }
+    // Anything unusual takes the URL parser's word: path normalisation, escapes, odd bytes.
+    const parsed = new URL(url);
+    this.#knownOrigin = split?.origin;
+    if (parsed.pathname !== path) {
+      return new Rejection(404, undefined, `No callback endpoint at ${parsed.pathname}`);
+    }
+    return queryFromParams(parsed.searchParams, parsed.search.slice(1));
+  }
+
+  /** Counts an answered callback: at once if it was indexed, else once it is (`indexed`). */
+  #count(
+    command: string | undefined,
+    result: "ok" | "duplicate" | "deferred",
+    started: number,
+  ): void {
+    const metrics = this.#options.metrics!;
+    if (result !== "deferred") this.#series(command ?? "", result).inc();
+    this.#ackSeconds ??= metrics.ackSeconds.series({});
+    this.#ackSeconds.observe((performance.now() - started) / 1000);
+  }
+
+  #series(command: string, result: "ok" | "duplicate"): MetricSeries {
+    const label = commandLabel(command);
+    let series = this.#accepted.get(label);
+    if (series === undefined) this.#accepted.set(label, series = {});
+    // Created on first use, as before, so /metrics shows no series that never counted.
+    return series[result] ??= this.#options.metrics!.callbacks.series({ command: label, result });
+  }
+
+  async #accept(
+    request: Request,
+    query: CallbackQuery,
+    info: Deno.ServeHandlerInfo | undefined,
+  ): Promise<"ok" | "duplicate" | "deferred"> {
+    const { journal, state, clock, logger } = this.#options;
+    if (query.repeated !== undefined) {
+      throw new Rejection(
+        400,
+        "bad_request",
+        `Query parameter ${query.repeated} appears more than once`,
+      );
+    }
+    const verdict = verifyRequest(state.apps, query, clock.now());
+    if (!verdict.ok) {
+      this.#options.metrics?.verifyFailures.inc({ reason: verdict.reason });
+      throw new Rejection(
+        verdict.status,
+        verdict.status === 403 ? "forbidden" : "unauthorized",
+        verdict.message,
+      );
+    }
+    const receivedAt = clock.now();
+    const bytes = await this.#readBody(request, info !== undefined);
+    const urlCommand = query.command;
+    const quarantine = async (reason: string): Promise<never> => {
+      try {
+        await journal.quarantine({
+          sdkAppId: verdict.app.sdkAppId,
+          command: urlCommand,
+          receivedAt,
+          query: queryWithoutSign(query.search),
+          reason,
+          body: bytes,
+        });
+      } catch (error) {
+        throw this.#unavailable(error);
+      }
+      logger?.warn("Quarantined a callback from app {sdkAppId} ({command}): {reason}", {
+        sdkAppId: verdict.app.sdkAppId,
+        command: urlCommand ?? "",
+        reason,
+      });
+      throw new Rejection(400, "bad_request", reason);
+    };
+
+    let body: string;
+    try {
+      body = UTF8.decode(bytes);
+    } catch {
+      return await quarantine("Body is not valid UTF-8");
+    }
+    let payload: unknown;
+    try {
+      payload = JSON.parse(body);
+    } catch (error) {
+      return await quarantine(`Body is not JSON: ${(error as SyntaxError).message}`);
+    }
+    if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
+      return await quarantine("Body is not a JSON object");
+    }
+    const object = payload as Record<string, unknown>;
+    if (urlCommand === undefined || urlCommand === "") {
+      return await quarantine("Query parameter CallbackCommand is missing");
+    }
+    if (typeof object.CallbackCommand !== "string") {
+      return await quarantine("Body has no CallbackCommand string");
+    }
+    if (object.CallbackCommand !== urlCommand) {
+      return await quarantine(
+        `Body CallbackCommand "${object.CallbackCommand}" differs from the URL's "${urlCommand}"`,
+      );
+    }
+    const valid = validatePayload(urlCommand, object);
+    if (!valid.ok) return await quarantine(`${urlCommand} payload: ${valid.error}`);
+
+    const natural = naturalKey(urlCommand, object, body);
+    let stored;
+    try {
+      stored = await journal.accept({
+        sdkAppId: verdict.app.sdkAppId,
+        command: urlCommand,
+        receivedAt,
+        clientIp: query.clientIp,
+        optPlatform: query.optPlatform,
+        body,
+        bodyBytes: bytes,
+        dedupKey: JSON.stringify([verdict.app.sdkAppId, urlCommand, natural]),
+        groupKey: groupKey(urlCommand, object),
+        plugins: state.router.match(urlCommand),
+      });
+    } catch (error) {
+      throw this.#unavailable(error);
+    }
+    logger?.debug("Journaled callback {id} ({command}) from {remote}{duplicate}", () => ({
+      id: stored === "deferred" ? "(in the inbox, indexed later)" : stored.id,
+      command: urlCommand,
+      remote: info?.remoteAddr.transport === "tcp" ? info.remoteAddr.hostname : "",
+      duplicate: stored !== "deferred" && stored.duplicate ? " (duplicate)" : "",
+    }));
+    if (stored === "deferred") return stored;
+    return stored.duplicate ? "duplicate" : "ok";
+  }
+
+  /** Reads the body, refusing more than max_body_bytes whatever Content-Length says. */
+  async #readBody(request: Request, fromServer: boolean): Promise<Uint8Array> {
+    const limit = this.#options.maxBodyBytes;
+    const declared = request.headers.get("content-length");
+    if (declared !== null && Number(declared) > limit) {
+      await request.body?.cancel().catch(() => {});
+      throw tooLarge(limit);
+    }
+    // Deno.serve's HTTP layer never hands over more body than a Content-Length it accepted,
+    // so such a body can be taken whole, which costs much less than reading it chunk by chunk.
+    if (fromServer && declared !== null && DIGITS.test(declared)) {
+      return await this.#readWhole(request);
+    }
+    return await this.#readChunks(request);
+  }
+
+  async #readWhole(request: Request): Promise<Uint8Array> {
+    const timeout = Promise.withResolvers<undefined>();
+    const deadline = this.#deadlines.add(() => timeout.resolve(undefined));
+    const reading = request.bytes();
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await Promise.race([reading, timeout.promise]);
+    } catch (error) {
+      throw cannotRead(error);
+    } finally {
+      this.#deadlines.remove(deadline);
+    }
+    if (bytes === undefined) {
+      // The read cannot be cancelled: it ends, and is ignored, when the client goes away.
+      reading.catch(() => {});
+      throw this.#timedOut();
+    }
+    if (bytes.length > this.#options.maxBodyBytes) throw tooLarge(this.#options.maxBodyBytes);
+    return bytes;
+  }
+
+  /** Reads the body as it comes, stopping as soon as it is over the limit. */
+  async #readChunks(request: Request): Promise<Uint8Array> {
+    if (request.body === null) return new Uint8Array();
+    const limit = this.#options.maxBodyBytes;
+    const reader = request.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    let timedOut = false;
+    const deadline = this.#deadlines.add(() => {
+      timedOut = true;
+      reader.cancel().catch(() => {});
+    });
+    try {
+      for (;;) {
+        let chunk: ReadableStreamReadResult<Uint8Array>;
+        try {
+          chunk = await reader.read();
+        } catch (error) {
+          throw cannotRead(error);
+        }
+        if (chunk.done) break;
+        size += chunk.value.length;
+        if (size > limit) {
+          await reader.cancel().catch(() => {});
+          throw tooLarge(limit);
+        }
+        chunks.push(chunk.value);
+      }
+    } finally {
+      this.#deadlines.remove(deadline);
+    }
+    if (timedOut) throw this.#timedOut();
+    if (chunks.length === 1) return chunks[0]!;
+    const bytes = new Uint8Array(size);
+    let offset = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset);
+      offset += chunk.length;
+    }
+    return bytes;
+  }
+
+  #timedOut(): Rejection {
+    return new Rejection(
+      408,
+      "bad_request",
+      `Body not received within ${this.#options.bodyTimeoutMs}ms`,
+    );
+  }
+
+  #unavailable(error: unknown): Rejection {
+    if (!(error instanceof JournalUnavailableError)) throw error;
+    this.#options.logger?.error("Answering 503: {message}", { message: error.message });
+    return new Rejection(503, "unavailable", "The journal cannot be written");
+  }
+
+  #reject(command: string | undefined, rejection: Rejection): Response {
+    if (rejection.result !== undefined) {
+      this.#options.metrics?.callbacks.inc({
+        command: commandLabel(command ?? ""),
+        result: rejection.result,
+      });
+    }
+    if (rejection.status !== 400 || rejection.result === undefined) {
+      this.#options.logger?.info("Answering {status}: {message}", {
+        status: rejection.status,
+        message: rejection.message,
+      });
+    }
+    return answer(rejection);
+  }
+}
+
+function answer(rejection: Rejection): Response {
+  return new Response(
+    JSON.stringify({
+      ActionStatus: "FAIL",
+      ErrorCode: rejection.status,
+      ErrorInfo: rejection.message,
+    }),
+    { status: rejection.status, headers: { ...JSON_HEADERS, ...rejection.headers } },
+  );
+}
+
+function cannotRead(error: unknown): Rejection {
+  const message = error instanceof Error ? error.message : String(error);
+  return new Rejection(400, "bad_request", `Cannot read the body: ${message}`);
+}
+
+function tooLarge(limit: number): Rejection {
+  return new Rejection(413, "too_large", `Body is over max_body_bytes (${limit})`);
+}
