@@ -8,6 +8,8 @@ Deno.test("builtins: each loads a plugin module, and the config accepts exactly 
     "file_logger",
     "webhook_forwarder",
     "sqlite_sync",
+    "postgres_sync",
+    "nats_forwarder",
     "moderation",
   ]);
   for (const [name, load] of BUILTINS) {
@@ -19,7 +21,7 @@ Deno.test("builtins: each loads a plugin module, and the config accepts exactly 
 
 Deno.test("builtins: the delivery worker, built-in plugins included, loads neither zod nor yaml", async () => {
   const modules = await runtimeModules(new URL("./worker.ts", import.meta.url));
-  for (const name of ["file_logger", "webhook_forwarder", "sqlite_sync", "moderation"]) {
+  for (const name of BUILTIN_PLUGINS) {
     const plugin = new URL(`../../plugins/${name}.ts`, import.meta.url).href;
     assert.ok(modules.has(plugin), `${plugin} not in ${[...modules].join(", ")}`);
   }
