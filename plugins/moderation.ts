@@ -58,6 +58,10 @@ const moderation = {
   create(options: ModerationOptions): PluginInstance {
     return new Moderator(options);
   },
+  /** Its words files, which `parseOptions` reads (in its thread too). */
+  permissions(options: ModerationOptions): Deno.PermissionOptionsObject {
+    return { read: options.rules.flatMap((rule) => rule.wordsFile ?? []) };
+  },
 } satisfies Plugin<ModerationOptions>;
 
 export default moderation;

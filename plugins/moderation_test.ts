@@ -253,3 +253,13 @@ Deno.test("moderation: options errors name the key path", () => {
     },
   );
 });
+
+Deno.test("moderation: its thread may read its words files, and nothing else", () => {
+  const options = {
+    rules: [
+      { words: ["x"], action: "mask" as const, patterns: [] },
+      { words: ["y"], wordsFile: "/srv/banned.txt", action: "reject" as const, patterns: [] },
+    ],
+  };
+  assert.deepEqual(moderation.permissions(options), { read: ["/srv/banned.txt"] });
+});
