@@ -204,9 +204,9 @@ class PostgresSync implements PluginInstance {
     this.#where = `${url.hostname}:${url.port || DEFAULT_PORT}${url.pathname}`;
     this.#secrets = [options.url, url.password, decodeURIComponent(url.password)]
       .filter((secret) => secret !== "");
-    this.#apply = `SELECT ${
-      quoteIdentifier(options.schema)
-    }._imhookd_apply($1::text::jsonb, $2::text::jsonb, $3::text::json)`;
+    this.#apply = `SELECT ${quoteIdentifier(options.schema)}._imhookd_apply($1::text::jsonb, ${
+      Array.from({ length: 7 }, (_, i) => `$${i + 2}::text::json`).join(", ")
+    })`;
     this.#sql = postgres(options.url, {
       max: options.poolSize,
       connect_timeout: 10,
@@ -234,7 +234,9 @@ class PostgresSync implements PluginInstance {
       return Promise.reject(error);
     }
     if (change === undefined) return Promise.resolve();
-    change.version = changeVersion(event, change);
+    // A message's version is what its row stores, compared by the database (and by
+    // applyParameters for a message twice in a batch); the rest carry theirs.
+    if (change.message === undefined) change.version = changeVersion(event, change);
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     const onAbort = (): void => {
       const at = this.#queue.indexOf(pending);
