@@ -2,7 +2,7 @@
  * The schema of the `builtin:sqlite_sync` database and its migrations, keyed by
  * `PRAGMA user_version`. Private to `plugins/`.
  *
- * Tables without a leading underscore are the public ones described in DESIGN.md. The `_`
+ * Tables without a leading underscore are the public ones described in docs/plugins.md. The `_`
  * tables hold the versions and tombstones that make the result independent of the order in
  * which callbacks arrive. A version is the text `EVENTTIME.JOURNALID` with both numbers
  * zero-padded, so that comparing two versions as text compares them by `EventTime`, then by

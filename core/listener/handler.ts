@@ -1,5 +1,5 @@
 /**
- * The callback listener's request handler: checks a request in the order DESIGN.md gives
+ * The callback listener's request handler: checks a request in the order docs/protocol.md gives
  * (path, method, app, signature, size, JSON, schema), journals it, and answers only after
  * the commit.
  *
@@ -16,7 +16,7 @@ import {
 import type { Metrics, MetricSeries } from "../ops/metrics.ts";
 import { commandLabel } from "../protocol/commands.ts";
 import { groupKey, naturalKey } from "../protocol/keys.ts";
-import { validatePayload } from "../protocol/validate.ts";
+import { checkBodyCommand, validatePayload } from "../protocol/validate.ts";
 import type { Router } from "../config/router.ts";
 import { type VerifiedApp, verifyRequest } from "./verify.ts";
 
@@ -269,14 +269,8 @@ export class CallbackHandler {
     if (urlCommand === undefined || urlCommand === "") {
       return await quarantine("Query parameter CallbackCommand is missing");
     }
-    if (typeof object.CallbackCommand !== "string") {
-      return await quarantine("Body has no CallbackCommand string");
-    }
-    if (object.CallbackCommand !== urlCommand) {
-      return await quarantine(
-        `Body CallbackCommand "${object.CallbackCommand}" differs from the URL's "${urlCommand}"`,
-      );
-    }
+    const misnamed = checkBodyCommand(urlCommand, object);
+    if (misnamed !== undefined) return await quarantine(misnamed);
     const valid = validatePayload(urlCommand, object);
     if (!valid.ok) return await quarantine(`${urlCommand} payload: ${valid.error}`);
 
