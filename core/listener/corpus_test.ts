@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { ManualClock } from "../clock.ts";
-import { Journal } from "../journal/journal.ts";
+import { JournalWriter } from "../journal/mod.ts";
 import { Metrics } from "../ops/metrics.ts";
 import { Router } from "../config/router.ts";
 import { commandLabel, isKnownCommand, KNOWN_COMMANDS } from "../protocol/commands.ts";
@@ -27,7 +27,7 @@ interface Sent {
 
 async function withHandler(
   fn: (send: (example: Example, body: string) => Promise<Sent>, h: {
-    journal: Journal;
+    journal: JournalWriter;
     metrics: Metrics;
     path: string;
   }) => Promise<void>,
@@ -36,7 +36,7 @@ async function withHandler(
   const clock = new ManualClock(1_800_000_000_000);
   const metrics = new Metrics();
   const path = `${dir.path}/journal.db`;
-  await using journal = Journal.open(path, { busyTimeoutMs: 50 });
+  await using journal = JournalWriter.open(path, { busyTimeoutMs: 50 });
   const handler = new CallbackHandler({
     path: "/im/callback",
     maxBodyBytes: 1 << 20,
