@@ -12,7 +12,7 @@ import type {
   MessageExtension,
   MsgBodyElement,
   UserDefinedData,
-} from "./payloads.ts";
+} from "./payload_parts.ts";
 
 /** Fields shared by the commands about an existing group. */
 export interface GroupPayload extends BasePayload {

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { BasePayload, GroupMember, IntLike, MsgBodyElement } from "./payloads.ts";
+import type { BasePayload, GroupMember, IntLike, MsgBodyElement } from "./payload_parts.ts";
 
 /** `Alert.RequestOverLimit`: an API passed 80% of its rate limit. */
 export interface RequestOverLimitPayload extends BasePayload {

@@ -11,7 +11,7 @@ import type {
   MessageExtension,
   MsgBodyElement,
   OneToOneMessage,
-} from "./payloads.ts";
+} from "./payload_parts.ts";
 
 /** `State.StateChange`: a user logged in, out, or lost the connection. */
 export interface StateChangePayload extends BasePayload {
