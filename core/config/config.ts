@@ -73,6 +73,9 @@ export interface Config {
     path: string;
     maxBodyBytes: number;
     maxInFlight: number;
+    maxConnections: number;
+    headerTimeoutMs: number;
+    idleTimeoutMs: number;
     tls?: { certFile: string; keyFile: string };
   };
   /** Absent when `admin` is not configured. */
@@ -231,6 +234,9 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
       path: value.server.path,
       maxBodyBytes: value.server.max_body_bytes,
       maxInFlight: value.server.max_in_flight,
+      maxConnections: value.server.max_connections,
+      headerTimeoutMs: value.server.header_timeout,
+      idleTimeoutMs: value.server.idle_timeout,
     },
     apps: value.apps.map((app) => ({
       sdkAppId: app.sdk_app_id,
@@ -720,6 +726,9 @@ const configSchema = z.strictObject({
       path: leaf(urlPath).default("/im/callback"),
       max_body_bytes: leaf(size).default(1_048_576),
       max_in_flight: leaf(integer(1)).default(1024),
+      max_connections: leaf(integer(1)).default(1024),
+      header_timeout: leaf(duration({ positive: true })).default(10_000),
+      idle_timeout: leaf(duration({ positive: true })).default(60_000),
       tls: section(z.strictObject({ cert_file: leaf(text), key_file: leaf(text) }).optional()),
     }),
     { always: true },
