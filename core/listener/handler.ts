@@ -68,6 +68,12 @@ class Rejection {
   ) {}
 }
 
+/**
+ * Where a request came from, as the HTTP server says; given only by a server whose parser
+ * never hands over more body than a `Content-Length` it accepted (such a body is read whole).
+ */
+export type ClientInfo = Pick<Deno.ServeHandlerInfo, "remoteAddr">;
+
 /** The query parameters the handler reads, as `URLSearchParams.get` would give them. */
 export interface CallbackQuery {
   sdkAppId: string | undefined;
@@ -131,7 +137,7 @@ export class CallbackHandler {
   }
 
   /** The `Deno.serve` handler. */
-  handle = async (request: Request, info?: Deno.ServeHandlerInfo): Promise<Response> => {
+  handle = async (request: Request, info?: ClientInfo): Promise<Response> => {
     const started = performance.now();
     const query = this.#query(request.url);
     if (query instanceof Rejection) return answer(query);
@@ -176,7 +182,14 @@ export class CallbackHandler {
       if (query !== undefined) return query;
     }
     // Anything unusual takes the URL parser's word: path normalisation, escapes, odd bytes.
-    const parsed = new URL(url);
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      // A Host header the URL parser refuses (`a b`, `[::1`, `a:99999999`). Its message
+      // would quote the URL, Sign included: never repeated.
+      return new Rejection(400, undefined, "Malformed request target or Host header");
+    }
     this.#knownOrigin = split?.origin;
     if (parsed.pathname !== path) {
       return new Rejection(404, undefined, `No callback endpoint at ${parsed.pathname}`);
@@ -207,7 +220,7 @@ export class CallbackHandler {
   async #accept(
     request: Request,
     query: CallbackQuery,
-    info: Deno.ServeHandlerInfo | undefined,
+    info: ClientInfo | undefined,
   ): Promise<"ok" | "duplicate" | "deferred"> {
     const { journal, state, clock, logger } = this.#options;
     if (query.repeated !== undefined) {
