@@ -6,7 +6,6 @@ import assert from "node:assert/strict";
 import {
   baseConfig,
   eventually,
-  PERMISSIONS,
   recordConfigPath,
   recorded,
   recorderConfig,
@@ -16,6 +15,7 @@ import {
   signedQuery,
   workspace,
 } from "./_helpers.ts";
+import { RUNTIME_ARGS, RUNTIME_ENV } from "../scripts/runtime.ts";
 
 const COMMAND = "Group.CallbackAfterSendMsg";
 let seq = 0;
@@ -30,13 +30,12 @@ function message(): string {
   });
 }
 
-/** `serve` run by `sh` after `setup` (e.g. `ulimit -n 256`, `umask 022`). */
+/** `serve` (as `deno task start` runs it) run by `sh` after `setup` (`ulimit -n 256`, ...). */
 function serveIn(setup: string, config: string): Promise<Served> {
-  const deno = `"${Deno.execPath()}" run ${PERMISSIONS.join(" ")}`;
-  return serveCommand("sh", [
-    "-c",
-    `${setup} && exec ${deno} "${ROOT}main.ts" serve --config "${config}"`,
-  ]);
+  const quote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
+  const args = [Deno.execPath(), "run", ...RUNTIME_ARGS, `${ROOT}main.ts`, "serve", "--config"]
+    .concat(config).map(quote).join(" ");
+  return serveCommand("sh", ["-c", `${setup} && exec ${args}`], RUNTIME_ENV);
 }
 
 async function callback(served: Served): Promise<{ status: number; text: string }> {
