@@ -2,7 +2,7 @@
  * The PostgreSQL schema of `builtin:postgres_sync`, its migrations and the function that
  * applies a batch of changes. Private to `plugins/`.
  *
- * The public tables are those of `sqlite_sync` (DESIGN.md, Built-in plugins) with PostgreSQL
+ * The public tables are those of `sqlite_sync` (docs/plugins.md) with PostgreSQL
  * types: `bigint` for times in ms and numbers from payloads, `integer` 0/1 for `destroyed` and
  * `recalled`, `text` for the rest (`msg_body` stays JSON text, as in SQLite). The `_` tables
  * hold the versions and tombstones that make the result independent of arrival order, as
