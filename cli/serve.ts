@@ -5,7 +5,7 @@
  * @module
  */
 import { type Daemon, startDaemon } from "../core/daemon.ts";
-import { logger } from "../core/ops/log.ts";
+import { logger, logUncaught } from "../core/ops/log.ts";
 import { SystemdNotifier } from "../core/ops/notify.ts";
 import { type CliOptions, EXIT, type OptionName } from "./_command.ts";
 import { commandConfig } from "./_config.ts";
@@ -24,6 +24,8 @@ export const options: readonly OptionName[] = ["config"];
 /** Runs the daemon; resolves once it has stopped. */
 export async function run(options: CliOptions): Promise<number> {
   const config = await commandConfig(options.config!);
+  // From here on every line on stderr is a log line (JSON when so configured).
+  logUncaught();
   const log = logger("main");
   let notifier: SystemdNotifier | undefined;
   try {

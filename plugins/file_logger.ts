@@ -15,6 +15,7 @@ import type {
   PluginOptionsContext,
 } from "../plugin.ts";
 import { parseSize } from "../core/config/units.ts";
+import { FILE_MODE } from "../core/file_mode.ts";
 import { isRecord, rejectUnknownKeys, show } from "./_options.ts";
 
 /** Size-based rotation of the log file. */
@@ -207,7 +208,11 @@ class LineWriter implements PluginInstance {
 
   /** Opens (or creates, mode 0640) the current file in append mode. */
   async open(): Promise<void> {
-    const file = await Deno.open(this.#options.path, { append: true, create: true, mode: 0o640 });
+    const file = await Deno.open(this.#options.path, {
+      append: true,
+      create: true,
+      mode: FILE_MODE,
+    });
     try {
       this.#size = (await file.stat()).size;
     } catch (error) {

@@ -60,6 +60,9 @@ export interface Config {
     path: string;
     maxBodyBytes: number;
     maxInFlight: number;
+    maxConnections: number;
+    headerTimeoutMs: number;
+    idleTimeoutMs: number;
     tls?: { certFile: string; keyFile: string };
   };
   /** Absent when `admin` is not configured. */
@@ -193,6 +196,9 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
       path: value.server.path,
       maxBodyBytes: value.server.max_body_bytes,
       maxInFlight: value.server.max_in_flight,
+      maxConnections: value.server.max_connections,
+      headerTimeoutMs: value.server.header_timeout,
+      idleTimeoutMs: value.server.idle_timeout,
     },
     apps: value.apps.map((app) => ({
       sdkAppId: app.sdk_app_id,

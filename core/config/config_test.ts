@@ -36,6 +36,9 @@ Deno.test("config: a minimal config gets every default", () => {
       path: "/im/callback",
       maxBodyBytes: 1_048_576,
       maxInFlight: 1024,
+      maxConnections: 1024,
+      headerTimeoutMs: 10_000,
+      idleTimeoutMs: 60_000,
     },
     apps: [{ sdkAppId: "1400000000", maxSkewMs: 60_000 }],
     journal: {
@@ -66,6 +69,9 @@ server:
   path: /hooks/im
   max_body_bytes: 10MiB
   max_in_flight: 5
+  max_connections: 300
+  header_timeout: 5s
+  idle_timeout: 2m
   tls: { cert_file: /etc/tls/cert.pem, key_file: key.pem }
 admin:
 apps:
@@ -98,6 +104,9 @@ plugins:
     path: "/hooks/im",
     maxBodyBytes: 10 * 1024 * 1024,
     maxInFlight: 5,
+    maxConnections: 300,
+    headerTimeoutMs: 5_000,
+    idleTimeoutMs: 120_000,
     tls: { certFile: "/etc/tls/cert.pem", keyFile: "/srv/key.pem" },
   });
   assert.equal(config.admin, undefined); // `admin:` with nothing is no admin listener
