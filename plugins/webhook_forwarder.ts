@@ -75,6 +75,9 @@ const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 /** Answer bytes read (so the connection can be reused) before giving up on the connection. */
 const MAX_DRAIN_BYTES = 64 * 1024;
 const SNIPPET_CHARS = 200;
+/** Answer characters kept to be scrubbed, then cut to `SNIPPET_CHARS`. */
+const KEPT_CHARS = 4096;
+const REDACTED = "[redacted]";
 
 /** `builtin:webhook_forwarder`: POSTs each callback to `url`. */
 const webhookForwarder = {
@@ -128,6 +131,15 @@ function parseWebhookForwarderOptions(raw: unknown): WebhookForwarderOptions {
   }
 
   const headers = parseHeaders(options.headers ?? {});
+  const { username, password } = new URL(url);
+  if (
+    (username !== "" || password !== "") &&
+    Object.keys(headers).some((name) => name.toLowerCase() === "authorization")
+  ) {
+    throw new RangeError(
+      `options.headers.Authorization: the URL has credentials too; keep one of them`,
+    );
+  }
 
   const rawTimeout = options.timeout ?? DEFAULT_TIMEOUT;
   let timeoutMs: number;
@@ -189,23 +201,26 @@ function parseUrl(raw: unknown): string {
   try {
     url = new URL(raw);
   } catch {
-    throw new TypeError(`options.url: expected an absolute http or https URL, got ${show(raw)}`);
+    throw new TypeError(`options.url: expected an absolute http or https URL, got ${showUrl(raw)}`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new RangeError(`options.url: expected an http or https URL, got ${show(raw)}`);
-  }
-  if (url.username !== "" || url.password !== "") {
-    throw new RangeError(
-      `options.url: credentials in the URL are not supported; send them with options.headers`,
-    );
+    throw new RangeError(`options.url: expected an http or https URL, got ${showUrl(raw)}`);
   }
   return url.href;
 }
 
+/** A URL as option errors show it: its credentials and query values masked. */
+function showUrl(raw: string): string {
+  return show(raw.replace(/\/\/[^/?#]*@/, "//***@").replace(/([?&][^=&#]*=)[^&#]*/g, "$1***"));
+}
+
 function parseHeaders(raw: unknown): Record<string, string> {
   if (!isRecord(raw)) {
+    // Not shown: the values may be credentials.
     throw new TypeError(
-      `options.headers: expected a mapping of header names to values, got ${show(raw)}`,
+      `options.headers: expected a mapping of header names to values, got ${
+        Array.isArray(raw) ? "a list" : typeof raw
+      }`,
     );
   }
   const headers: Record<string, string> = {};
@@ -241,8 +256,10 @@ class Forwarder implements PluginInstance {
   #options: WebhookForwarderOptions;
   #logger: Logger;
   #client: Deno.HttpClient;
-  /** The endpoint without query, safe for messages and logs. */
+  /** The endpoint without credentials and query, safe for messages and logs. */
   #where: string;
+  /** What a message must never show, longest first: see {@linkcode secretsOf}. */
+  #secrets: string[];
   #closing = new AbortController();
   #active = 0;
   #waiters: (() => void)[] = [];
@@ -254,6 +271,7 @@ class Forwarder implements PluginInstance {
     this.#client = Deno.createHttpClient({});
     const url = new URL(options.url);
     this.#where = url.origin + url.pathname;
+    this.#secrets = secretsOf(options);
   }
 
   async handle(event: CallbackEvent, signal: AbortSignal): Promise<void> {
@@ -307,7 +325,7 @@ class Forwarder implements PluginInstance {
   }
 
   async #post(event: CallbackEvent, signal: AbortSignal): Promise<void> {
-    const { url, body, secrets } = this.#request(event);
+    const { url, body, sign } = this.#request(event);
     const headers = new Headers(this.#options.headers);
     headers.set("content-type", "application/json");
     headers.set("webhook-id", event.id);
@@ -335,23 +353,25 @@ class Forwarder implements PluginInstance {
       } catch (error) {
         if (aborted.aborted) throw this.#abortError(signal, timeout.signal.aborted);
         throw new WebhookError(
-          `Cannot POST to "${this.#where}": ${scrub(errorText(error), url, secrets, this.#where)}`,
+          `Cannot POST to "${this.#where}": ${this.#scrub(errorText(error), url, sign)}`,
         );
       }
-      const snippet = await drain(response, !response.ok);
+      const answer = await drain(response, !response.ok);
       if (response.ok) return;
-      throw this.#failure(response, scrub(snippet, url, secrets, this.#where));
+      throw this.#failure(response, snippet(this.#scrub(answer, url, sign)));
     } finally {
       clearTimeout(timer);
     }
   }
 
-  /** The request URL and body for the configured format; `secrets` must stay out of messages. */
-  #request(event: CallbackEvent): { url: string; body: string; secrets: string[] } {
+  /**
+   * The request URL and body for the configured format, and the `Sign` it carries (kept out of
+   * messages with the configured secrets).
+   */
+  #request(event: CallbackEvent): { url: string; body: string; sign?: string } {
     const url = new URL(this.#options.url);
-    const secrets = [this.#options.secret, this.#options.token].filter((s) => s !== undefined);
     if (this.#options.format === "envelope") {
-      return { url: url.href, body: envelopeBody(event), secrets };
+      return { url: url.href, body: envelopeBody(event) };
     }
     const query = url.searchParams;
     query.set("SdkAppid", event.sdkAppId);
@@ -364,9 +384,19 @@ class Forwarder implements PluginInstance {
       const sign = tencentSign(this.#options.token, requestTime);
       query.set("RequestTime", requestTime);
       query.set("Sign", sign);
-      secrets.push(sign);
+      return { url: url.href, body: event.rawBody, sign };
     }
-    return { url: url.href, body: event.rawBody, secrets };
+    return { url: url.href, body: event.rawBody };
+  }
+
+  /**
+   * `text` (an error or what the endpoint answered, which may echo the request) without the
+   * request URL, the configured secrets and the request's `Sign`.
+   */
+  #scrub(text: string, url: string, sign: string | undefined): string {
+    let result = text.replaceAll(url, this.#where);
+    for (const secret of this.#secrets) result = result.replaceAll(secret, REDACTED);
+    return sign === undefined ? result : result.replaceAll(sign, REDACTED);
   }
 
   #failure(response: Response, snippet: string): WebhookError {
@@ -413,6 +443,38 @@ export function parseRetryAfter(value: string | null, now: number): number | und
 }
 
 /**
+ * Everything of the options that must stay out of logs and stored errors, longest first (so a
+ * secret that contains another is replaced whole): the signing secret and token, the URL's
+ * password and its Basic credentials, every query value and every header value (with the
+ * credentials after an `Authorization` scheme on their own), raw and percent-encoded. Values
+ * under 4 characters (`v=1`) are left: replacing them would garble messages, not hide secrets.
+ */
+function secretsOf(options: WebhookForwarderOptions): string[] {
+  const url = new URL(options.url);
+  const values: string[] = [];
+  const add = (value: string | undefined): void => {
+    if (value === undefined) return;
+    values.push(value, encodeURIComponent(value));
+  };
+  add(options.secret);
+  add(options.token);
+  if (url.password !== "") {
+    const user = decodeURIComponent(url.username);
+    const password = decodeURIComponent(url.password);
+    add(password);
+    add(`${user}:${password}`);
+    add(btoa(String.fromCharCode(...new TextEncoder().encode(`${user}:${password}`))));
+  }
+  for (const value of url.searchParams.values()) add(value);
+  for (const value of Object.values(options.headers)) {
+    add(value);
+    add(/^[A-Za-z][\w-]*\s+(\S.*)$/.exec(value)?.[1]);
+  }
+  return [...new Set(values.filter((value) => value.length >= 4))]
+    .sort((a, b) => b.length - a.length);
+}
+
+/**
  * Reads the answer body so its connection can be reused (cancelling past a cap); returns its
  * start as text when `keep` is set. Never throws: the status already said what happened.
  */
@@ -427,7 +489,7 @@ async function drain(response: Response, keep: boolean): Promise<string> {
       const { done, value } = await reader.read();
       if (done) break;
       total += value.length;
-      if (keep && text.length < SNIPPET_CHARS) text += decoder.decode(value, { stream: true });
+      if (keep && text.length < KEPT_CHARS) text += decoder.decode(value, { stream: true });
       if (total > MAX_DRAIN_BYTES) {
         await reader.cancel();
         break;
@@ -438,8 +500,16 @@ async function drain(response: Response, keep: boolean): Promise<string> {
   } finally {
     reader.releaseLock();
   }
-  const snippet = text.replace(/\s+/g, " ").trim();
-  return snippet.length > SNIPPET_CHARS ? `${snippet.slice(0, SNIPPET_CHARS)}...` : snippet;
+  return text.slice(0, KEPT_CHARS);
+}
+
+/**
+ * The start of an answer for a message, on one line. Cut after scrubbing, so that a secret
+ * the endpoint echoed is never cut in two with its start shown.
+ */
+function snippet(text: string): string {
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length > SNIPPET_CHARS ? `${line.slice(0, SNIPPET_CHARS)}...` : line;
 }
 
 /** The message of `error` and of its causes, e.g. "fetch failed: ... Connection refused". */
@@ -450,11 +520,4 @@ function errorText(error: unknown): string {
     cause = cause instanceof Error ? cause.cause : undefined;
   }
   return parts.join(": ");
-}
-
-/** Removes the request URL (it may carry `Sign`) and secret values from a message. */
-function scrub(text: string, url: string, secrets: string[], where: string): string {
-  let result = text.replaceAll(url, where);
-  for (const secret of secrets) result = result.replaceAll(secret, "[redacted]");
-  return result;
 }
