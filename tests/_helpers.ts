@@ -256,3 +256,13 @@ export async function serveCommand(
     },
   };
 }
+
+/** Whether `name --version` runs: a tool a test needs is installed. */
+export function hasTool(name: string): boolean {
+  try {
+    new Deno.Command(name, { args: ["--version"], stdout: "null", stderr: "null" }).outputSync();
+    return true;
+  } catch {
+    return false;
+  }
+}
