@@ -37,7 +37,7 @@ const COMMANDS: ReadonlyMap<string, CommandEntry> = new Map([
     load: () => import("./check.ts"),
   }],
   ["send", {
-    synopsis: "--config FILE --command CMD",
+    synopsis: "--config FILE [--command CMD]",
     summary: "send a signed callback to the server",
     load: () => import("./send.ts"),
   }],
@@ -82,15 +82,22 @@ export async function main(args: string[]): Promise<number> {
   }
   const command = await entry.load();
   try {
-    const options = parseArgs({
+    const { values: options, positionals } = parseArgs({
       args: rest,
       strict: true,
-      allowPositionals: false,
+      allowPositionals: true,
       options: OPTIONS,
-    }).values;
+    });
     if (options.help) {
       print(command.help);
       return EXIT.ok;
+    }
+    const args = command.args ?? [];
+    if (positionals.length > args.length) {
+      throw new UsageError(`Unexpected argument "${positionals[args.length]}"`);
+    }
+    if (positionals.length < args.length) {
+      throw new UsageError(`"${name}" needs ${args.slice(positionals.length).join(" ")}`);
     }
     for (const [option, value] of Object.entries(options)) {
       if (value !== undefined && option !== "help" && !isAllowed(command, option)) {
@@ -100,7 +107,7 @@ export async function main(args: string[]): Promise<number> {
     if (isAllowed(command, "config") && options.config === undefined) {
       throw new UsageError(`"${name}" needs --config FILE`);
     }
-    return await command.run(options);
+    return await command.run(options, positionals);
   } catch (error) {
     if (error instanceof UsageError || isParseArgsError(error)) {
       printError(`${(error as Error).message}\n\n${command.help}`);

@@ -89,16 +89,25 @@ export function serve(config: string, env: Record<string, string> = {}): Promise
   );
 }
 
-/** Runs `main.ts ARGS...` and returns its exit code and output. */
+/** Runs `main.ts ARGS...` (with `stdin` as its input) and returns its exit code and output. */
 export async function cli(
   args: string[],
   env: Record<string, string> = {},
+  stdin?: string,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...PERMISSIONS, `${ROOT}main.ts`, ...args],
     env,
-    stdin: "null",
-  }).output();
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(stdin));
+    await writer.close();
+  }
+  const output = await child.output();
   const decoder = new TextDecoder();
   return {
     code: output.code,
