@@ -15,7 +15,7 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { inboxBacklog, inboxPath } from "../core/journal/inbox.ts";
-import { readInboxMark } from "../core/journal/journal.ts";
+import { readInboxMark } from "../core/journal/schema.ts";
 import { APP, messageBody, signedQuery, TOKEN } from "./_callbacks.ts";
 import { fixedRate, type FixedRateResult } from "./_fixed_rate.ts";
 import { type BenchServer, startCeiling, startImhookd } from "./_process.ts";

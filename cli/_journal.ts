@@ -4,18 +4,18 @@
  * @module
  */
 import type { Config } from "../core/config/config.ts";
-import { Journal } from "../core/journal/journal.ts";
+import { JournalWriter } from "../core/journal/mod.ts";
 
 /**
  * Opens the journal of `config`, closed on dispose (`using`); a RangeError when there is
  * none yet.
  */
-export function openExisting(config: Config): Journal & Disposable {
+export function openExisting(config: Config): JournalWriter & Disposable {
   try {
     Deno.statSync(config.journal.path);
   } catch {
     throw new RangeError(`There is no journal at ${config.journal.path} yet (serve creates it)`);
   }
-  const journal = Journal.open(config.journal.path, { busyTimeoutMs: 10_000 });
+  const journal = JournalWriter.open(config.journal.path, { busyTimeoutMs: 10_000 });
   return Object.assign(journal, { [Symbol.dispose]: () => journal.close() });
 }

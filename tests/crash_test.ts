@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { Journal, type JournalStatus } from "../core/journal/journal.ts";
+import { JournalReader, type JournalStatus } from "../core/journal/mod.ts";
 import {
   eventually,
   recordConfigPath,
@@ -140,7 +140,7 @@ async function redeliver(config: string, dir: string, acked: number[], why: stri
 
 /** The journal's own counts (what `status` prints), read beside a running `serve` or not. */
 function journalStatus(journal: string): JournalStatus {
-  const reader = Journal.open(journal, { reader: true });
+  const reader = JournalReader.open(journal);
   try {
     return reader.status();
   } finally {
@@ -202,7 +202,7 @@ Deno.test("crash: after SIGKILL mid-stream and a restart every acknowledged call
   await redeliver(ws.config, ws.dir, acked, why);
 
   const lines = await recorded(recordConfigPath(ws.dir));
-  // Journal order per group: the first delivery of each callback comes in id order.
+  // JournalWriter order per group: the first delivery of each callback comes in id order.
   const firstSeen = new Set<string>();
   const lastId = new Map<string, number>();
   for (const event of lines) {

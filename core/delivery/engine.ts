@@ -9,16 +9,16 @@ import type { Logger } from "@logtape/logtape";
 import { clearImmediate, setImmediate } from "node:timers";
 import type { CallbackEvent, PluginInstance } from "../../plugin.ts";
 import { type Clock, systemClock } from "../clock.ts";
-import type { Journal, PendingDelivery } from "../journal/journal.ts";
+import type { JournalWriter, PendingDelivery } from "../journal/mod.ts";
 import type { MetricKey, MetricRecorder } from "../ops/metrics.ts";
 
 /**
  * What the engine needs of the journal: reads, and the outcome of each delivery. A
- * {@linkcode Journal} is one; the delivery worker's sends the outcomes to the thread that
+ * {@linkcode JournalWriter} is one; the delivery worker's sends the outcomes to the thread that
  * owns the journal's writes.
  */
 export type DeliveryJournal = Pick<
-  Journal,
+  JournalWriter,
   "onAppend" | "replayGeneration" | "pending" | "markDelivered" | "markRetry" | "markDead"
 >;
 

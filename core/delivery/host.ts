@@ -8,7 +8,7 @@
  * @module
  */
 import type { Config } from "../config/config.ts";
-import type { Journal } from "../journal/journal.ts";
+import type { JournalWriter } from "../journal/mod.ts";
 import { PluginLoadError } from "./loader.ts";
 import { logger } from "../ops/log.ts";
 import type { Metrics, MetricUpdate } from "../ops/metrics.ts";
@@ -124,7 +124,7 @@ export const WORKER_URL = new URL("./worker.ts", import.meta.url);
  */
 export class DeliveryHost {
   #worker: Worker;
-  #journal: Journal;
+  #journal: JournalWriter;
   #metrics: Metrics;
   #plugins: string[] = [];
   #failures = new Map<string, string>();
@@ -140,7 +140,7 @@ export class DeliveryHost {
   #closing: Waiter<void> | undefined;
   #closed: Promise<void> | undefined;
 
-  private constructor(journal: Journal, metrics: Metrics) {
+  private constructor(journal: JournalWriter, metrics: Metrics) {
     this.#journal = journal;
     this.#metrics = metrics;
     this.#worker = new Worker(WORKER_URL, { type: "module" });
@@ -154,7 +154,11 @@ export class DeliveryHost {
    * to the journal and starts delivering. Throws {@linkcode PluginLoadError} when a plugin
    * cannot load or start, as `loadPlugins`/`startPlugins` would.
    */
-  static async start(config: Config, journal: Journal, metrics: Metrics): Promise<DeliveryHost> {
+  static async start(
+    config: Config,
+    journal: JournalWriter,
+    metrics: Metrics,
+  ): Promise<DeliveryHost> {
     const host = new DeliveryHost(journal, metrics);
     const started = Promise.withResolvers<void>();
     host.#starting = started;

@@ -19,7 +19,7 @@ import {
   type ReloadedMessage,
   type WorkerMessage,
 } from "./host.ts";
-import { Journal, JournalUnavailableError } from "../journal/journal.ts";
+import { JournalReader, JournalUnavailableError } from "../journal/mod.ts";
 import {
   disposePlugins,
   type LoadedPlugin,
@@ -44,7 +44,7 @@ function post(message: WorkerMessage): void {
  * settles when the main thread has committed it.
  */
 class RemoteJournal implements DeliveryJournal {
-  #reader: Journal;
+  #reader: JournalReader;
   #listeners = new Set<() => void>();
   #next: Omit<MarksMessage, "type" | "batch" | "metrics"> = RemoteJournal.#empty();
   /** The engine's metrics, sent with the next outcomes. */
@@ -55,7 +55,7 @@ class RemoteJournal implements DeliveryJournal {
   #batch = 0;
   #sent = new Map<number, PromiseWithResolvers<void>>();
 
-  constructor(reader: Journal) {
+  constructor(reader: JournalReader) {
     this.#reader = reader;
   }
 
@@ -191,7 +191,7 @@ let checkpointFailing = false;
  * keeps failing, the main thread's connection still checkpoints every 64 MiB of WAL: slower
  * answers now and then, nothing lost.
  */
-function checkpoint(reader: Journal): void {
+function checkpoint(reader: JournalReader): void {
   try {
     reader.checkpoint();
     if (checkpointFailing) log.info("The journal's WAL checkpoints work again");
@@ -253,13 +253,12 @@ async function start(plain: PlainConfig): Promise<WorkerMessage> {
   logSettings = config.log;
   lowerPriority();
   let loaded: LoadedPlugin[];
-  let reader: Journal;
+  let reader: JournalReader;
   try {
     loaded = await loadPlugins(config);
     // Reads only; the main thread's connection writes, migrates and checkpoints the file.
-    reader = Journal.open(config.journal.path, {
+    reader = JournalReader.open(config.journal.path, {
       durability: config.journal.durability,
-      reader: true,
     });
   } catch (error) {
     return failed(error);

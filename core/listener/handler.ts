@@ -10,9 +10,9 @@ import { type Clock, systemClock } from "../clock.ts";
 import {
   type AppendResult,
   type CallbackRecord,
-  type Journal,
   JournalUnavailableError,
-} from "../journal/journal.ts";
+  type JournalWriter,
+} from "../journal/mod.ts";
 import type { Metrics, MetricSeries } from "../ops/metrics.ts";
 import { commandLabel } from "../protocol/commands.ts";
 import { groupKey, naturalKey } from "../protocol/keys.ts";
@@ -31,7 +31,7 @@ export interface CallbackHandlerOptions {
   path: string;
   maxBodyBytes: number;
   maxInFlight: number;
-  journal: Journal;
+  journal: JournalWriter;
   state: ServerState;
   metrics?: Metrics;
   logger?: Logger;
