@@ -16,6 +16,7 @@ import type {
   PluginInstance,
 } from "../plugin.ts";
 import { parseDuration } from "../core/config/units.ts";
+import { errorChain, maskUrls } from "../core/ops/error_chain.ts";
 import { isRecord, rejectUnknownKeys, show } from "./_options.ts";
 
 /** The parsed options of `builtin:webhook_forwarder`. */
@@ -201,17 +202,14 @@ function parseUrl(raw: unknown): string {
   try {
     url = new URL(raw);
   } catch {
-    throw new TypeError(`options.url: expected an absolute http or https URL, got ${showUrl(raw)}`);
+    throw new TypeError(
+      `options.url: expected an absolute http or https URL, got ${show(maskUrls(raw))}`,
+    );
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new RangeError(`options.url: expected an http or https URL, got ${showUrl(raw)}`);
+    throw new RangeError(`options.url: expected an http or https URL, got ${show(maskUrls(raw))}`);
   }
   return url.href;
-}
-
-/** A URL as option errors show it: its credentials and query values masked. */
-function showUrl(raw: string): string {
-  return show(raw.replace(/\/\/[^/?#]*@/, "//***@").replace(/([?&][^=&#]*=)[^&#]*/g, "$1***"));
 }
 
 function parseHeaders(raw: unknown): Record<string, string> {
@@ -353,7 +351,9 @@ class Forwarder implements PluginInstance {
       } catch (error) {
         if (aborted.aborted) throw this.#abortError(signal, timeout.signal.aborted);
         throw new WebhookError(
-          `Cannot POST to "${this.#where}": ${this.#scrub(errorText(error), url, sign)}`,
+          `Cannot POST to "${this.#where}": ${
+            errorChain(error, { redact: (text) => this.#scrub(text, url, sign) })
+          }`,
         );
       }
       const answer = await drain(response, !response.ok);
@@ -426,7 +426,8 @@ class Forwarder implements PluginInstance {
       return new WebhookError(`POST to "${this.#where}" aborted: the forwarder is shutting down`);
     }
     this.#logger.debug("POST to {where} aborted by the delivery engine", { where: this.#where });
-    return new WebhookError(`POST to "${this.#where}" aborted: ${errorText(signal.reason)}`);
+    const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason);
+    return new WebhookError(`POST to "${this.#where}" aborted: ${reason}`);
   }
 }
 
@@ -510,14 +511,4 @@ async function drain(response: Response, keep: boolean): Promise<string> {
 function snippet(text: string): string {
   const line = text.replace(/\s+/g, " ").trim();
   return line.length > SNIPPET_CHARS ? `${line.slice(0, SNIPPET_CHARS)}...` : line;
-}
-
-/** The message of `error` and of its causes, e.g. "fetch failed: ... Connection refused". */
-function errorText(error: unknown): string {
-  const parts: string[] = [];
-  for (let cause = error; cause !== undefined && parts.length < 4;) {
-    parts.push(cause instanceof Error ? cause.message : String(cause));
-    cause = cause instanceof Error ? cause.cause : undefined;
-  }
-  return parts.join(": ");
 }
