@@ -46,6 +46,21 @@ const COMMANDS: ReadonlyMap<string, CommandEntry> = new Map([
     summary: "journal size, pending and dead deliveries per plugin",
     load: () => import("./status.ts"),
   }],
+  ["dead", {
+    synopsis: "--config FILE [--plugin NAME]",
+    summary: "list the dead letters with their errors",
+    load: () => import("./dead.ts"),
+  }],
+  ["show", {
+    synopsis: "--config FILE ID",
+    summary: "print one callback whole, with its state per plugin",
+    load: () => import("./show.ts"),
+  }],
+  ["quarantine", {
+    synopsis: "--config FILE",
+    summary: "list the quarantined requests and why",
+    load: () => import("./quarantine.ts"),
+  }],
   ["replay", {
     synopsis: "--config FILE [filters]",
     summary: "deliver journaled callbacks again",
@@ -61,7 +76,7 @@ Usage: imhookd <command> [options]
 Commands:
 ${
   [...COMMANDS].map(([name, entry]) =>
-    `  ${name.padEnd(9)}${entry.synopsis.padEnd(33)}${entry.summary}`
+    `  ${name.padEnd(11)}${entry.synopsis.padEnd(31)}${entry.summary}`
   ).join("\n")
 }
 

@@ -23,6 +23,10 @@ export interface ReplayOptions {
   chunk?: number;
   /** Called after each chunk is committed. */
   onProgress?: (progress: ReplayProgress) => void;
+  /** Called for each delivery selected. */
+  onSelected?: (plugin: string, id: number, command: string) => void;
+  /** Selects as usual but rolls each chunk back: nothing changes (`replay --dry-run`). */
+  dryRun?: boolean;
 }
 
 /**
@@ -76,21 +80,24 @@ export function replay(
             if (!names.has(plugin)) continue;
             revive.run(plugin, row.id);
             selected++;
+            options.onSelected?.(plugin, row.id, row.command);
           }
         } else {
           for (const plugin of selection.plugins) {
             if (!plugin.matches(row.command)) continue;
             upsert.run(plugin.name, row.id);
             selected++;
+            options.onSelected?.(plugin.name, row.id, row.command);
           }
         }
       }
       if (rows.length < chunk) {
         db.exec("UPDATE meta SET value = value + 1 WHERE key = 'replay_generation'");
       }
-      db.exec("COMMIT");
+      // A dry run makes the same changes, to count them as a replay would, and drops them.
+      db.exec(options.dryRun ? "ROLLBACK" : "COMMIT");
     } catch (error) {
-      db.exec("ROLLBACK");
+      if (db.isTransaction) db.exec("ROLLBACK");
       throw error;
     }
     scanned += rows.length;
