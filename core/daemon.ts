@@ -5,6 +5,7 @@
  * @module
  */
 import { adminHandler } from "./ops/admin.ts";
+import { StatusBoard } from "./ops/status.ts";
 import type { Clock } from "./clock.ts";
 import { type Config, ConfigError, loadConfig } from "./config/config.ts";
 import { DeliveryHost } from "./delivery/host.ts";
@@ -143,8 +144,19 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
 
   let admin: Deno.HttpServer<Deno.NetAddr> | undefined;
   let adminAddr: Deno.NetAddr | undefined;
+  let board: StatusBoard | undefined;
   if (config.admin) {
     const adminListening = Promise.withResolvers<Deno.NetAddr>();
+    const problems = (): string[] => [
+      ...(stopping ? ["imhookd is shutting down"] : []),
+      ...[...delivery.failures].map(([name, reason]) => `plugin "${name}" ${reason}`),
+    ];
+    board = new StatusBoard({
+      metrics,
+      journalPath: config.journal.path,
+      plugins: () => delivery.plugins,
+      problems,
+    });
     try {
       admin = Deno.serve(
         {
@@ -156,20 +168,19 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
           journal,
           metrics,
           plugins: () => delivery.plugins,
-          problems: () => [
-            ...(stopping ? ["imhookd is shutting down"] : []),
-            ...[...delivery.failures].map(([name, reason]) => `plugin "${name}" ${reason}`),
-          ],
+          problems,
+          status: board,
         }),
       );
     } catch (error) {
+      board.close();
       await server.shutdown();
       await delivery.shutdown(0);
       journal.close();
       throw error;
     }
     adminAddr = await adminListening.promise;
-    log.info("Admin listener on http://{address} (/healthz /readyz /metrics)", {
+    log.info("Admin listener on http://{address} (status page at /; /healthz /readyz /metrics)", {
       address: formatAddr(adminAddr),
     });
   }
@@ -265,6 +276,7 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
       await server.shutdown();
       await delivery.shutdown(grace);
       await admin?.shutdown();
+      board?.close();
       journal.close();
       log.info("Stopped");
     })();
