@@ -66,6 +66,11 @@ const COMMANDS: ReadonlyMap<string, CommandEntry> = new Map([
     summary: "deliver journaled callbacks again",
     load: () => import("./replay.ts"),
   }],
+  ["plugin", {
+    synopsis: "test --config FILE --plugin NAME",
+    summary: "run one plugin on a sample or a body, without the daemon",
+    load: () => import("./plugin.ts"),
+  }],
   ["version", { synopsis: "", summary: "print versions", load: () => import("./version.ts") }],
 ]);
 
@@ -76,7 +81,7 @@ Usage: imhookd <command> [options]
 Commands:
 ${
   [...COMMANDS].map(([name, entry]) =>
-    `  ${name.padEnd(11)}${entry.synopsis.padEnd(31)}${entry.summary}`
+    `  ${name.padEnd(11)}${entry.synopsis.padEnd(34)}${entry.summary}`
   ).join("\n")
 }
 

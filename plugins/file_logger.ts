@@ -6,12 +6,12 @@
  * @module
  */
 import { dirname, resolve } from "node:path";
-import type { Logger } from "@logtape/logtape";
 import type {
   CallbackEvent,
   Plugin,
   PluginContext,
   PluginInstance,
+  PluginLogger,
   PluginOptionsContext,
 } from "../plugin.ts";
 import { parseSize } from "../core/config/units.ts";
@@ -192,7 +192,7 @@ const SCRATCH_BYTES = 256 * 1024;
  */
 class LineWriter implements PluginInstance {
   #options: FileLoggerOptions;
-  #logger: Logger;
+  #logger: PluginLogger;
   #file: Deno.FsFile | undefined;
   #size = 0;
   #queue: PendingLine[] = [];
@@ -200,7 +200,7 @@ class LineWriter implements PluginInstance {
   #closed = false;
   #scratch = new Uint8Array(SCRATCH_BYTES);
 
-  constructor(options: FileLoggerOptions, logger: Logger) {
+  constructor(options: FileLoggerOptions, logger: PluginLogger) {
     this.#options = options;
     this.#logger = logger;
   }
@@ -358,7 +358,7 @@ class LineWriter implements PluginInstance {
 }
 
 /** Cuts the file back to its last newline when a crash left half a line at its end. */
-async function repairTornLine(path: string, logger: Logger): Promise<void> {
+async function repairTornLine(path: string, logger: PluginLogger): Promise<void> {
   let file: Deno.FsFile;
   try {
     file = await Deno.open(path, { read: true, write: true });

@@ -33,12 +33,12 @@
 import { dirname, isAbsolute, join } from "node:path";
 import { clearImmediate, setImmediate } from "node:timers";
 import type { DatabaseSync } from "node:sqlite";
-import type { Logger } from "@logtape/logtape";
 import type {
   CallbackEvent,
   Plugin,
   PluginContext,
   PluginInstance,
+  PluginLogger,
   PluginOptionsContext,
 } from "../plugin.ts";
 import { parseDuration } from "../core/config/units.ts";
@@ -146,7 +146,7 @@ class SqliteSync implements PluginInstance {
   #closed = false;
   #wal: WalFlusher;
 
-  constructor(db: DatabaseSync, maxBatch: number, walPath: string, logger: Logger) {
+  constructor(db: DatabaseSync, maxBatch: number, walPath: string, logger: PluginLogger) {
     this.#db = db;
     this.#store = new SyncStore(db);
     this.#maxBatch = maxBatch;
@@ -223,13 +223,13 @@ class SqliteSync implements PluginInstance {
  */
 class WalFlusher {
   #path: string;
-  #logger: Logger;
+  #logger: PluginLogger;
   #file: Deno.FsFile | undefined;
   #running: Promise<void> | undefined;
   #changes = 0;
   #stopped = false;
 
-  constructor(path: string, logger: Logger) {
+  constructor(path: string, logger: PluginLogger) {
     this.#path = path;
     this.#logger = logger;
   }

@@ -6,7 +6,6 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import type { Logger } from "@logtape/logtape";
 import { Webhook } from "standardwebhooks";
 import type {
   CallbackEvent,
@@ -14,6 +13,7 @@ import type {
   Plugin,
   PluginContext,
   PluginInstance,
+  PluginLogger,
 } from "../plugin.ts";
 import { parseDuration } from "../core/config/units.ts";
 import { errorChain, maskUrls } from "../core/ops/error_chain.ts";
@@ -252,7 +252,7 @@ function isValidSecret(secret: string): boolean {
 /** A running forwarder: one HTTP client (keep-alive pool) and a cap on requests in flight. */
 class Forwarder implements PluginInstance {
   #options: WebhookForwarderOptions;
-  #logger: Logger;
+  #logger: PluginLogger;
   #client: Deno.HttpClient;
   /** The endpoint without credentials and query, safe for messages and logs. */
   #where: string;
@@ -263,7 +263,7 @@ class Forwarder implements PluginInstance {
   #waiters: (() => void)[] = [];
   #inFlight = new Set<Promise<unknown>>();
 
-  constructor(options: WebhookForwarderOptions, logger: Logger) {
+  constructor(options: WebhookForwarderOptions, logger: PluginLogger) {
     this.#options = options;
     this.#logger = logger;
     this.#client = Deno.createHttpClient({});

@@ -20,7 +20,10 @@ Deno.test("StatusBoard: rates over the window, charts per interval, plugins with
     });
   }
   await journal.markDeliveredMany("audit", [1, 2, 3]);
-  await journal.markDead("notify", 1, { attempts: 2, error: "TypeError: fetch failed; caused by x" });
+  await journal.markDead("notify", 1, {
+    attempts: 2,
+    error: "TypeError: fetch failed; caused by x",
+  });
   await journal.markRetry("notify", 2, { attempts: 1, nextAt: 1, error: "later" });
 
   const metrics = new Metrics();
