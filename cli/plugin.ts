@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { matchesPattern } from "../core/config/config.ts";
+import { matchesPattern } from "../core/config/patterns.ts";
 import { disposePlugins, loadPlugins, startPlugins } from "../core/delivery/loader.ts";
 import { commandKind, KNOWN_COMMANDS } from "../core/protocol/commands.ts";
 import { validatePayload } from "../core/protocol/validate.ts";

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { matchesPattern } from "../core/config/config.ts";
+import { matchesPattern } from "../core/config/patterns.ts";
 import { parseDuration } from "../core/config/units.ts";
 import { type CliOptions, EXIT, type OptionName, UsageError } from "./_command.ts";
 import { commandConfig } from "./_config.ts";

@@ -1,11 +1,11 @@
 /**
- * The deploy files: both systemd units pass `systemd-analyze verify`, run the program with the
- * flags, permissions and environment of the tasks, and share their hardening; the `deno run`
- * unit's command line serves.
+ * The deploy files: both systemd units pass `systemd-analyze verify`; the `deno run` one runs
+ * the checkout's main.ts with the runtime flags and permissions (scripts/runtime.ts writes
+ * them, scripts/runtime_test.ts checks they are up to date), differs from the binary's in
+ * nothing else, and its command line serves.
  */
 import assert from "node:assert/strict";
-import denoJson from "../deno.json" with { type: "json" };
-import { RUNTIME_ENV, RUNTIME_V8_FLAGS } from "../bench/_process.ts";
+import { RUNTIME_ARGS, RUNTIME_ENV } from "../scripts/runtime.ts";
 import {
   APP,
   eventually,
@@ -44,37 +44,9 @@ function value(lines: string[], key: string): string {
   return found[0]!.slice(key.length + 1);
 }
 
-/** The runtime flags of `deno task compile`: the ones a `deno run` of the same program needs. */
-function compileFlags(): string[] {
-  return denoJson.tasks.compile.split(/\s+/).filter((word) =>
-    /^--(unstable-|v8-flags=|allow-)/.test(word)
-  );
-}
-
-Deno.test("runtime: the tasks, the units and the bench run serve with the same V8 flags and arenas", async () => {
-  const tasks: Record<string, string> = denoJson.tasks;
-  const env = Object.entries(RUNTIME_ENV).map(([key, value]) => `${key}=${value}`);
-  for (const name of ["start", "cli", "compile"]) {
-    const words = tasks[name]!.split(/\s+/);
-    assert.deepEqual(
-      words.filter((word) => word.startsWith("--v8-flags=")),
-      [`--v8-flags=${RUNTIME_V8_FLAGS}`],
-      `deno task ${name}`,
-    );
-    // A compiled binary cannot carry environment variables: the unit sets them.
-    if (name !== "compile") assert.deepEqual(words.slice(0, env.length), env, `deno task ${name}`);
-  }
-  for (const path of [BINARY_UNIT, DENO_UNIT]) {
-    const unit = await unitLines(path);
-    for (const pair of env) assert.ok(unit.includes(`Environment=${pair}`), `${path} sets ${pair}`);
-  }
-});
-
-Deno.test("systemd: deploy/imhookd-deno.service is imhookd.service with deno run of the checkout, the compile task's flags", async () => {
+Deno.test("systemd: deploy/imhookd-deno.service is imhookd.service with deno run of the checkout, the runtime flags", async () => {
   const binary = await unitLines(BINARY_UNIT);
   const deno = await unitLines(DENO_UNIT);
-  const flags = compileFlags();
-  assert.ok(flags.includes("--allow-net") && flags.includes("--unstable-net"), flags.join(" "));
   const run = [
     DENO,
     "run",
@@ -82,9 +54,8 @@ Deno.test("systemd: deploy/imhookd-deno.service is imhookd.service with deno run
     "--frozen",
     "--config",
     `${CHECKOUT}deno.json`,
-    ...flags,
-  ]
-    .join(" ");
+    ...RUNTIME_ARGS,
+  ].join(" ");
   assert.equal(
     value(deno, "ExecStart"),
     `${run} ${CHECKOUT}main.ts ${

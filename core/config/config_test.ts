@@ -1,13 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  type Config,
-  ConfigError,
-  loadConfig,
-  matchesPattern,
-  parseConfig,
-  type PluginEntry,
-} from "./config.ts";
+import { type Config, ConfigError, loadConfig, parseConfig, type PluginEntry } from "./config.ts";
+import { matchesPattern } from "./patterns.ts";
 import { pluginChanged } from "../delivery/loader.ts";
 
 const MINIMAL = "apps:\n  - sdk_app_id: 1400000000\n";

@@ -5,13 +5,8 @@ import { ManualClock } from "../clock.ts";
 import { JournalWriter } from "../journal/mod.ts";
 import { Metrics } from "../ops/metrics.ts";
 import { Router } from "../config/router.ts";
-import {
-  CallbackHandler,
-  type CallbackHandlerOptions,
-  type CallbackQuery,
-  parseQuery,
-  splitUrl,
-} from "./handler.ts";
+import { CallbackHandler, type CallbackHandlerOptions } from "./handler.ts";
+import { type CallbackQuery, parseQuery, splitUrl } from "./query.ts";
 import { computeSign } from "./verify.ts";
 
 const APP = "1400000000";
