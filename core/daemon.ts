@@ -7,7 +7,7 @@
 import { adminHandler } from "./ops/admin.ts";
 import { StatusBoard } from "./ops/status.ts";
 import type { Clock } from "./clock.ts";
-import { type Config, ConfigError, loadConfig } from "./config/config.ts";
+import { type Config, ConfigError, configWarnings, loadConfig } from "./config/config.ts";
 import { DeliveryHost } from "./delivery/host.ts";
 import { JournalWriter } from "./journal/mod.ts";
 import { PluginLoadError } from "./delivery/loader.ts";
@@ -223,6 +223,7 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
     } catch (error) {
       return failed(problemsOf(error));
     }
+    for (const warning of configWarnings(next)) log.warn("{warning}", { warning });
     const effective = keepRestartOnly(next, current);
     // The worker loads and starts the changed plugins, then has routes switch (onSwitch)
     // before it stops the plugins that leave.

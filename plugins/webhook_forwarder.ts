@@ -15,27 +15,10 @@ import type {
   PluginInstance,
   PluginLogger,
 } from "../plugin.ts";
-import { parseDuration } from "../core/config/units.ts";
-import { errorChain, maskUrls } from "../core/ops/error_chain.ts";
-import { isRecord, rejectUnknownKeys, show } from "./_options.ts";
+import { errorChain } from "../core/ops/error_chain.ts";
+import { parseWebhookForwarderOptions, type WebhookForwarderOptions } from "./_webhook_options.ts";
 
-/** The parsed options of `builtin:webhook_forwarder`. */
-export interface WebhookForwarderOptions {
-  /** The endpoint, an absolute http: or https: URL. */
-  url: string;
-  /** `tencent`: the original body and query; `envelope`: imhookd's JSON envelope. */
-  format: "tencent" | "envelope";
-  /** Extra request headers. */
-  headers: Record<string, string>;
-  /** Time allowed for one request, answer body included, in ms (default 10 s). */
-  timeoutMs: number;
-  /** Standard Webhooks signing secret (`whsec_` + base64). */
-  secret?: string;
-  /** Token for re-signing `tencent` requests with a fresh `RequestTime` and `Sign`. */
-  token?: string;
-  /** Requests in flight at once from this plugin instance (default 8). */
-  concurrency: number;
-}
+export type { WebhookForwarderOptions };
 
 /** A failed delivery, carrying the retry hints the delivery engine reads. */
 export class WebhookError extends Error implements DeliveryErrorFields {
@@ -58,21 +41,6 @@ export class WebhookError extends Error implements DeliveryErrorFields {
   }
 }
 
-const OPTION_KEYS = ["url", "format", "headers", "timeout", "secret", "token", "concurrency"];
-const RESERVED_HEADERS = [
-  "content-type",
-  "content-length",
-  "host",
-  "transfer-encoding",
-  "connection",
-  "webhook-id",
-  "webhook-timestamp",
-  "webhook-signature",
-];
-const DEFAULT_TIMEOUT = "10s";
-const DEFAULT_CONCURRENCY = 8;
-/** setTimeout's limit. */
-const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 /** Answer bytes read (so the connection can be reused) before giving up on the connection. */
 const MAX_DRAIN_BYTES = 64 * 1024;
 const SNIPPET_CHARS = 200;
@@ -117,136 +85,6 @@ export function envelopeBody(event: CallbackEvent): string {
     opt_platform: event.optPlatform ?? null,
     payload: event.payload,
   });
-}
-
-function parseWebhookForwarderOptions(raw: unknown): WebhookForwarderOptions {
-  const options = raw ?? {};
-  if (!isRecord(options)) throw new TypeError(`options: expected a mapping, got ${show(raw)}`);
-  rejectUnknownKeys(options, OPTION_KEYS, "options");
-
-  const url = parseUrl(options.url);
-
-  const format = options.format ?? "tencent";
-  if (format !== "tencent" && format !== "envelope") {
-    throw new RangeError(`options.format: expected "tencent" or "envelope", got ${show(format)}`);
-  }
-
-  const headers = parseHeaders(options.headers ?? {});
-  const { username, password } = new URL(url);
-  if (
-    (username !== "" || password !== "") &&
-    Object.keys(headers).some((name) => name.toLowerCase() === "authorization")
-  ) {
-    throw new RangeError(
-      `options.headers.Authorization: the URL has credentials too; keep one of them`,
-    );
-  }
-
-  const rawTimeout = options.timeout ?? DEFAULT_TIMEOUT;
-  let timeoutMs: number;
-  try {
-    if (typeof rawTimeout !== "string" && typeof rawTimeout !== "number") throw new TypeError();
-    timeoutMs = parseDuration(rawTimeout);
-  } catch {
-    throw new RangeError(
-      `options.timeout: expected a duration such as 500ms, 10s or 2m, got ${show(rawTimeout)}`,
-    );
-  }
-  if (timeoutMs <= 0 || timeoutMs > MAX_TIMEOUT_MS) {
-    throw new RangeError(
-      `options.timeout: expected a duration above 0 and below 24 days, got ${show(rawTimeout)}`,
-    );
-  }
-
-  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
-  if (typeof concurrency !== "number") {
-    throw new TypeError(`options.concurrency: expected an integer >= 1, got ${show(concurrency)}`);
-  }
-  if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
-    throw new RangeError(`options.concurrency: expected an integer >= 1, got ${show(concurrency)}`);
-  }
-
-  const parsed: WebhookForwarderOptions = { url, format, headers, timeoutMs, concurrency };
-
-  // Secret values never appear in these messages.
-  if (options.secret !== undefined) {
-    const secret = options.secret;
-    if (typeof secret !== "string" || !secret.startsWith("whsec_") || !isValidSecret(secret)) {
-      throw new TypeError(
-        `options.secret: expected "whsec_" followed by a base64 key (the Standard Webhooks format)`,
-      );
-    }
-    parsed.secret = secret;
-  }
-  if (options.token !== undefined) {
-    const token = options.token;
-    if (typeof token !== "string" || token === "") {
-      throw new TypeError(`options.token: expected a non-empty string`);
-    }
-    if (format !== "tencent") {
-      throw new RangeError(`options.token: only used with format "tencent", not "${format}"`);
-    }
-    parsed.token = token;
-  }
-  return parsed;
-}
-
-function parseUrl(raw: unknown): string {
-  if (raw === undefined) {
-    throw new TypeError(`options.url: required, e.g. https://example.com/hook`);
-  }
-  if (typeof raw !== "string") {
-    throw new TypeError(`options.url: expected an http or https URL, got ${show(raw)}`);
-  }
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new TypeError(
-      `options.url: expected an absolute http or https URL, got ${show(maskUrls(raw))}`,
-    );
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new RangeError(`options.url: expected an http or https URL, got ${show(maskUrls(raw))}`);
-  }
-  return url.href;
-}
-
-function parseHeaders(raw: unknown): Record<string, string> {
-  if (!isRecord(raw)) {
-    // Not shown: the values may be credentials.
-    throw new TypeError(
-      `options.headers: expected a mapping of header names to values, got ${
-        Array.isArray(raw) ? "a list" : typeof raw
-      }`,
-    );
-  }
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(raw)) {
-    if (typeof value !== "string" && typeof value !== "number") {
-      throw new TypeError(`options.headers.${name}: expected a string value`);
-    }
-    if (RESERVED_HEADERS.includes(name.toLowerCase())) {
-      throw new RangeError(`options.headers.${name}: this header is set by the plugin`);
-    }
-    try {
-      new Headers([[name, String(value)]]);
-    } catch {
-      // The value may be a credential: name only the key.
-      throw new RangeError(`options.headers.${name}: not a valid header name and value`);
-    }
-    headers[name] = String(value);
-  }
-  return headers;
-}
-
-function isValidSecret(secret: string): boolean {
-  try {
-    new Webhook(secret);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** A running forwarder: one HTTP client (keep-alive pool) and a cap on requests in flight. */

@@ -598,3 +598,31 @@ Deno.test("webhook_forwarder: concurrency caps the requests in flight", async ()
   await Promise.all(busy);
   assert.equal(target.received.length, 10);
 });
+
+Deno.test("webhook_forwarder: parseOptions reports every bad option at once", () => {
+  assert.throws(
+    () =>
+      webhookForwarder.parseOptions({
+        url: 5,
+        format: "xml",
+        timeout: 60,
+        headers: { Host: "x", "X-Ok": "fine", "X-Bad": true },
+        verb: "PUT",
+      }),
+    (error: unknown) => {
+      assert.ok(error instanceof AggregateError);
+      assert.deepEqual(error.errors.map((e: Error) => [e.name, e.message]), [
+        [
+          "TypeError",
+          "options.verb: unknown option; expected one of url, format, headers, timeout, secret, token, concurrency",
+        ],
+        ["TypeError", "options.url: expected an http or https URL, got 5"],
+        ["RangeError", 'options.format: expected "tencent" or "envelope", got "xml"'],
+        ["RangeError", "options.headers.Host: this header is set by the plugin"],
+        ["TypeError", "options.headers.X-Bad: expected a string value"],
+        ["RangeError", "options.timeout: expected a duration such as 500ms, 10s or 2m, got 60"],
+      ]);
+      return true;
+    },
+  );
+});
