@@ -185,15 +185,16 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   }
   for (const [path, message] of findDuplicates(raw)) report(path, message);
 
-  const locate = (path: readonly (string | number)[]): string => {
+  const locateIn = (name: string) => (path: readonly (string | number)[]): string => {
     const { line, column } = at(locateOffset(path));
-    return `${absFile}:${line}:${column}`;
+    return `${name}:${line}:${column}`;
   };
   if (issues.length > 0 || !result.success) {
     issues.sort((a, b) => a.line - b.line || a.column - b.column);
     throw new ConfigError(
       issues.map((issue) => ({ ...issue, message: redact(issue.message, converter.secrets) })),
-      { dir, plugins: usablePlugins(raw, dir, issues), locate },
+      // The file as the issues name it, so that the plugins' errors read the same way.
+      { dir, plugins: usablePlugins(raw, dir, issues), locate: locateIn(file) },
     );
   }
 
@@ -228,7 +229,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     },
     log: { level: value.log.level, format: value.log.format },
     plugins: value.plugins.map((plugin, index) => pluginEntry(plugin, index, dir)),
-    locate,
+    locate: locateIn(absFile),
   };
   if (value.server.tls) {
     config.server.tls = {
