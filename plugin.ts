@@ -68,6 +68,11 @@ export interface Plugin<O = unknown> {
   parseOptions?(raw: unknown, ctx: PluginOptionsContext): O;
   /** Starts the plugin. */
   create(options: O, ctx: PluginContext): Promise<PluginInstance> | PluginInstance;
+  /**
+   * The Deno permissions the plugin needs for `options` (hosts to reach, files to read), for
+   * running it in a thread of its own. Optional; relative paths resolve against `configDir`.
+   */
+  permissions?(options: O, ctx: { configDir: string }): Deno.PermissionOptionsObject;
 }
 
 /**

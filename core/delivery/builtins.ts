@@ -16,4 +16,6 @@ export const BUILTINS: ReadonlyMap<string, BuiltinLoader> = new Map<string, Buil
   ["file_logger", () => import("../../plugins/file_logger.ts")],
   ["webhook_forwarder", () => import("../../plugins/webhook_forwarder.ts")],
   ["sqlite_sync", () => import("../../plugins/sqlite_sync.ts")],
+  ["postgres_sync", () => import("../../plugins/postgres_sync.ts")],
+  ["nats_forwarder", () => import("../../plugins/nats_forwarder.ts")],
 ]);

@@ -4,7 +4,13 @@ import { BUILTIN_PLUGINS } from "../config/config.ts";
 import { runtimeModules } from "../_testing.ts";
 
 Deno.test("builtins: each loads a plugin module, and the config accepts exactly their names", async () => {
-  assert.deepEqual(BUILTIN_PLUGINS, ["file_logger", "webhook_forwarder", "sqlite_sync"]);
+  assert.deepEqual(BUILTIN_PLUGINS, [
+    "file_logger",
+    "webhook_forwarder",
+    "sqlite_sync",
+    "postgres_sync",
+    "nats_forwarder",
+  ]);
   for (const [name, load] of BUILTINS) {
     const plugin = (await load()).default as { create?: unknown };
     assert.equal(typeof plugin.create, "function", name);
@@ -14,7 +20,7 @@ Deno.test("builtins: each loads a plugin module, and the config accepts exactly 
 
 Deno.test("builtins: the delivery worker, built-in plugins included, loads neither zod nor yaml", async () => {
   const modules = await runtimeModules(new URL("./worker.ts", import.meta.url));
-  for (const name of ["file_logger", "webhook_forwarder", "sqlite_sync"]) {
+  for (const name of BUILTIN_PLUGINS) {
     const plugin = new URL(`../../plugins/${name}.ts`, import.meta.url).href;
     assert.ok(modules.has(plugin), `${plugin} not in ${[...modules].join(", ")}`);
   }
