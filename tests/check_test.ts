@@ -4,6 +4,7 @@
  * patterns that match no known command warned about with the nearest one.
  */
 import assert from "node:assert/strict";
+import { BUILTIN_PLUGINS } from "../core/config/config.ts";
 import { cli, eventually, serve, workspace } from "./_helpers.ts";
 
 const BROKEN = `server:
@@ -42,7 +43,9 @@ Deno.test("check: every error in one run, the config's and each plugin's with ea
     const lines = result.stderr.trim().split("\n").map((line) => line.replace(ws.config, "FILE"));
     assert.deepEqual(lines.map((line) => line.replace(/(failed to load: ).*/, "$1...")), [
       'FILE:5:5 apps[0].max_skew: Cannot parse duration "60": a duration needs a unit (ms, s, m, h or d), e.g. 60s or 60ms',
-      'FILE:8:5 plugins[0].use: unknown built-in plugin "file_loger": expected one of file_logger, webhook_forwarder, sqlite_sync',
+      `FILE:8:5 plugins[0].use: unknown built-in plugin "file_loger": expected one of ${
+        BUILTIN_PLUGINS.join(", ")
+      }`,
       'FILE:10:5 plugins[1].use: Cannot load plugin "missing": module "./not_there.ts" failed to load: ...',
       'FILE:14:7 plugins[2].options.url: Cannot load plugin "forward" (builtin:webhook_forwarder): options.url: expected an http or https URL, got "ftp://x"',
       'FILE:15:7 plugins[2].options.timeout: Cannot load plugin "forward" (builtin:webhook_forwarder): options.timeout: expected a duration such as 500ms, 10s or 2m, got 60',
