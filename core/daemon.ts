@@ -5,8 +5,9 @@
  * @module
  */
 import { adminHandler } from "./ops/admin.ts";
+import { StatusBoard } from "./ops/status.ts";
 import type { Clock } from "./clock.ts";
-import { type Config, ConfigError, loadConfig } from "./config/config.ts";
+import { type Config, ConfigError, configWarnings, loadConfig } from "./config/config.ts";
 import { DeliveryHost } from "./delivery/host.ts";
 import { JournalWriter } from "./journal/mod.ts";
 import { PluginLoadError } from "./delivery/loader.ts";
@@ -146,8 +147,19 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
 
   let admin: Deno.HttpServer<Deno.NetAddr> | undefined;
   let adminAddr: Deno.NetAddr | undefined;
+  let board: StatusBoard | undefined;
   if (config.admin) {
     const adminListening = Promise.withResolvers<Deno.NetAddr>();
+    const problems = (): string[] => [
+      ...(stopping ? ["imhookd is shutting down"] : []),
+      ...[...delivery.failures].map(([name, reason]) => `plugin "${name}" ${reason}`),
+    ];
+    board = new StatusBoard({
+      metrics,
+      journalPath: config.journal.path,
+      plugins: () => delivery.plugins,
+      problems,
+    });
     try {
       admin = Deno.serve(
         {
@@ -159,20 +171,19 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
           journal,
           metrics,
           plugins: () => delivery.plugins,
-          problems: () => [
-            ...(stopping ? ["imhookd is shutting down"] : []),
-            ...[...delivery.failures].map(([name, reason]) => `plugin "${name}" ${reason}`),
-          ],
+          problems,
+          status: board,
         }),
       );
     } catch (error) {
+      board.close();
       await server.shutdown();
       await delivery.shutdown(0);
       journal.close();
       throw error;
     }
     adminAddr = await adminListening.promise;
-    log.info("Admin listener on http://{address} (/healthz /readyz /metrics)", {
+    log.info("Admin listener on http://{address} (status page at /; /healthz /readyz /metrics)", {
       address: formatAddr(adminAddr),
     });
   }
@@ -215,6 +226,7 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
     } catch (error) {
       return failed(problemsOf(error));
     }
+    for (const warning of configWarnings(next)) log.warn("{warning}", { warning });
     const effective = keepRestartOnly(next, current);
     // The worker loads and starts the changed plugins, then has routes switch (onSwitch)
     // before it stops the plugins that leave.
@@ -268,6 +280,7 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
       await server.shutdown();
       await delivery.shutdown(grace);
       await admin?.shutdown();
+      board?.close();
       journal.close();
       log.info("Stopped");
     })();

@@ -118,6 +118,23 @@ Deno.test("postgres_sync: parseOptions fills defaults and rejects bad options wi
   });
 });
 
+Deno.test("postgres_sync: parseOptions reports every bad option at once, never the URL", () => {
+  assert.throws(
+    () => parse({ url: "mysql://u:hunter2@db/im", schema: "Bad-Name", pool_size: 0 }),
+    (error: unknown) => {
+      assert.ok(error instanceof AggregateError);
+      const messages = error.errors.map((e: Error) => e.message);
+      assert.deepEqual(messages.map((m: string) => m.split(":")[0]), [
+        "options.url",
+        "options.schema",
+        "options.pool_size",
+      ]);
+      assert.ok(!messages.join(" ").includes("hunter2"));
+      return true;
+    },
+  );
+});
+
 Deno.test("postgres_sync: permissions name the URL's host and port and the PG* variables", () => {
   const permissions = postgresSync.permissions!;
   assert.deepEqual(permissions(parse({ url: "postgres://u:p@db.internal/im" }), CTX), {

@@ -37,3 +37,22 @@ export function sampleBody(command: string, nowMs: number): Record<string, unkno
       return body;
   }
 }
+
+/**
+ * {@linkcode sampleBody} numbered afresh, as `imhookd send` sends it: so that two sends are two
+ * callbacks, never a duplicate, the message fields get `seq` (`MsgSeq`, `Random`, `MsgRandom`)
+ * and the times now (`MsgTime` and `LastReadTime` in seconds), and `MsgKey` is made of them.
+ */
+export function freshSample(
+  command: string,
+  nowMs: number,
+  seq: number,
+): Record<string, unknown> | undefined {
+  const body = sampleBody(command, nowMs);
+  if (body === undefined) return undefined;
+  const seconds = Math.floor(nowMs / 1000);
+  for (const field of ["MsgSeq", "Random", "MsgRandom"]) if (field in body) body[field] = seq;
+  for (const field of ["MsgTime", "LastReadTime"]) if (field in body) body[field] = seconds;
+  if ("MsgKey" in body) body.MsgKey = `${seq}_${body.MsgRandom ?? seq}_${body.MsgTime ?? seconds}`;
+  return body;
+}

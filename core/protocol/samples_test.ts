@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { commandSpec, KNOWN_COMMANDS } from "./commands.ts";
 import { groupKey, naturalKey } from "./keys.ts";
 import { checkBodyCommand, validatePayload } from "./validate.ts";
-import { sampleBody } from "./samples.ts";
+import { freshSample, sampleBody } from "./samples.ts";
 
 const NOW = 1_700_000_000_123;
 const FIXTURES = new URL("../../tests/fixtures/tencent/", import.meta.url);
@@ -84,4 +84,35 @@ Deno.test("samples: message samples carry natural and ordering keys", () => {
   const c2c = sampleBody("C2C.CallbackAfterSendMsg", NOW)!;
   assert.equal(naturalKey("C2C.CallbackAfterSendMsg", c2c, "x"), '["48374_2837546_1557481126"]');
   assert.equal(groupKey("C2C.CallbackAfterSendMsg", c2c), 'c2c:["Jonh","jared"]');
+});
+
+Deno.test("samples: freshSample numbers message samples afresh, with the times now", () => {
+  const seconds = Math.floor(NOW / 1000);
+  const group = freshSample("Group.CallbackAfterSendMsg", NOW, 777)!;
+  assert.deepEqual(
+    {
+      MsgSeq: group.MsgSeq,
+      Random: group.Random,
+      MsgTime: group.MsgTime,
+      EventTime: group.EventTime,
+    },
+    { MsgSeq: 777, Random: 777, MsgTime: seconds, EventTime: NOW },
+  );
+  const other = freshSample("Group.CallbackAfterSendMsg", NOW, 778)!;
+  assert.notEqual(
+    naturalKey("Group.CallbackAfterSendMsg", group, "x"),
+    naturalKey("Group.CallbackAfterSendMsg", other, "x"),
+  );
+  const c2c = freshSample("C2C.CallbackAfterSendMsg", NOW, 42)!;
+  assert.equal(c2c.MsgKey, `42_42_${seconds}`);
+  assert.equal(freshSample("C2C.CallbackAfterMsgWithDraw", NOW, 43)!.MsgKey, `43_43_${seconds}`);
+  assert.equal(freshSample("C2C.CallbackAfterMsgReport", NOW, 1)!.LastReadTime, seconds);
+  for (const command of KNOWN_COMMANDS) {
+    assert.deepEqual(
+      validatePayload(command, freshSample(command, NOW, 9)!),
+      { ok: true },
+      command,
+    );
+  }
+  assert.equal(freshSample("Brand.Unknown", NOW, 1), undefined);
 });
