@@ -51,6 +51,14 @@ export async function run(options: CliOptions): Promise<number> {
       } ${String(counts?.dead ?? 0).padStart(7)}  ${age}`,
     );
   }
+  const dead = state.plugins.reduce((sum, p) => sum + p.dead, 0);
+  const hints = [
+    ...(dead > 0 ? [`"imhookd dead --config FILE" lists the ${dead} dead letter(s) and why`] : []),
+    ...(state.quarantined > 0
+      ? [`"imhookd quarantine --config FILE" lists the ${state.quarantined} quarantined request(s)`]
+      : []),
+  ];
+  if (hints.length > 0) lines.push("", ...hints);
   print(lines.join("\n"));
   return EXIT.ok;
 }

@@ -20,7 +20,7 @@ import type {
 } from "../plugin.ts";
 import { decisionRules } from "../core/decisions/rules.ts";
 import { isRejectCode } from "../core/decisions/validate.ts";
-import { isRecord, rejectUnknownKeys, show } from "./_options.ts";
+import { isRecord, OptionErrors, show } from "./_options.ts";
 import { mask, WordMatcher } from "./_moderation_matcher.ts";
 
 /** One rule of `builtin:moderation`. */
@@ -88,7 +88,7 @@ class Moderator implements PluginInstance {
    */
   decide(event: CallbackEvent): Decision | undefined {
     const rules = decisionRules(event.command);
-    if (rules === undefined || !rules.replace) return undefined;
+    if (rules === undefined || !rules.replace.includes("MsgBody")) return undefined;
     const body = event.payload.MsgBody;
     if (!Array.isArray(body)) return undefined;
     const texts = (body as unknown[]).map(textOf);
@@ -133,12 +133,19 @@ function parseModerationOptions(raw: unknown, configDir: string): ModerationOpti
   if (!isRecord(raw)) {
     throw new TypeError(`options: expected a mapping with rules, got ${show(raw)}`);
   }
-  rejectUnknownKeys(raw, OPTION_KEYS, "options");
-  const rules = raw.rules;
-  if (!Array.isArray(rules) || rules.length === 0) {
-    throw new TypeError(`options.rules: expected a list of at least one rule, got ${show(rules)}`);
-  }
-  return { rules: rules.map((rule, i) => parseRule(rule, `options.rules[${i}]`, configDir)) };
+  const errors = new OptionErrors();
+  errors.unknownKeys(raw, OPTION_KEYS, "options");
+  const rules = errors.check(() => {
+    if (!Array.isArray(raw.rules) || raw.rules.length === 0) {
+      throw new TypeError(
+        `options.rules: expected a list of at least one rule, got ${show(raw.rules)}`,
+      );
+    }
+    return raw.rules as unknown[];
+  });
+  const parsed = rules?.map((rule, i) => parseRule(rule, `options.rules[${i}]`, configDir, errors));
+  errors.throwIfAny();
+  return { rules: parsed as ModerationRule[] };
 }
 
 function stringList(value: unknown, at: string): string[] {
@@ -160,54 +167,81 @@ function checkWord(word: string, at: string): void {
   }
 }
 
-function parseRule(raw: unknown, at: string, configDir: string): ModerationRule {
-  if (!isRecord(raw)) throw new TypeError(`${at}: expected a mapping, got ${show(raw)}`);
-  rejectUnknownKeys(raw, RULE_KEYS, at);
-  const words = stringList(raw.words, `${at}.words`);
-  words.forEach((word, i) => checkWord(word, `${at}.words[${i}]`));
-  const patterns = stringList(raw.patterns, `${at}.patterns`);
-  patterns.forEach((pattern, i) => {
-    try {
-      new RegExp(pattern, "gi");
-    } catch (error) {
-      throw new SyntaxError(`${at}.patterns[${i}]: ${(error as Error).message}`);
-    }
-  });
+/** One rule, its problems kept in `errors`; undefined when it has some. */
+function parseRule(
+  raw: unknown,
+  at: string,
+  configDir: string,
+  errors: OptionErrors,
+): ModerationRule | undefined {
+  if (!isRecord(raw)) {
+    errors.check(() => {
+      throw new TypeError(`${at}: expected a mapping, got ${show(raw)}`);
+    });
+    return undefined;
+  }
+  errors.unknownKeys(raw, RULE_KEYS, at);
+  const words = errors.check(() => {
+    const words = stringList(raw.words, `${at}.words`);
+    words.forEach((word, i) => checkWord(word, `${at}.words[${i}]`));
+    return words;
+  }) ?? [];
+  const patterns = errors.check(() => {
+    const patterns = stringList(raw.patterns, `${at}.patterns`);
+    patterns.forEach((pattern, i) => {
+      try {
+        new RegExp(pattern, "gi");
+      } catch (error) {
+        throw new RangeError(`${at}.patterns[${i}]: ${(error as Error).message}`);
+      }
+    });
+    return patterns;
+  }) ?? [];
   const rule: ModerationRule = { words, patterns, action: "reject" };
   if (raw.words_file !== undefined) {
-    if (typeof raw.words_file !== "string" || raw.words_file.trim() === "") {
-      throw new TypeError(`${at}.words_file: expected a path, got ${show(raw.words_file)}`);
+    errors.check(() => {
+      if (typeof raw.words_file !== "string" || raw.words_file.trim() === "") {
+        throw new TypeError(`${at}.words_file: expected a path, got ${show(raw.words_file)}`);
+      }
+      rule.wordsFile = resolve(configDir, raw.words_file);
+      rule.words = [...words, ...readWords(rule.wordsFile, `${at}.words_file`)];
+    });
+  }
+  if (raw.words === undefined && raw.words_file === undefined && raw.patterns === undefined) {
+    errors.check(() => {
+      throw new TypeError(`${at}: expected words, a words_file or patterns`);
+    });
+  }
+  const action = errors.check(() => {
+    if (typeof raw.action !== "string" || !ACTIONS.includes(raw.action)) {
+      throw new TypeError(`${at}.action: expected reject, drop or mask, got ${show(raw.action)}`);
     }
-    rule.wordsFile = resolve(configDir, raw.words_file);
-    rule.words = [...words, ...readWords(rule.wordsFile, `${at}.words_file`)];
-  }
-  if (rule.words.length === 0 && patterns.length === 0) {
-    throw new TypeError(`${at}: expected words, a words_file or patterns`);
-  }
-  const action = raw.action;
-  if (typeof action !== "string" || !ACTIONS.includes(action)) {
-    throw new TypeError(`${at}.action: expected reject, drop or mask, got ${show(action)}`);
-  }
-  rule.action = action as ModerationRule["action"];
+    return raw.action as ModerationRule["action"];
+  });
+  if (action !== undefined) rule.action = action;
   if (raw.code !== undefined) {
-    if (action !== "reject") throw new TypeError(`${at}.code: only a reject rule takes a code`);
-    const code = raw.code;
-    if (typeof code !== "number" || !Number.isInteger(code)) {
-      throw new TypeError(`${at}.code: expected an integer, got ${show(code)}`);
-    }
-    if (!RANGES.some((rules) => isRejectCode(rules, code))) {
-      throw new RangeError(
-        `${at}.code: expected 1, 10100-10200 (group messages) or 120001-130000 (one-to-one), got ${code}`,
-      );
-    }
-    rule.code = code;
+    errors.check(() => {
+      if (action !== "reject") throw new TypeError(`${at}.code: only a reject rule takes a code`);
+      const code = raw.code;
+      if (typeof code !== "number" || !Number.isInteger(code)) {
+        throw new TypeError(`${at}.code: expected an integer, got ${show(code)}`);
+      }
+      if (!RANGES.some((rules) => isRejectCode(rules, code))) {
+        throw new RangeError(
+          `${at}.code: expected 1, 10100-10200 (group messages) or 120001-130000 (one-to-one), got ${code}`,
+        );
+      }
+      rule.code = code;
+    });
   }
   if (raw.info !== undefined) {
-    if (action !== "reject") throw new TypeError(`${at}.info: only a reject rule takes an info`);
-    if (typeof raw.info !== "string") {
-      throw new TypeError(`${at}.info: expected a string, got ${show(raw.info)}`);
-    }
-    rule.info = raw.info;
+    errors.check(() => {
+      if (action !== "reject") throw new TypeError(`${at}.info: only a reject rule takes an info`);
+      if (typeof raw.info !== "string") {
+        throw new TypeError(`${at}.info: expected a string, got ${show(raw.info)}`);
+      }
+      rule.info = raw.info;
+    });
   }
   return rule;
 }

@@ -218,7 +218,7 @@ Deno.test("moderation: options errors name the key path", () => {
     ],
     [
       { rules: [{ patterns: ["("], action: "drop" }] },
-      SyntaxError,
+      RangeError,
       "options.rules[0].patterns[0]: Invalid regular expression: /(/gi: Unterminated group",
     ],
     [
@@ -249,6 +249,28 @@ Deno.test("moderation: options errors name the key path", () => {
         error.message,
         /^options\.rules\[0\]\.words_file: cannot read "\/nonexistent\/words\.txt": /,
       );
+      return true;
+    },
+  );
+});
+
+Deno.test("moderation: every bad option is reported at once", () => {
+  assert.throws(
+    () =>
+      moderation.parseOptions(
+        {
+          rules: [{ words: ["*"], action: "ban" }, { patterns: ["("], action: "mask", info: "x" }],
+        },
+        { name: "m", configDir: "/" },
+      ),
+    (error: unknown) => {
+      assert.ok(error instanceof AggregateError);
+      assert.deepEqual((error.errors as Error[]).map((e) => e.message), [
+        'options.rules[0].words[0]: a word needs a character other than "*", got "*"',
+        'options.rules[0].action: expected reject, drop or mask, got "ban"',
+        "options.rules[1].patterns[0]: Invalid regular expression: /(/gi: Unterminated group",
+        "options.rules[1].info: only a reject rule takes an info",
+      ]);
       return true;
     },
   );

@@ -182,6 +182,21 @@ Deno.test("decisions: plugins answer Tencent's Before and Prev callbacks, end to
     );
   });
 
+  await t.step("show prints the decision stored with the callback", async () => {
+    // On a terminal, as text: cli/show_test.ts checks that.
+    const db = new DatabaseSync(`${ws.dir}/journal.db`, { readOnly: true });
+    const row = db.prepare(
+      "SELECT id FROM callbacks WHERE command = ? AND decision LIKE '%no spam here%'",
+    ).get(GROUP_SEND) as { id: number };
+    db.close();
+    const json = JSON.parse(
+      (await cli(["show", "--config", ws.config, String(row.id), "--json"])).stdout,
+    );
+    assert.equal(json.decision.verdict, "reject");
+    assert.equal(json.decision.code, 10101);
+    assert.equal(json.decision.by, "moderation");
+  });
+
   await t.step("a drop answers ErrorCode 2", async () => {
     const answer = await post(served, GROUP_SEND, message("Hush   now, please", 2));
     assert.deepEqual(answer.body, { ActionStatus: "OK", ErrorCode: 2, ErrorInfo: "" });

@@ -79,16 +79,18 @@ async function status(file: string): Promise<{ head: string; rows: Row[] }> {
   assert.match(lines[2]!, /^plugin\s+pending\s+dead\s+oldest pending$/);
   return {
     head: lines[0]!,
-    rows: lines.slice(3).map((line) => {
-      const match = /^(.+?)\s+(\d+)\s+(\d+)\s+(\S+)$/.exec(line);
-      assert.ok(match, `unexpected status line "${line}"`);
-      return {
-        plugin: match[1]!,
-        pending: Number(match[2]),
-        dead: Number(match[3]),
-        oldest: match[4]!,
-      };
-    }),
+    rows: lines.slice(3, lines.indexOf("", 3) === -1 ? undefined : lines.indexOf("", 3)).map(
+      (line) => {
+        const match = /^(.+?)\s+(\d+)\s+(\d+)\s+(\S+)$/.exec(line);
+        assert.ok(match, `unexpected status line "${line}"`);
+        return {
+          plugin: match[1]!,
+          pending: Number(match[2]),
+          dead: Number(match[3]),
+          oldest: match[4]!,
+        };
+      },
+    ),
   };
 }
 

@@ -1,8 +1,8 @@
 /**
  * What each decision command (Tencent's synchronous `.CallbackBefore*` and `.CallbackPrev*`
  * callbacks) lets a decision say: the verdicts, the reject codes that reach the client, and
- * the fields its answer may carry. The known commands' answers are in the command table
- * (`core/protocol/commands.ts`); the official-account ones, not known commands yet, are here.
+ * the fields its answer may carry, from the command table's `answer` entries
+ * (`core/protocol/commands.ts`).
  *
  * @module
  */
@@ -19,47 +19,43 @@ export interface DecisionRules {
   defaultCode: number;
   /** Whether `drop` (`ErrorCode` 2: discarded, the sender sees success) is allowed. */
   drop: boolean;
-  /** Whether an allow may replace `MsgBody` and `CloudCustomData`. */
-  replace: boolean;
+  /** The fields an allow may replace (`MsgBody`, `CloudCustomData`); none for most commands. */
+  replace: readonly ("MsgBody" | "CloudCustomData")[];
   /** The answer's field for the accounts refused, if some may be. */
-  refuseField?: DecisionAnswer["refuseField"];
+  refuseField?: NonNullable<DecisionAnswer["refuse"]>["field"];
   /** Whether the answer is a `ResultItem` per friend (`Sns.CallbackPrev*`). */
   friends: boolean;
   /** The payload's list of friends (`To_Account`) answered one by one, if known. */
-  friendItems?: DecisionAnswer["friendItems"];
+  friendItems?: DecisionAnswer["resultItems"];
 }
 
-/** Documented decision commands that the command table does not know yet. */
-const OFFICIAL_ACCOUNT: ReadonlyMap<string, DecisionAnswer> = new Map<string, DecisionAnswer>([
-  ["OfficialAccount.CallbackBeforeCreateOfficialAccount", { custom: [120001, 130000] }],
-  [
-    "OfficialAccount.CallbackBeforeSendMsg",
-    { custom: [120001, 130000], drop: true, replace: true },
-  ],
-  ["OfficialAccount.CallbackBeforeAddSubscriber", { refuseField: "RefusedSubscribers_Account" }],
-]);
+const DECISION_NAME = /\.Callback(Before|Prev)/;
 
 function rulesOf(command: string, answer: DecisionAnswer): DecisionRules {
   // Refusals of friends go in ResultItem with a code of the custom range: Tencent ignores
   // these commands' ErrorCode, and its pages name no generic code for them.
-  const friends = command.startsWith("Sns.CallbackPrev");
-  const custom = answer.custom ?? (friends ? [38000, 39000] as const : undefined);
+  const friends = answer.resultItems !== undefined || command.startsWith("Sns.CallbackPrev");
+  const custom = answer.customCodes ?? (friends ? [38000, 39000] as const : undefined);
   return {
     command,
     ...(custom !== undefined ? { custom } : {}),
     generic: !friends,
     defaultCode: friends ? custom![0] : 1,
     drop: answer.drop === true,
-    replace: answer.replace === true,
-    ...(answer.refuseField !== undefined ? { refuseField: answer.refuseField } : {}),
+    replace: answer.replace ?? [],
+    ...(answer.refuse !== undefined ? { refuseField: answer.refuse.field } : {}),
     friends,
-    ...(answer.friendItems !== undefined ? { friendItems: answer.friendItems } : {}),
+    ...(answer.resultItems !== undefined ? { friendItems: answer.resultItems } : {}),
   };
 }
 
-/** Whether `command` is a decision: Tencent acts on the answer. */
+/**
+ * Whether `command` is a decision plugins answer: a synchronous command named
+ * `.CallbackBefore*` or `.CallbackPrev*` (as Tencent names them). `Chatbot.OnC2CSignalMessage`,
+ * synchronous too, answers the chatbot's `RspData` instead: it stays a plain callback.
+ */
 export function isDecisionCommand(command: string): boolean {
-  return commandKind(command) === "before";
+  return DECISION_NAME.test(command) && commandKind(command) === "before";
 }
 
 /**
@@ -71,10 +67,7 @@ export function decisionRules(command: string): DecisionRules | undefined {
   const cached = CACHE.get(command);
   if (cached !== undefined) return cached;
   if (!isDecisionCommand(command)) return undefined;
-  const rules = rulesOf(
-    command,
-    commandSpec(command)?.answer ?? OFFICIAL_ACCOUNT.get(command) ?? {},
-  );
+  const rules = rulesOf(command, commandSpec(command)?.answer ?? {});
   // Commands come from authenticated requests, but keep the cache bounded anyway.
   if (CACHE.size < CACHE_LIMIT) CACHE.set(command, rules);
   return rules;

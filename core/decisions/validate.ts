@@ -14,7 +14,6 @@ const DECISION_KEYS = new Set([
   "refuseMembers",
   "friendResults",
 ]);
-const REPLACE_KEYS = new Set(["MsgBody", "CloudCustomData"]);
 const FRIEND_KEYS = new Set(["To_Account", "ResultCode", "ResultInfo"]);
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -110,15 +109,17 @@ export function checkDecision(rules: DecisionRules, value: unknown): Decision | 
 }
 
 function checkReplace(rules: DecisionRules, replace: unknown): NonNullable<Decision["replace"]> {
-  if (!rules.replace) {
+  if (rules.replace.length === 0) {
     throw new TypeError(`Decision field "replace": ${rules.command} carries no message to replace`);
   }
   if (!isRecord(replace)) {
     throw new TypeError(`Decision replace ${show(replace)}: expected an object`);
   }
-  const extra = unknownKey(replace, REPLACE_KEYS);
+  const extra = Object.keys(replace).find((key) => !(rules.replace as string[]).includes(key));
   if (extra !== undefined) {
-    throw new TypeError(`Decision field "replace.${extra}": expected MsgBody or CloudCustomData`);
+    throw new TypeError(
+      `Decision field "replace.${extra}": expected ${rules.replace.join(" or ")}`,
+    );
   }
   const out: NonNullable<Decision["replace"]> = {};
   const body = replace.MsgBody;

@@ -10,6 +10,7 @@ import { clearImmediate, setImmediate } from "node:timers";
 import type { CallbackEvent, DecisionRecord, Handler } from "../../plugin.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import type { JournalWriter, PendingDelivery } from "../journal/mod.ts";
+import { errorChain } from "../ops/error_chain.ts";
 import type { MetricKey, MetricRecorder } from "../ops/metrics.ts";
 
 /**
@@ -462,7 +463,8 @@ class PluginLane {
       this.#recorded(item.id, this.#journal.markDelivered(plugin, item.id), "delivery");
       return "done";
     }
-    const message = describe(failure);
+    // With its causes: "fetch failed" alone says nothing of why.
+    const message = errorChain(failure);
     const fields = (typeof failure === "object" && failure !== null ? failure : {}) as {
       permanent?: unknown;
       retryAfterMs?: unknown;
@@ -625,11 +627,4 @@ const PAYLOAD: PropertyDescriptor = {
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === "object" && value !== null &&
     typeof (value as { then?: unknown }).then === "function";
-}
-
-function describe(error: unknown): string {
-  const text = error instanceof Error
-    ? `${error.name === "Error" ? "" : `${error.name}: `}${error.message}`
-    : String(error);
-  return text.length > 1000 ? `${text.slice(0, 1000)}…` : text;
 }

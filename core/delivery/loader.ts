@@ -60,7 +60,9 @@ export class PluginLoadError extends TypeError {
  * Imports every plugin module of `config` and runs its `parseOptions` (never `create`).
  * Throws {@linkcode PluginLoadError} naming every plugin that failed, its path and why.
  */
-export async function loadPlugins(config: Config): Promise<LoadedPlugin[]> {
+export async function loadPlugins(
+  config: Pick<Config, "dir" | "plugins" | "locate">,
+): Promise<LoadedPlugin[]> {
   const problems: string[] = [];
   const loaded: LoadedPlugin[] = [];
   for (const entry of config.plugins) {
@@ -86,15 +88,18 @@ export async function loadPlugins(config: Config): Promise<LoadedPlugin[]> {
       try {
         options = plugin!.parseOptions(entry.options, { name: entry.name, configDir: config.dir });
       } catch (error) {
-        const message = describe(error);
-        // Built-in plugins start their messages with the key path, e.g. "options.path: ...".
-        const keyPath = /^options((?:\.[A-Za-z_][\w-]*|\[\d+\])*)/.exec(message)?.[1] ?? "";
-        const path = ["plugins", entry.index, "options", ...splitKeyPath(keyPath)];
-        problems.push(
-          `${
-            config.locate(path)
-          } plugins[${entry.index}].options${keyPath}: Cannot load plugin "${entry.name}" (${entry.use}): ${message}`,
-        );
+        // An AggregateError reports several bad options at once, each its own problem.
+        for (const each of error instanceof AggregateError ? error.errors : [error]) {
+          const message = describe(each);
+          // Built-in plugins start their messages with the key path, e.g. "options.path: ...".
+          const keyPath = /^options((?:\.[A-Za-z_][\w-]*|\[\d+\])*)/.exec(message)?.[1] ?? "";
+          const path = ["plugins", entry.index, "options", ...splitKeyPath(keyPath)];
+          problems.push(
+            `${
+              config.locate(path)
+            } plugins[${entry.index}].options${keyPath}: Cannot load plugin "${entry.name}" (${entry.use}): ${message}`,
+          );
+        }
         continue;
       }
     }

@@ -19,7 +19,7 @@ import { type DecisionRules, decisionRules } from "../decisions/rules.ts";
 import type { Metrics, MetricSeries } from "../ops/metrics.ts";
 import { commandLabel } from "../protocol/commands.ts";
 import { groupKey, naturalKey } from "../protocol/keys.ts";
-import { validatePayload } from "../protocol/validate.ts";
+import { checkBodyCommand, validatePayload } from "../protocol/validate.ts";
 import type { Router } from "../config/router.ts";
 import { Deadlines } from "./_deadlines.ts";
 import {
@@ -91,6 +91,12 @@ interface Accepted {
   answer: string;
 }
 
+/**
+ * Where a request came from, as the HTTP server says; given only by a server whose parser
+ * never hands over more body than a `Content-Length` it accepted (such a body is read whole).
+ */
+export type ClientInfo = Pick<Deno.ServeHandlerInfo, "remoteAddr">;
+
 /** Handles requests to the callback listener. */
 export class CallbackHandler {
   #options: CallbackHandlerOptions & { clock: Clock; bodyTimeoutMs: number };
@@ -140,7 +146,7 @@ export class CallbackHandler {
   }
 
   /** The `Deno.serve` handler. */
-  handle = async (request: Request, info?: Deno.ServeHandlerInfo): Promise<Response> => {
+  handle = async (request: Request, info?: ClientInfo): Promise<Response> => {
     const started = performance.now();
     const receipt = this.#options.clock.monotonic();
     const query = this.#query(request.url);
@@ -186,7 +192,14 @@ export class CallbackHandler {
       if (query !== undefined) return query;
     }
     // Anything unusual takes the URL parser's word: path normalisation, escapes, odd bytes.
-    const parsed = new URL(url);
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      // A Host header the URL parser refuses (`a b`, `[::1`, `a:99999999`). Its message
+      // would quote the URL, Sign included: never repeated.
+      return new Rejection(400, undefined, "Malformed request target or Host header");
+    }
     this.#knownOrigin = split?.origin;
     if (parsed.pathname !== path) {
       return new Rejection(404, undefined, `No callback endpoint at ${parsed.pathname}`);
@@ -217,7 +230,7 @@ export class CallbackHandler {
   async #accept(
     request: Request,
     query: CallbackQuery,
-    info: Deno.ServeHandlerInfo | undefined,
+    info: ClientInfo | undefined,
     receipt: number,
   ): Promise<Accepted> {
     const { journal, state, clock, logger } = this.#options;
@@ -292,14 +305,8 @@ export class CallbackHandler {
     if (urlCommand === undefined || urlCommand === "") {
       return await quarantine("Query parameter CallbackCommand is missing");
     }
-    if (typeof object.CallbackCommand !== "string") {
-      return await quarantine("Body has no CallbackCommand string");
-    }
-    if (object.CallbackCommand !== urlCommand) {
-      return await quarantine(
-        `Body CallbackCommand "${object.CallbackCommand}" differs from the URL's "${urlCommand}"`,
-      );
-    }
+    const misnamed = checkBodyCommand(urlCommand, object);
+    if (misnamed !== undefined) return await quarantine(misnamed);
     const valid = validatePayload(urlCommand, object);
     if (!valid.ok) return await quarantine(`${urlCommand} payload: ${valid.error}`, object);
 
