@@ -393,6 +393,25 @@ Deno.test("decisions: plugins answer Tencent's Before and Prev callbacks, end to
     );
   });
 
+  await t.step("send --set on the built-in sample shows the decision", async () => {
+    const sent = await cli([
+      "send",
+      "--config",
+      ws.config,
+      "--command",
+      GROUP_SEND,
+      "--set",
+      'MsgBody=[{"MsgType":"TIMTextElem","MsgContent":{"Text":"spam again"}}]',
+      "--url",
+      served.url,
+    ]);
+    assert.equal(sent.code, 0, sent.stderr);
+    assert.equal(
+      sent.stdout.trim(),
+      '200 {"ActionStatus":"OK","ErrorCode":10101,"ErrorInfo":"no spam here"}',
+    );
+  });
+
   await t.step("a reload reads the words file again", async () => {
     await Deno.writeTextFile(`${ws.dir}/banned.txt`, "eggs\n");
     const logged = served.logs.length;
