@@ -107,7 +107,13 @@ Deno.test("hostile: 400 idle connections under a 256-descriptor limit: serve liv
   assert.equal((await callback(served)).status, 200);
   assert.equal(await served.stop(), 0);
   // Out of descriptors before the cap (1024): said as a warning, now and then.
-  const logs = served.logs.map((line) => JSON.parse(line));
+  const logs = served.logs.map((line) => {
+    try {
+      return JSON.parse(line);
+    } catch {
+      throw new SyntaxError(`serve wrote a stderr line that is not JSON: ${JSON.stringify(line)}`);
+    }
+  });
   assert.deepEqual(logs.filter((r) => r.level === "error" || r.level === "fatal"), []);
 });
 

@@ -63,7 +63,11 @@ Deno.test("inspect: dead lists dead letters with the error's cause, show prints 
   await using served = await serve(ws.config);
   for (const seq of [1, 2]) assert.equal(await post(served.url, MESSAGE, message(seq)), 200);
   assert.equal(
-    await post(served.url, "State.StateChange", '{"CallbackCommand":"State.StateChange"}'),
+    await post(
+      served.url,
+      "State.StateChange",
+      '{"CallbackCommand":"State.StateChange","Info":{"Action":"Login","To_Account":"u1","Reason":"Register"}}',
+    ),
     200,
   );
   assert.equal(
@@ -151,7 +155,11 @@ Deno.test("inspect: replay needs a selector or --all, and --dry-run changes noth
     await using served = await serve(ws.config);
     for (const seq of [1, 2, 3]) assert.equal(await post(served.url, MESSAGE, message(seq)), 200);
     assert.equal(
-      await post(served.url, "State.StateChange", '{"CallbackCommand":"State.StateChange"}'),
+      await post(
+        served.url,
+        "State.StateChange",
+        '{"CallbackCommand":"State.StateChange","Info":{"Action":"Login","To_Account":"u1","Reason":"Register"}}',
+      ),
       200,
     );
     await eventually(

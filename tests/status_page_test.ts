@@ -86,7 +86,13 @@ plugins:
     assert.equal(await post(served.url, GROUP, group), 200);
   }
   for (let seq = 1; seq <= 3; seq++) {
-    const c2c = { CallbackCommand: C2C, From_Account: "a", To_Account: "b", MsgKey: `k${seq}` };
+    const c2c = {
+      CallbackCommand: C2C,
+      From_Account: "a",
+      To_Account: "b",
+      MsgKey: `k${seq}`,
+      MsgBody: [],
+    };
     assert.equal(await post(served.url, C2C, c2c), 200);
   }
   assert.equal(await post(served.url, GROUP, { CallbackCommand: GROUP }), 400);
