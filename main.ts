@@ -9,7 +9,8 @@ import denoJson from "./deno.json" with { type: "json" };
 import { type Config, ConfigError, loadConfig, matchesPattern } from "./core/config/config.ts";
 import { type Daemon, formatAddr, startDaemon } from "./core/daemon.ts";
 import { Journal } from "./core/journal/journal.ts";
-import { loadPlugins, PluginLoadError } from "./core/delivery/loader.ts";
+import { PluginLoadError } from "./core/delivery/loader.ts";
+import { loadOnce } from "./core/delivery/supervisor.ts";
 import { logger, setupLogging } from "./core/ops/log.ts";
 import { SystemdNotifier } from "./core/ops/notify.ts";
 import { Router } from "./core/config/router.ts";
@@ -223,10 +224,12 @@ async function serve(config: Config): Promise<number> {
       await notifier?.ready();
       notifier?.startWatchdog();
     }
-    await stopped.promise;
+    const failure = await Promise.race([stopped.promise, daemon.failed]);
+    stopping = true;
     await notifier?.stopping();
     await daemon.shutdown();
     await reloads;
+    if (failure !== undefined) return EXIT.failure;
   } finally {
     await notifier?.close();
     for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
@@ -235,7 +238,16 @@ async function serve(config: Config): Promise<number> {
 }
 
 async function check(config: Config): Promise<number> {
-  await loadPlugins(config);
+  // Each on a thread with its permissions, as serve loads them; every failure is reported.
+  const loads = await Promise.allSettled(config.plugins.map((entry) => loadOnce(entry, config)));
+  const problems = loads.flatMap((result) =>
+    result.status === "rejected" && result.reason instanceof PluginLoadError
+      ? result.reason.problems
+      : []
+  );
+  if (problems.length > 0) throw new PluginLoadError(problems);
+  const other = loads.find((result) => result.status === "rejected");
+  if (other !== undefined) throw (other as PromiseRejectedResult).reason;
   const router = new Router(config.plugins.map((entry) => ({ name: entry.name, on: entry.on })));
   const lines = [
     `Config ${config.file} is valid.`,

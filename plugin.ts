@@ -66,6 +66,12 @@ export interface Plugin<O = unknown> {
   parseOptions?(raw: unknown, ctx: PluginOptionsContext): O;
   /** Starts the plugin. */
   create(options: O, ctx: PluginContext): Promise<PluginInstance> | PluginInstance;
+  /**
+   * The Deno permissions the plugin needs with these options (its thread gets these and
+   * nothing more). Read for built-in plugins only: a user plugin gets what its config entry's
+   * `permissions` grants, by default read access to its own folder.
+   */
+  permissions?(options: O, ctx: PluginOptionsContext): Deno.PermissionOptionsObject;
 }
 
 /**

@@ -109,7 +109,7 @@ async function spawn(
 export function startImhookd(config: string): Promise<BenchServer> {
   let url: string | undefined;
   let adminUrl: string | undefined;
-  const flags = ["--unstable-net", `--v8-flags=${RUNTIME_V8_FLAGS}`];
+  const flags = ["--unstable-net", "--unstable-worker-options", `--v8-flags=${RUNTIME_V8_FLAGS}`];
   return spawn([...flags, `${ROOT}main.ts`, "serve", "--config", config], "stderr", (logs) => {
     const line = logs.at(-1)!;
     url ??= /Listening for callbacks on (https?:\/\/[^\s"]+)/.exec(line)?.[1];

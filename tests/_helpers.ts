@@ -16,6 +16,8 @@ export const PERMISSIONS = [
   "--allow-env",
   "--allow-sys",
 ];
+/** Unstable features `deno task start` enables that serve needs (per-plugin permissions). */
+export const UNSTABLE = ["--unstable-worker-options"];
 export const APP = "1400000000";
 export const TOKEN = "e2e-secret-token";
 
@@ -62,6 +64,7 @@ export function recorderConfig(extra = ""): string {
 plugins:
   - name: recorder
     use: ${ROOT}tests/fixtures/recorder.ts
+    permissions: { read: [.], write: [.] }
     options:
       path: ./events.jsonl
 ${extra}`);
@@ -84,7 +87,7 @@ export interface Served extends AsyncDisposable {
 export function serve(config: string, env: Record<string, string> = {}): Promise<Served> {
   return serveCommand(
     Deno.execPath(),
-    ["run", ...PERMISSIONS, `${ROOT}main.ts`, "serve", "--config", config],
+    ["run", ...UNSTABLE, ...PERMISSIONS, `${ROOT}main.ts`, "serve", "--config", config],
     env,
   );
 }
@@ -95,7 +98,7 @@ export async function cli(
   env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, `${ROOT}main.ts`, ...args],
+    args: ["run", ...UNSTABLE, ...PERMISSIONS, `${ROOT}main.ts`, ...args],
     env,
     stdin: "null",
   }).output();

@@ -30,6 +30,7 @@ ${
     plugins.healthy
       ? `  - name: healthy
     use: ${ROOT}tests/fixtures/recorder.ts
+    permissions: { read: [.], write: [.] }
     options: { path: ./healthy.jsonl }
 `
       : ""
@@ -37,6 +38,7 @@ ${
     plugins.flaky
       ? `  - name: flaky
     use: ${ROOT}tests/fixtures/gate.ts
+    permissions: { read: [.], write: [.] }
     options: { path: ./flaky.jsonl, marker: ./down }
 `
       : ""

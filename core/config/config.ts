@@ -57,9 +57,26 @@ export interface PluginEntry {
   ordering?: "per_group" | "none";
   /** Free-form options, validated later by the plugin. */
   options: unknown;
+  /**
+   * `permissions` as configured, paths made absolute; absent means the default (a built-in's
+   * own declaration, read access to its module's folder for a user plugin).
+   */
+  permissions?: PluginPermissions;
+  /** Where the plugin runs: a thread of the daemon (default) or a child process. */
+  isolation: "thread" | "process";
+  /** `memory_limit` in bytes (`isolation: process` only). */
+  memoryLimit?: number;
   /** Position in `plugins`. */
   index: number;
 }
+
+/** The Deno permissions a plugin entry may grant, by name. */
+export const PERMISSION_NAMES = ["net", "read", "write", "env", "run", "ffi", "sys"] as const;
+
+/** A plugin's `permissions`: `all` (what the daemon has), or Deno's shape per permission. */
+export type PluginPermissions =
+  | "all"
+  | Partial<Record<(typeof PERMISSION_NAMES)[number], string[] | boolean>>;
 
 /** The validated configuration, with defaults filled and paths made absolute. */
 export interface Config {
@@ -90,6 +107,12 @@ export interface Config {
     handlerTimeoutMs: number;
     ordering: "per_group" | "none";
     shutdownGraceMs: number;
+    /** A plugin whose heartbeat stops this long is restarted. */
+    pluginStallMs: number;
+    /** Threads that cannot be reclaimed tolerated before the daemon stops to be restarted. */
+    maxStuckThreads: number;
+    /** Longest a plugin's import plus `create` may take at start and reload. */
+    startTimeoutMs: number;
   };
   log: {
     level: "debug" | "info" | "warning" | "error";
@@ -253,6 +276,9 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
       handlerTimeoutMs: value.delivery.handler_timeout,
       ordering: value.delivery.ordering,
       shutdownGraceMs: value.delivery.shutdown_grace,
+      pluginStallMs: value.delivery.plugin_stall,
+      maxStuckThreads: value.delivery.max_stuck_threads,
+      startTimeoutMs: value.delivery.start_timeout,
     },
     log: { level: value.log.level, format: value.log.format },
     plugins: value.plugins.map((plugin, index) => ({
@@ -263,6 +289,11 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
       concurrency: plugin.concurrency,
       ...(plugin.ordering !== undefined ? { ordering: plugin.ordering } : {}),
       options: plugin.options,
+      ...(plugin.permissions !== undefined
+        ? { permissions: resolvePermissions(plugin.permissions, dir) }
+        : {}),
+      isolation: plugin.isolation,
+      ...(plugin.memory_limit !== undefined ? { memoryLimit: plugin.memory_limit } : {}),
       index,
     })),
     locate(path) {
@@ -334,6 +365,9 @@ const TEXT_PATHS = new Set([
   "plugins.#.name",
   "plugins.#.use",
   "plugins.#.on.#",
+  ...["net", "read", "write", "env", "run", "ffi", "sys"].map((name) =>
+    `plugins.#.permissions.${name}.#`
+  ),
 ]);
 
 const SECRET_PATHS = new Set(["apps.#.token"]);
@@ -705,6 +739,56 @@ function patterns(value: unknown): string[] {
   return value as string[];
 }
 
+/** The smallest `memory_limit`: a plugin process needs about 40 MiB before any plugin code. */
+const MIN_MEMORY_LIMIT = 64 * 1024 * 1024;
+
+function memoryLimit(value: unknown): number {
+  const bytes = size(value);
+  if (bytes < MIN_MEMORY_LIMIT) {
+    throw new RangeError(`expected at least 64MiB, got ${describe(value)}`);
+  }
+  return bytes;
+}
+
+function permissions(value: unknown): PluginPermissions {
+  if (value === "all") return "all";
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError(
+      `expected "all" or a map of ${
+        PERMISSION_NAMES.join(", ")
+      } (each a list, true or false), got ${describe(value)}`,
+    );
+  }
+  const out: Exclude<PluginPermissions, "all"> = {};
+  for (const [key, item] of Object.entries(value)) {
+    if (!(PERMISSION_NAMES as readonly string[]).includes(key)) {
+      throw new RangeError(`unknown permission "${key}": expected ${PERMISSION_NAMES.join(", ")}`);
+    }
+    if (typeof item === "boolean") {
+      out[key as keyof typeof out] = item;
+    } else if (Array.isArray(item) && item.every((entry) => typeof entry === "string")) {
+      out[key as keyof typeof out] = item as string[];
+    } else {
+      throw new TypeError(`${key}: expected a list of strings, true or false, got ${kind(item)}`);
+    }
+  }
+  return out;
+}
+
+/** Makes the paths of `read`, `write`, `ffi` and `run` (those with a slash) absolute. */
+function resolvePermissions(permissions: PluginPermissions, dir: string): PluginPermissions {
+  if (permissions === "all") return permissions;
+  const out: Exclude<PluginPermissions, "all"> = { ...permissions };
+  for (const key of ["read", "write", "ffi", "run"] as const) {
+    const list = out[key];
+    if (!Array.isArray(list)) continue;
+    out[key] = list.map((entry) =>
+      key !== "run" || entry.includes("/") ? resolve(dir, entry) : entry
+    );
+  }
+  return out;
+}
+
 /**
  * A config section. `key:` with nothing after it reads as null: taken as "not given", which
  * is `{}` (all defaults) for sections that always exist.
@@ -754,6 +838,9 @@ const configSchema = z.strictObject({
       handler_timeout: leaf(duration({ positive: true })).default(30_000),
       ordering: leaf(oneOf("per_group", "none")).default("per_group"),
       shutdown_grace: leaf(duration()).default(10_000),
+      plugin_stall: leaf(duration({ positive: true })).default(30_000),
+      max_stuck_threads: leaf(integer(0)).default(2),
+      start_timeout: leaf(duration({ positive: true })).default(30_000),
     }),
     { always: true },
   ),
@@ -765,14 +852,27 @@ const configSchema = z.strictObject({
     { always: true },
   ),
   plugins: section(
-    z.array(z.strictObject({
-      name: leaf(pluginName),
-      use: leaf(moduleSpecifier),
-      on: leaf(patterns).default(["*"]),
-      concurrency: leaf(integer(1)).default(8),
-      ordering: leaf(oneOf("per_group", "none")).optional(),
-      options: z.unknown().optional().transform((value) => value ?? {}),
-    })).default([]),
+    z.array(
+      z.strictObject({
+        name: leaf(pluginName),
+        use: leaf(moduleSpecifier),
+        on: leaf(patterns).default(["*"]),
+        concurrency: leaf(integer(1)).default(8),
+        ordering: leaf(oneOf("per_group", "none")).optional(),
+        options: z.unknown().optional().transform((value) => value ?? {}),
+        permissions: leaf(permissions).optional(),
+        isolation: leaf(oneOf("thread", "process")).default("thread"),
+        memory_limit: leaf(memoryLimit).optional(),
+      }).superRefine((plugin, ctx) => {
+        if (plugin.memory_limit !== undefined && plugin.isolation !== "process") {
+          ctx.addIssue({
+            code: "custom",
+            path: ["memory_limit"],
+            message: "applies to isolation: process only (a thread shares the daemon's memory)",
+          });
+        }
+      }),
+    ).default([]),
   ),
 });
 

@@ -7,8 +7,10 @@
  */
 import type { Logger } from "@logtape/logtape";
 import { clearImmediate, setImmediate } from "node:timers";
-import type { CallbackEvent, PluginInstance } from "../../plugin.ts";
+import type { PluginInstance } from "../../plugin.ts";
 import { type Clock, systemClock } from "../clock.ts";
+import { describeError } from "../describe_error.ts";
+import { DeliveredEvent } from "./event.ts";
 import type { Journal, PendingDelivery } from "../journal/journal.ts";
 
 /**
@@ -106,6 +108,14 @@ export class Delivery {
     if (lane === undefined) return;
     this.#lanes.delete(name);
     await lane.stop(graceMs);
+  }
+
+  /**
+   * The attempts made so far of callback `id` to plugin `name`, when the engine holds it
+   * waiting (for its turn or its retry); undefined otherwise.
+   */
+  attempts(name: string, id: number): number | undefined {
+    return this.#lanes.get(name)?.attempts(id);
   }
 
   /** The names of the plugins being delivered to. */
@@ -222,6 +232,14 @@ class PluginLane {
         error,
       });
     });
+  }
+
+  attempts(id: number): number | undefined {
+    if (!this.#held.has(id)) return undefined;
+    for (const queue of this.#groups.values()) {
+      for (const item of queue) if (item.id === id) return item.attempts;
+    }
+    return undefined;
   }
 
   get #groupWindow(): number {
@@ -464,7 +482,7 @@ class PluginLane {
       this.#recorded(item.id, this.#journal.markDelivered(plugin, item.id), "delivery");
       return "done";
     }
-    const message = describe(failure);
+    const message = describeError(failure);
     const fields = (typeof failure === "object" && failure !== null ? failure : {}) as {
       permanent?: unknown;
       retryAfterMs?: unknown;
@@ -562,74 +580,7 @@ interface Awaiting {
   ended: boolean;
 }
 
-/**
- * The event handed to a plugin: a {@linkcode CallbackEvent} whose `payload` is parsed when
- * first read, so a plugin that only needs `rawBody` (file_logger) never pays for it. `payload`
- * is an own enumerable property all the same, so spreading or serialising the event includes
- * it. Its getter and setter are shared by every event (see {@linkcode PAYLOAD}): an object
- * literal with `get payload()` made two closures, their context and an accessor pair per event,
- * 670 bytes against 110.
- *
- * The parsed payload lives as long as the event, which the attempt waiting on the handler does
- * not hold ({@linkcode Awaiting}): a plugin done with the event early (sqlite_sync, once it has
- * read the change) lets it go while it waits for a commit. A backlog drained by a new `serve`
- * peaked at 124-126 MiB instead of 129-131 that way (sqlite_sync at 512 in flight).
- */
-class DeliveredEvent implements CallbackEvent {
-  declare id: string;
-  declare command: string;
-  declare sdkAppId: string;
-  declare receivedAt: number;
-  declare clientIp?: string;
-  declare optPlatform?: string;
-  declare attempt: number;
-  declare payload: CallbackEvent["payload"];
-  declare rawBody: string;
-  #body: string;
-  #payload: CallbackEvent["payload"] | undefined;
-
-  constructor(item: PendingDelivery, attempt: number) {
-    this.#body = item.body;
-    this.id = String(item.id);
-    this.command = item.command;
-    this.sdkAppId = item.sdkAppId;
-    this.receivedAt = item.receivedAt;
-    this.attempt = attempt;
-    Object.defineProperty(this, "payload", PAYLOAD);
-    this.rawBody = item.body;
-    if (item.clientIp !== null) this.clientIp = item.clientIp;
-    if (item.optPlatform !== null) this.optPlatform = item.optPlatform;
-  }
-
-  static payloadOf(event: DeliveredEvent): CallbackEvent["payload"] {
-    return event.#payload ??= JSON.parse(event.#body);
-  }
-
-  static setPayload(event: DeliveredEvent, value: CallbackEvent["payload"]): void {
-    event.#payload = value;
-  }
-}
-
-/** `payload` of every {@linkcode DeliveredEvent}. */
-const PAYLOAD: PropertyDescriptor = {
-  get(this: DeliveredEvent) {
-    return DeliveredEvent.payloadOf(this);
-  },
-  set(this: DeliveredEvent, value: CallbackEvent["payload"]) {
-    DeliveredEvent.setPayload(this, value);
-  },
-  enumerable: true,
-  configurable: true,
-};
-
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === "object" && value !== null &&
     typeof (value as { then?: unknown }).then === "function";
-}
-
-function describe(error: unknown): string {
-  const text = error instanceof Error
-    ? `${error.name === "Error" ? "" : `${error.name}: `}${error.message}`
-    : String(error);
-  return text.length > 1000 ? `${text.slice(0, 1000)}…` : text;
 }

@@ -1,14 +1,18 @@
 /**
  * Loading of plugin modules: built-ins through a map of literal imports (so `deno compile`
- * embeds them), user plugins by path. Checks each module's shape and options at start.
+ * embeds them), user plugins by path. Checks each module's shape and options, runs `create`
+ * and `[Symbol.asyncDispose]`, and works out the Deno permissions a plugin's thread gets.
+ * The plugin's own thread calls these (see `plugin_thread.ts`); the main thread only loads
+ * built-ins, to ask them which permissions their options need.
  *
  * @module
  */
+import { dirname } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Logger } from "@logtape/logtape";
 import type { Plugin, PluginInstance } from "../../plugin.ts";
-import type { Config, PluginEntry } from "../config/config.ts";
-import { logger as categoryLogger } from "../ops/log.ts";
+import type { PluginEntry } from "../config/config.ts";
+import { describeError } from "../describe_error.ts";
 
 const BUILTINS: Record<string, () => Promise<{ default: unknown }>> = {
   file_logger: () => import("../../plugins/file_logger.ts"),
@@ -18,13 +22,15 @@ const BUILTINS: Record<string, () => Promise<{ default: unknown }>> = {
 
 /**
  * Whether a reload must restart a running plugin for `next`: its module, options,
- * concurrency or ordering changed (its name, `on` patterns and position need no restart).
- * Here rather than in `config.ts`, which the delivery thread does not load: zod and yaml
- * would cost it ~4 MiB of heap.
+ * concurrency, ordering, permissions or isolation changed (its name, `on` patterns and
+ * position need no restart). Here rather than in `config.ts`, which the delivery threads do
+ * not load: zod and yaml would cost each ~4 MiB of heap.
  */
 export function pluginChanged(running: PluginEntry, next: PluginEntry): boolean {
   return running.module !== next.module || running.concurrency !== next.concurrency ||
-    running.ordering !== next.ordering ||
+    running.ordering !== next.ordering || running.isolation !== next.isolation ||
+    running.memoryLimit !== next.memoryLimit ||
+    JSON.stringify(running.permissions) !== JSON.stringify(next.permissions) ||
     JSON.stringify(running.options) !== JSON.stringify(next.options);
 }
 
@@ -33,11 +39,6 @@ export interface LoadedPlugin {
   entry: PluginEntry;
   plugin: Plugin;
   options: unknown;
-}
-
-/** A created plugin. */
-export interface StartedPlugin extends LoadedPlugin {
-  instance: PluginInstance;
 }
 
 /** Plugins that cannot start; `problems` has one line per plugin, with its location. */
@@ -51,105 +52,164 @@ export class PluginLoadError extends TypeError {
   }
 }
 
-/**
- * Imports every plugin module of `config` and runs its `parseOptions` (never `create`).
- * Throws {@linkcode PluginLoadError} naming every plugin that failed, its path and why.
- */
-export async function loadPlugins(config: Config): Promise<LoadedPlugin[]> {
-  const problems: string[] = [];
-  const loaded: LoadedPlugin[] = [];
-  for (const entry of config.plugins) {
-    const where = config.locate(["plugins", entry.index, "use"]);
-    const prefix = `Cannot load plugin "${entry.name}": module "${entry.use}"`;
-    let module: { default?: unknown };
-    try {
-      module = await importModule(entry.module);
-    } catch (error) {
-      problems.push(
-        `${where} plugins[${entry.index}].use: ${prefix} failed to load: ${describe(error)}`,
-      );
-      continue;
-    }
-    const plugin = module.default as Partial<Plugin> | undefined;
-    const shape = checkShape(plugin);
-    if (shape !== undefined) {
-      problems.push(`${where} plugins[${entry.index}].use: ${prefix} ${shape}`);
-      continue;
-    }
-    let options: unknown = entry.options;
-    if (plugin!.parseOptions !== undefined) {
-      try {
-        options = plugin!.parseOptions(entry.options, { name: entry.name, configDir: config.dir });
-      } catch (error) {
-        const message = describe(error);
-        // Built-in plugins start their messages with the key path, e.g. "options.path: ...".
-        const keyPath = /^options((?:\.[A-Za-z_][\w-]*|\[\d+\])*)/.exec(message)?.[1] ?? "";
-        const path = ["plugins", entry.index, "options", ...splitKeyPath(keyPath)];
-        problems.push(
-          `${
-            config.locate(path)
-          } plugins[${entry.index}].options${keyPath}: Cannot load plugin "${entry.name}" (${entry.use}): ${message}`,
-        );
-        continue;
-      }
-    }
-    loaded.push({ entry, plugin: plugin as Plugin, options });
-  }
-  if (problems.length > 0) throw new PluginLoadError(problems);
-  return loaded;
-}
-
-/** Options of {@linkcode startPlugins}. */
-export interface StartOptions {
+/** Where a plugin is loaded from, and how to name places in its config file. */
+export interface LoadContext {
+  /** The config file's folder. */
   configDir: string;
-  /** Aborted when imhookd shuts down. */
-  signal: AbortSignal;
+  /** `file:line:column` of a key path of the config (see `Config.locate`). */
+  locate(path: readonly (string | number)[]): string;
 }
 
 /**
- * Runs each plugin's `create`. If one fails, the ones already created are disposed and a
- * {@linkcode PluginLoadError} names the failing plugin.
+ * Imports `entry`'s module and runs its `parseOptions` (never `create`). Throws
+ * {@linkcode PluginLoadError} with one line naming the plugin, its path and why.
  */
-export async function startPlugins(
-  loaded: readonly LoadedPlugin[],
-  options: StartOptions,
-): Promise<StartedPlugin[]> {
-  const started: StartedPlugin[] = [];
-  for (const item of loaded) {
-    const log: Logger = categoryLogger("plugin", item.entry.name);
+export async function loadPlugin(entry: PluginEntry, context: LoadContext): Promise<LoadedPlugin> {
+  const where = context.locate(["plugins", entry.index, "use"]);
+  const prefix = `Cannot load plugin "${entry.name}": module "${entry.use}"`;
+  let module: { default?: unknown };
+  try {
+    module = await importModule(entry.module);
+  } catch (error) {
+    throw new PluginLoadError([
+      `${where} plugins[${entry.index}].use: ${prefix} failed to load: ${
+        describeError(error, { name: false })
+      }`,
+    ]);
+  }
+  const plugin = module.default as Partial<Plugin> | undefined;
+  const shape = checkShape(plugin);
+  if (shape !== undefined) {
+    throw new PluginLoadError([`${where} plugins[${entry.index}].use: ${prefix} ${shape}`]);
+  }
+  let options: unknown = entry.options;
+  if (plugin!.parseOptions !== undefined) {
     try {
-      const instance = await item.plugin.create(item.options, {
-        name: item.entry.name,
-        configDir: options.configDir,
-        logger: log,
-        signal: options.signal,
+      options = plugin!.parseOptions(entry.options, {
+        name: entry.name,
+        configDir: context.configDir,
       });
-      if (typeof instance?.handle !== "function") {
-        throw new TypeError("create() did not return an object with a handle() method");
-      }
-      started.push({ ...item, instance });
     } catch (error) {
-      await disposePlugins(started);
+      const message = describeError(error, { name: false });
+      // Built-in plugins start their messages with the key path, e.g. "options.path: ...".
+      const keyPath = /^options((?:\.[A-Za-z_][\w-]*|\[\d+\])*)/.exec(message)?.[1] ?? "";
+      const path = ["plugins", entry.index, "options", ...splitKeyPath(keyPath)];
       throw new PluginLoadError([
-        `Cannot start plugin "${item.entry.name}" (${item.entry.use}): ${describe(error)}`,
+        `${
+          context.locate(path)
+        } plugins[${entry.index}].options${keyPath}: Cannot load plugin "${entry.name}" (${entry.use}): ${message}`,
       ]);
     }
   }
-  return started;
+  return { entry, plugin: plugin as Plugin, options };
 }
 
-/** Disposes plugins in reverse order of creation; logs (never throws) their failures. */
-export async function disposePlugins(started: readonly StartedPlugin[]): Promise<void> {
-  for (const item of [...started].reverse()) {
-    try {
-      await item.instance[Symbol.asyncDispose]?.();
-    } catch (error) {
-      categoryLogger("plugin", item.entry.name).error("Cannot dispose plugin {name}: {error}", {
-        name: item.entry.name,
-        error: describe(error),
-      });
-    }
+/** What {@linkcode createPlugin} hands to `create` besides the options. */
+export interface CreateContext {
+  configDir: string;
+  logger: Logger;
+  /** Aborted when the plugin is stopped. */
+  signal: AbortSignal;
+}
+
+/** Runs the plugin's `create`; throws a TypeError saying why when it fails. */
+export async function createPlugin(
+  loaded: LoadedPlugin,
+  context: CreateContext,
+): Promise<PluginInstance> {
+  let instance: PluginInstance;
+  try {
+    instance = await loaded.plugin.create(loaded.options, {
+      name: loaded.entry.name,
+      ...context,
+    });
+  } catch (error) {
+    throw new TypeError(
+      `Cannot start plugin "${loaded.entry.name}" (${loaded.entry.use}): ${
+        describeError(error, { name: false })
+      }`,
+    );
   }
+  const methods = instance as { handle?: unknown; decide?: unknown } | null | undefined;
+  if (typeof methods?.handle !== "function" && typeof methods?.decide !== "function") {
+    throw new TypeError(
+      `Cannot start plugin "${loaded.entry.name}" (${loaded.entry.use}): create() did not return an object with a handle() or decide() method`,
+    );
+  }
+  return instance;
+}
+
+/** Disposes a plugin instance; logs (never throws) its failure. */
+export async function disposePlugin(
+  name: string,
+  instance: PluginInstance,
+  logger: Logger,
+): Promise<void> {
+  try {
+    await instance[Symbol.asyncDispose]?.();
+  } catch (error) {
+    logger.error("Cannot dispose plugin {name}: {error}", { name, error: describeError(error) });
+  }
+}
+
+/**
+ * The Deno permissions of `entry`'s thread: `"inherit"` for `permissions: all`; the config
+ * entry's `permissions` when given; else a built-in's own declaration for its options (its
+ * module is loaded here for that, and its options checked: this throws
+ * {@linkcode PluginLoadError} as {@linkcode loadPlugin} does); else, for a user plugin, read
+ * access to its module's folder. Every permission not granted is denied, but a user plugin
+ * can always read its own module file (its thread imports it), and every thread may read and
+ * lower its priority until the plugin loads (see `plugin_thread.ts`).
+ */
+export async function pluginPermissions(
+  entry: PluginEntry,
+  context: LoadContext,
+): Promise<"inherit" | Deno.PermissionOptionsObject> {
+  if (entry.permissions === "all") return "inherit";
+  let granted: Deno.PermissionOptionsObject;
+  if (entry.permissions !== undefined) {
+    granted = { ...entry.permissions };
+  } else if (entry.module.startsWith("builtin:")) {
+    const loaded = await loadPlugin(entry, context);
+    granted = loaded.plugin.permissions?.(loaded.options, {
+      name: entry.name,
+      configDir: context.configDir,
+    }) ?? {};
+  } else {
+    granted = { read: [dirname(entry.module)] };
+  }
+  const permissions: Deno.PermissionOptionsObject = {
+    net: false,
+    read: false,
+    write: false,
+    env: false,
+    run: false,
+    ffi: false,
+    sys: false,
+    // Remote imports are the daemon's own setting (a plugin may import from a registry).
+    import: "inherit",
+    ...granted,
+  };
+  if (!entry.module.startsWith("builtin:")) {
+    permissions.read = withItems(permissions.read, [entry.module]);
+  }
+  permissions.sys = withItems(permissions.sys, PRIORITY_KINDS) as Deno.PermissionOptionsObject[
+    "sys"
+  ];
+  return permissions;
+}
+
+/** The sys permissions a thread needs to lower its own priority. */
+export const PRIORITY_KINDS = ["getPriority", "setPriority"] as const;
+
+/** A permission's setting with `items` allowed too. */
+function withItems(
+  setting: Deno.PermissionOptionsObject["read"],
+  items: readonly string[],
+): Deno.PermissionOptionsObject["read"] {
+  if (setting === true || setting === "inherit") return setting;
+  const list = Array.isArray(setting) ? setting.map(String) : [];
+  return [...list, ...items.filter((item) => !list.includes(item))];
 }
 
 function importModule(module: string): Promise<{ default?: unknown }> {
@@ -176,8 +236,4 @@ function splitKeyPath(keyPath: string): (string | number)[] {
   return [...keyPath.matchAll(/\.([^.[]+)|\[(\d+)\]/g)].map((m) =>
     m[1] !== undefined ? m[1] : Number(m[2])
   );
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

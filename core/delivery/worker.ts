@@ -1,39 +1,25 @@
 /**
- * The delivery worker: loads and starts the plugins, opens its own (reading) connection to
- * the journal and runs the delivery engine, away from the thread that answers callbacks.
- * Outcomes go to the main thread, the journal's only writer. Driven by `DeliveryHost` in
- * `delivery_host.ts` (see its message types).
+ * The delivery engine's thread: opens its own (reading) connection to the journal and runs
+ * the engine, away from the thread that answers callbacks. Each plugin runs on a thread of its
+ * own (`plugin_thread.ts`); the main thread wires a port from here to each one it starts and
+ * says when one went down. Outcomes go to the main thread, the journal's only writer. Driven
+ * by `DeliveryHost` in `host.ts` (see its message types).
  *
  * @module
  */
 /// <reference lib="deno.worker" />
-import { getPriority, setPriority } from "node:os";
 import { setImmediate } from "node:timers";
-import type { Config } from "../config/config.ts";
-import { Delivery, type DeliveryJournal, type DeliveryTarget } from "./engine.ts";
-import {
-  deferredLocations,
-  type HostMessage,
-  type MarksMessage,
-  type PlainConfig,
-  type ReloadedMessage,
-  type WorkerMessage,
-} from "./host.ts";
+import { describeError } from "../describe_error.ts";
+import { Delivery, type DeliveryJournal } from "./engine.ts";
+import type { EngineMessage, HostMessage, MarksMessage, PlainConfig } from "./host.ts";
 import { Journal, JournalUnavailableError } from "../journal/journal.ts";
-import {
-  disposePlugins,
-  type LoadedPlugin,
-  loadPlugins,
-  pluginChanged,
-  PluginLoadError,
-  type StartedPlugin,
-  startPlugins,
-} from "./loader.ts";
 import { logger, setupLogging } from "../ops/log.ts";
+import { lowerPriority } from "./priority.ts";
+import { type Down, RemotePlugin } from "./remote_plugin.ts";
 
 const log = logger("daemon");
 
-function post(message: WorkerMessage): void {
+function post(message: EngineMessage): void {
   self.postMessage(message);
 }
 
@@ -172,27 +158,6 @@ function entryOf<T extends [string, ...unknown[]]>(entries: T[], plugin: string)
   return undefined;
 }
 
-/**
- * How much nicer than the daemon this thread runs. When the CPU is short, the main thread,
- * whose answers Tencent waits at most 2 s for, gets it first; deliveries wait in the journal
- * and catch up when the load drops. wrk, 64 connections, on 2 cores (alternating runs):
- * 12.1-12.5k acks/s with the same priority, 14.5-15.0k with this one.
- */
-const NICER_BY = 10;
-
-/**
- * Lowers this thread's scheduling priority (Linux only: there a nice value is per thread, and
- * `setPriority(0, ...)` is the calling thread's; elsewhere it would be the whole process's).
- */
-function lowerPriority(): void {
-  if (Deno.build.os !== "linux") return;
-  try {
-    setPriority(0, Math.min(19, getPriority(0) + NICER_BY));
-  } catch (error) {
-    log.info("The delivery thread keeps the daemon's scheduling priority: {error}", { error });
-  }
-}
-
 /** How often this thread checkpoints the journal's WAL (the main thread only writes it). */
 const CHECKPOINT_EVERY_MS = 1_000;
 
@@ -220,20 +185,16 @@ function checkpoint(reader: Journal): void {
 
 let remote: RemoteJournal | undefined;
 let delivery: Delivery | undefined;
-let logSettings: Config["log"] | undefined;
-const lifetime = new AbortController();
-const running = new Map<string, StartedPlugin>();
-/** Plugins of the current config that are not running with their current options. */
-const failures = new Map<string, string>();
+/** The plugins delivered to, by name. */
+const remotes = new Map<string, RemotePlugin>();
+/** Changes to one plugin's lane run one after the other, in the order the host sent them. */
+const changes = new Map<string, Promise<void>>();
 
 self.onmessage = (event: MessageEvent<HostMessage>) => {
   const message = event.data;
   switch (message.type) {
     case "start":
-      start(message.config).then((reply) => {
-        post(reply);
-        if (reply.type === "start_failed") self.close();
-      });
+      post(start(message.config));
       return;
     case "wake":
       remote?.appended();
@@ -242,15 +203,24 @@ self.onmessage = (event: MessageEvent<HostMessage>) => {
     case "marked":
       remote?.marked(message.batch, message.error);
       return;
-    case "reload":
-      reload(message.config).catch((error): ReloadedMessage => ({
-        type: "reloaded",
-        ok: false,
-        applied: false,
-        errors: problemsOf(error),
-        plugins: delivery?.plugins ?? [],
-        failures: [...failures],
-      })).then(post);
+    case "plugin_up":
+      change(message.name, message.seq, () => {
+        const plugin = new RemotePlugin(message.name, message.port);
+        remotes.set(message.name, plugin);
+        delivery!.add({
+          name: message.name,
+          instance: plugin,
+          concurrency: message.concurrency,
+          ...(message.ordering !== undefined ? { ordering: message.ordering } : {}),
+        });
+        return Promise.resolve();
+      });
+      return;
+    case "plugin_down":
+      change(message.name, message.seq, () => down(message.name, message.down));
+      return;
+    case "plugin_remove":
+      change(message.name, message.seq, () => remove(message.name, message.graceMs));
       return;
     case "shutdown":
       shutdown(message.graceMs).finally(() => {
@@ -261,154 +231,89 @@ self.onmessage = (event: MessageEvent<HostMessage>) => {
   }
 };
 
-async function start(plain: PlainConfig): Promise<WorkerMessage> {
-  const config = deferredLocations(plain);
-  setupLogging(config.log);
-  logSettings = config.log;
-  lowerPriority();
-  let loaded: LoadedPlugin[];
+function change(name: string, seq: number, run: () => Promise<void>): void {
+  const next = (changes.get(name) ?? Promise.resolve()).then(run).catch((error) => {
+    log.error("Cannot change the delivery to plugin {name}: {error}", {
+      name,
+      error: describeError(error),
+    });
+  }).then(() => post({ type: "changed", seq }));
+  changes.set(name, next);
+}
+
+function start(plain: PlainConfig): EngineMessage {
+  setupLogging(plain.log);
+  lowerPriority(log);
   let reader: Journal;
   try {
-    loaded = await loadPlugins(config);
     // Reads only; the main thread's connection writes, migrates and checkpoints the file.
-    reader = Journal.open(config.journal.path, {
-      durability: config.journal.durability,
+    reader = Journal.open(plain.journal.path, {
+      durability: plain.journal.durability,
       reader: true,
     });
   } catch (error) {
-    return failed(error);
-  }
-  try {
-    const started = await startPlugins(loaded, {
-      configDir: config.dir,
-      signal: lifetime.signal,
-    });
-    for (const plugin of started) running.set(plugin.entry.name, plugin);
-  } catch (error) {
-    reader.close();
-    return failed(error);
+    return { type: "start_failed", problem: describeError(error) };
   }
   const journal = new RemoteJournal(reader);
   remote = journal;
   checkpoints = setInterval(() => checkpoint(reader), CHECKPOINT_EVERY_MS);
   delivery = new Delivery(journal, {
-    ...config.delivery,
+    ...plain.delivery,
     metrics: {
       deliveries: { inc: ({ plugin, result }, by = 1) => journal.count(plugin, result, by) },
       deliverySeconds: { observe: ({ plugin }, value) => journal.observe(plugin, value) },
     },
     logger: logger("delivery"),
   });
-  for (const plugin of running.values()) delivery.add(target(plugin));
-  return { type: "started", plugins: delivery.plugins };
+  return { type: "started" };
 }
 
-function failed(error: unknown): WorkerMessage {
-  return {
-    type: "start_failed",
-    problems: problemsOf(error),
-    config: error instanceof PluginLoadError,
-  };
-}
-
-async function reload(plain: PlainConfig): Promise<ReloadedMessage> {
-  const next = deferredLocations(plain);
-  const current = delivery!;
-  let loadedNext: LoadedPlugin[];
-  try {
-    loadedNext = await loadPlugins(next);
-  } catch (error) {
-    return {
-      type: "reloaded",
-      ok: false,
-      applied: false,
-      errors: problemsOf(error),
-      plugins: current.plugins,
-      failures: [...failures],
-    };
-  }
-  if (JSON.stringify(next.log) !== JSON.stringify(logSettings)) {
-    setupLogging(next.log);
-    logSettings = next.log;
-  }
-
-  const wanted = new Map(loadedNext.map((item) => [item.entry.name, item]));
-  const errors: string[] = [];
-  const fresh = new Map<string, StartedPlugin>();
-  for (const [name, item] of wanted) {
-    const old = running.get(name);
-    if (old !== undefined && !pluginChanged(old.entry, item.entry)) continue;
-    try {
-      const [started] = await startPlugins([item], {
-        configDir: next.dir,
-        signal: lifetime.signal,
-      });
-      fresh.set(name, started!);
-    } catch (error) {
-      const reason = old === undefined
-        ? `failed to start: ${problemsOf(error).join("; ")}`
-        : `failed to restart with its new options (still running with the previous ones): ${
-          problemsOf(error).join("; ")
-        }`;
-      failures.set(name, reason);
-      errors.push(`plugin "${name}" ${reason}`);
-      log.error("Plugin {name} {reason}", { name, reason });
+/**
+ * A plugin went down: what it held counts a failed attempt (see {@linkcode RemotePlugin.fail}),
+ * a culprit whose thread cannot be reclaimed becomes a dead letter even when it is not in
+ * flight any more (its handler timed out meanwhile), and the lane stops until the plugin is up
+ * again. Resolves once those outcomes are committed.
+ */
+async function down(name: string, what: Down): Promise<void> {
+  const plugin = remotes.get(name);
+  remotes.delete(name);
+  if (plugin !== undefined) {
+    const held = plugin.fail(what);
+    // The lane records the failures in the turns that follow.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (what.unreclaimable && what.culprit !== undefined && !held) {
+      const attempts = delivery!.attempts(name, what.culprit);
+      if (attempts !== undefined) {
+        const error =
+          `plugin "${name}" ${what.what} while handling this callback; its thread cannot be reclaimed, so it is not retried`;
+        log.warn("Callback {id} is a dead letter for {plugin}: {error}", {
+          id: what.culprit,
+          plugin: name,
+          error,
+        });
+        remote!.count(name, "dead", 1);
+        remote!.markDead(name, what.culprit, { attempts: Math.max(1, attempts), error })
+          .catch(() => {});
+      }
     }
   }
+  await delivery!.remove(name, 0);
+  await remote!.settle();
+}
 
-  // The main thread switches apps, tokens and routes now.
-  post({ type: "reload_switch" });
-  const graceMs = next.delivery.shutdownGraceMs;
-
-  const retiring = [...running.keys()].filter((name) => !wanted.has(name) || fresh.has(name));
-  await Promise.all(retiring.map(async (name) => {
-    await current.remove(name, graceMs);
-    await disposePlugins([running.get(name)!]);
-    running.delete(name);
-    log.info(fresh.has(name) ? "Plugin {name} stopped, to restart" : "Plugin {name} removed", {
-      name,
-    });
-  }));
-  for (const [name, started] of fresh) {
-    running.set(name, started);
-    current.add(target(started));
-    failures.delete(name);
-    log.info("Plugin {name} started", { name });
-  }
-  for (const name of [...failures.keys()]) if (!wanted.has(name)) failures.delete(name);
-  return {
-    type: "reloaded",
-    ok: errors.length === 0,
-    applied: true,
-    errors,
-    plugins: current.plugins,
-    failures: [...failures],
-  };
+/** Stops delivering to `name` (running handlers get `graceMs`); what is pending stays so. */
+async function remove(name: string, graceMs: number): Promise<void> {
+  remotes.delete(name);
+  await delivery!.remove(name, graceMs);
+  await remote!.settle();
 }
 
 async function shutdown(graceMs: number): Promise<void> {
   try {
     await delivery?.close(graceMs);
-    lifetime.abort();
-    await disposePlugins([...running.values()]);
-    running.clear();
   } finally {
     clearInterval(checkpoints);
     await remote?.settle();
     remote?.close();
   }
-}
-
-function target(plugin: StartedPlugin): DeliveryTarget {
-  return {
-    name: plugin.entry.name,
-    instance: plugin.instance,
-    concurrency: plugin.entry.concurrency,
-    ...(plugin.entry.ordering !== undefined ? { ordering: plugin.entry.ordering } : {}),
-  };
-}
-
-function problemsOf(error: unknown): string[] {
-  if (error instanceof PluginLoadError) return error.message.split("\n");
-  return [error instanceof Error ? error.message : String(error)];
 }

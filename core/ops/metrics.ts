@@ -184,6 +184,11 @@ export class Metrics {
     "Callbacks answered and stored in the journal's inbox, not yet indexed (then delivered).",
     "gauge",
   );
+  readonly pluginRestarts = new Metric(
+    "imhookd_plugin_restarts_total",
+    "Plugins restarted on their own, by plugin and reason.",
+    "counter",
+  );
   readonly configReloads = new Metric(
     "imhookd_config_reloads_total",
     "Configuration reloads, by result.",
@@ -201,6 +206,7 @@ export class Metrics {
       this.pending,
       this.deadLetters,
       this.inboxBacklog,
+      this.pluginRestarts,
       this.configReloads,
     ].map((metric) => metric.render()).join("\n") + "\n";
   }
