@@ -11,6 +11,7 @@ import { type Daemon, formatAddr, startDaemon } from "./core/daemon.ts";
 import { Journal } from "./core/journal/journal.ts";
 import { PluginLoadError } from "./core/delivery/loader.ts";
 import { loadOnce } from "./core/delivery/supervisor.ts";
+import { PLUGIN_HOST_COMMAND, runPluginHost } from "./core/delivery/plugin_host.ts";
 import { logger, setupLogging } from "./core/ops/log.ts";
 import { SystemdNotifier } from "./core/ops/notify.ts";
 import { Router } from "./core/config/router.ts";
@@ -78,6 +79,8 @@ Prints the imhookd, Deno, V8 and TypeScript versions.`,
 /** Runs the CLI with `args`; resolves with the exit code. */
 export async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
+  // A compiled binary runs itself this way for a plugin with `isolation: process`.
+  if (command === PLUGIN_HOST_COMMAND) return await runPluginHost();
   if (command === undefined || command === "--help" || command === "-h" || command === "help") {
     print(HELP.main!);
     return command === undefined ? EXIT.usage : EXIT.ok;

@@ -13,7 +13,14 @@ const ROOT = new URL("../", import.meta.url).pathname;
  */
 export const RUNTIME_V8_FLAGS = "--max-semi-space-size=1,--heap-growing-percent=30";
 export const RUNTIME_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: "2" };
-const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-sys"];
+const PERMISSIONS = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-sys",
+  "--allow-run",
+];
 
 /** A running child process serving HTTP. */
 export interface BenchServer extends AsyncDisposable {

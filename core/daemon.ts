@@ -8,6 +8,7 @@ import { adminHandler } from "./ops/admin.ts";
 import type { Clock } from "./clock.ts";
 import { type Config, ConfigError, loadConfig } from "./config/config.ts";
 import { DeliveryHost } from "./delivery/host.ts";
+import { condemnSuspects, suspectsPath } from "./delivery/suspects.ts";
 import { describeError } from "./describe_error.ts";
 import { Journal } from "./journal/journal.ts";
 import { PluginLoadError } from "./delivery/loader.ts";
@@ -97,6 +98,18 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
   const failed = Promise.withResolvers<string>();
   let delivery: DeliveryHost;
   try {
+    // A callback whose handler was running when the last run died of it is not delivered again.
+    for (
+      const { plugin, callback } of await condemnSuspects(
+        journal,
+        suspectsPath(config.journal.path),
+      )
+    ) {
+      log.error(
+        "Callback {callback} is a dead letter for {plugin}: imhookd stopped abruptly while the plugin handled it",
+        { callback, plugin },
+      );
+    }
     // Resolves once the plugin modules loaded (a module that cannot is a config error,
     // found before listening), without waiting for any plugin's `create`: nothing a plugin
     // does keeps the listener from listening.

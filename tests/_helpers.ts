@@ -15,6 +15,7 @@ export const PERMISSIONS = [
   "--allow-write",
   "--allow-env",
   "--allow-sys",
+  "--allow-run",
 ];
 /** Unstable features `deno task start` enables that serve needs (per-plugin permissions). */
 export const UNSTABLE = ["--unstable-worker-options"];
@@ -244,18 +245,27 @@ export async function serveCommand(
     child,
     logs,
     async stop() {
-      if (!ended) child.kill("SIGTERM");
+      if (!ended) signal(child, "SIGTERM");
       return await end();
     },
     async kill() {
-      if (!ended) child.kill("SIGKILL");
+      if (!ended) signal(child, "SIGKILL");
       await end();
     },
     async [Symbol.asyncDispose]() {
       if (!ended) {
-        child.kill("SIGKILL");
+        signal(child, "SIGKILL");
         await end();
       }
     },
   };
+}
+
+/** Sends `name` to `child` unless it has exited on its own already. */
+function signal(child: Deno.ChildProcess, name: Deno.Signal): void {
+  try {
+    child.kill(name);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+  }
 }

@@ -104,6 +104,8 @@ async function load(command: Extract<ThreadCommand, { type: "load" }>): Promise<
   configDir = command.configDir;
   state = new Int32Array(command.state);
   current = new Float64Array(command.state);
+  // The first beat at once: from it on, the main thread counts a stall (see supervisor.ts).
+  Atomics.add(state, ThreadState.BEATS, 1);
   setInterval(() => Atomics.add(state, ThreadState.BEATS, 1), BEAT_MS);
   lowerPriority(log);
   for (const kind of command.revokeSys) await Deno.permissions.revoke({ name: "sys", kind });
@@ -248,6 +250,11 @@ function decide(id: number, event: unknown): void {
 }
 
 async function stop(): Promise<void> {
+  // The engine has given up on what still runs (its aborts come through the port, which may
+  // be behind this message): abort it here first, and let the handlers see it before dispose.
+  const stopping = new DOMException("imhookd is shutting down", "AbortError");
+  for (const controller of handling.values()) controller.abort(stopping);
+  await new Promise((resolve) => setTimeout(resolve, 0));
   lifetime.abort(new DOMException("the plugin is stopping", "AbortError"));
   if (instance !== undefined) {
     await disposePlugin(loaded!.entry.name, instance, logger("plugin", loaded!.entry.name));
@@ -258,8 +265,12 @@ async function stop(): Promise<void> {
 
 /** `error` as text with the fields that steer its retry, read without trusting the object. */
 function failure(error: unknown): WireFailure {
-  const denied = notCapable(error);
-  if (denied !== undefined) return { text: permissionProblem(denied), permanent: true };
+  try {
+    const denied = notCapable(error);
+    if (denied !== undefined) return { text: permissionProblem(denied), permanent: true };
+  } catch {
+    // A Proxy whose traps throw is no permission error.
+  }
   const out: WireFailure = { text: describeError(error) };
   try {
     const fields = error as { permanent?: unknown; retryAfterMs?: unknown };

@@ -41,8 +41,23 @@ export interface Down {
   what: string;
   /** The callback whose `handle` was running synchronously, if one was. */
   culprit?: number;
-  /** True when its thread cannot be reclaimed: retrying the culprit would strand another. */
+  /**
+   * True when the culprit is not retried: it brought the plugin down (retrying it would bring
+   * the next runner down too, and strand another thread when threads cannot be reclaimed).
+   */
+  condemned: boolean;
+  /** True when the plugin's thread cannot be reclaimed. */
   unreclaimable: boolean;
+}
+
+/** The dead letter's error of a callback a plugin went down on (see {@linkcode Down}). */
+export function culpritError(name: string, down: Down, among = 1): string {
+  const why = down.unreclaimable
+    ? "its thread cannot be reclaimed, so it is not retried"
+    : "a callback that brings its plugin down is not retried";
+  return `plugin "${name}" ${down.what} while handling this callback${
+    among > 1 ? ` (one of ${among} it held)` : ""
+  }; ${why}`;
 }
 
 /** A plugin instance whose `handle` runs elsewhere, reached through a `MessagePort`. */
@@ -83,8 +98,8 @@ export class RemotePlugin implements PluginInstance {
 
   /**
    * Fails every callback the plugin holds, because it went down: each counts a failed attempt.
-   * The culprit of a thread that cannot be reclaimed (or, when none is known, every callback
-   * that thread held) fails permanently. Returns whether the culprit was among them.
+   * A condemned culprit fails permanently, and so does every callback a thread that cannot be
+   * reclaimed held when the culprit is unknown. Returns whether the culprit was among them.
    */
   fail(down: Down): boolean {
     let found = false;
@@ -93,20 +108,12 @@ export class RemotePlugin implements PluginInstance {
     for (const request of this.#requests.values()) {
       const culprit = request.callback === down.culprit;
       found ||= culprit;
-      request.reject(
-        new PluginFailure(
-          culprit || blameAll
-            ? {
-              text: `plugin "${this.#name}" ${down.what} while handling this callback${
-                blameAll ? ` (one of ${held} it held)` : ""
-              }${
-                down.unreclaimable ? "; its thread cannot be reclaimed, so it is not retried" : ""
-              }`,
-              ...(down.unreclaimable ? { permanent: true as const } : {}),
-            }
-            : { text: `plugin "${this.#name}" ${down.what} while this callback was in flight` },
-        ),
-      );
+      const failure: WireFailure = (culprit && down.condemned) || blameAll
+        ? { text: culpritError(this.#name, down, blameAll ? held : 1), permanent: true }
+        : culprit
+        ? { text: `plugin "${this.#name}" ${down.what} while handling this callback` }
+        : { text: `plugin "${this.#name}" ${down.what} while this callback was in flight` };
+      request.reject(new PluginFailure(failure));
     }
     this.#requests.clear();
     this.#queue = [];

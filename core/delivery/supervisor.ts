@@ -21,7 +21,9 @@ import {
   PluginThread,
   type RunnerOptions,
 } from "./plugin_handle.ts";
+import { PluginProcess } from "./plugin_process.ts";
 import type { Down } from "./remote_plugin.ts";
+import { Suspects, suspectsPath } from "./suspects.ts";
 
 const log = logger("daemon");
 
@@ -50,6 +52,8 @@ const RESTART_MIN_MS = 500;
 const RESTART_MAX_MS = 30_000;
 /** A plugin that ran this long before failing starts its backoff over. */
 const HEALTHY_MS = 60_000;
+/** A handler running synchronously this long makes its callback a suspect (`suspects.ts`). */
+const SUSPECT_AFTER_MS = 100;
 
 /** One plugin of the config and the runner it is on. */
 export interface PluginStatus {
@@ -68,11 +72,15 @@ export class Supervisor {
   #stuck = 0;
   #tooMany = false;
   #watch: ReturnType<typeof setInterval>;
+  #suspects: Suspects;
 
   constructor(config: Config, options: SupervisorOptions) {
     this.#config = config;
     this.#options = options;
-    const every = Math.max(50, Math.min(1_000, config.delivery.pluginStallMs / 4));
+    this.#suspects = new Suspects(suspectsPath(config.journal.path));
+    // Often enough to write a suspect down before a thread that allocates without bound
+    // aborts the process; a check only reads a few words of shared memory per plugin.
+    const every = 50;
     this.#watch = setInterval(() => this.#check(), every);
   }
 
@@ -173,6 +181,15 @@ export class Supervisor {
     for (const plugin of this.#plugins.values()) plugin.check(this.#config.delivery.pluginStallMs);
   }
 
+  /** Struck off when undefined; see `suspects.ts`. */
+  suspect(name: string, callback: number | undefined): void {
+    try {
+      this.#suspects.set(name, callback);
+    } catch (error) {
+      log.warn("Cannot write the suspects file: {error}", { error: describeError(error) });
+    }
+  }
+
   /** For {@linkcode Supervised}: the shared pieces. */
   get internals(): Internals {
     return {
@@ -222,6 +239,8 @@ class Supervised {
   #retry: ReturnType<typeof setTimeout> | undefined;
   #beats = 0;
   #beatAt = performance.now();
+  /** The callback whose handler ran synchronously at the last check, and since when. */
+  #busy: { callback: number; since: number } | undefined;
   #startedAt = performance.now();
 
   constructor(entry: PluginEntry, supervisor: Supervisor) {
@@ -296,7 +315,8 @@ class Supervised {
     const runner = this.#runner;
     if (runner === undefined || this.#phase === "stopped" || this.#phase === "restarting") return;
     const now = performance.now();
-    const { beats } = runner.pulse();
+    const { beats, callback } = runner.pulse();
+    if (!runner.killable) this.#watchBusy(callback, now);
     if (beats !== this.#beats) {
       this.#beats = beats;
       this.#beatAt = now;
@@ -307,8 +327,19 @@ class Supervised {
     }
   }
 
+  /** Keeps the suspects file up to date with a handler that has run synchronously for long. */
+  #watchBusy(callback: number | undefined, now: number): void {
+    if (callback === undefined || callback !== this.#busy?.callback) {
+      if (this.#busy !== undefined) this.#supervisor.suspect(this.name, undefined);
+      this.#busy = callback === undefined ? undefined : { callback, since: now };
+      return;
+    }
+    if (now - this.#busy.since >= SUSPECT_AFTER_MS) this.#supervisor.suspect(this.name, callback);
+  }
+
   async stop(graceMs: number, disposeMs: number): Promise<void> {
     this.#generation++;
+    this.#clearBusy();
     this.#phase = "stopped";
     clearTimeout(this.#retry);
     const runner = this.#runner;
@@ -319,6 +350,11 @@ class Supervised {
       await this.#supervisor.internals.options.engine.remove(this.name, graceMs);
     }
     await runner?.stop(disposeMs);
+  }
+
+  #clearBusy(): void {
+    if (this.#busy !== undefined) this.#supervisor.suspect(this.name, undefined);
+    this.#busy = undefined;
   }
 
   /** Starts a new runner; resolves once it is loaded, then goes on to create the plugin. */
@@ -387,6 +423,7 @@ class Supervised {
     this.#first.promise.catch(() => {});
     this.#first.reject(new TypeError(describeFailure(reason, error)));
     const pulse = runner.pulse();
+    this.#clearBusy();
     const blocked = performance.now() - this.#beatAt > 2 * 1_000;
     const unreclaimable = !runner.killable &&
       (reason === "stall" || (reason === "start_timeout" && blocked));
@@ -402,9 +439,13 @@ class Supervised {
     this.#reason = reason === "start_failed"
       ? `failed to start: ${error}; retrying in ${formatMs(delay)}`
       : `is restarting after it ${what}`;
-    log.error("Plugin {name} {what}; restarting it in {delay}", {
+    const holding = pulse.callback !== undefined
+      ? ` while handling callback ${pulse.callback}`
+      : "";
+    log.error("Plugin {name} {what}{holding}; restarting it in {delay}", {
       name: this.name,
       what,
+      holding,
       delay: formatMs(delay),
       reason,
     });
@@ -413,6 +454,9 @@ class Supervised {
       await options.engine.down(this.name, {
         what,
         ...(pulse.callback !== undefined ? { culprit: pulse.callback } : {}),
+        // A handler that was running when its plugin stalled, exited or ran out of memory
+        // brought it down: retrying it would do so again.
+        condemned: reason === "stall" || reason === "exit" || reason === "out_of_memory",
         unreclaimable,
       });
     }
@@ -468,7 +512,9 @@ export async function loadOnce(entry: PluginEntry, config: Config): Promise<void
 
 /** A runner for `entry` as its `isolation` asks. */
 function spawnRunner(entry: PluginEntry, options: RunnerOptions): PluginRunner {
-  return new PluginThread(entry, options);
+  return entry.isolation === "process"
+    ? new PluginProcess(entry, options)
+    : new PluginThread(entry, options);
 }
 
 class StartTimeout extends RangeError {

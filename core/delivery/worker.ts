@@ -15,7 +15,7 @@ import type { EngineMessage, HostMessage, MarksMessage, PlainConfig } from "./ho
 import { Journal, JournalUnavailableError } from "../journal/journal.ts";
 import { logger, setupLogging } from "../ops/log.ts";
 import { lowerPriority } from "./priority.ts";
-import { type Down, RemotePlugin } from "./remote_plugin.ts";
+import { culpritError, type Down, RemotePlugin } from "./remote_plugin.ts";
 
 const log = logger("daemon");
 
@@ -270,9 +270,9 @@ function start(plain: PlainConfig): EngineMessage {
 
 /**
  * A plugin went down: what it held counts a failed attempt (see {@linkcode RemotePlugin.fail}),
- * a culprit whose thread cannot be reclaimed becomes a dead letter even when it is not in
- * flight any more (its handler timed out meanwhile), and the lane stops until the plugin is up
- * again. Resolves once those outcomes are committed.
+ * a condemned culprit becomes a dead letter even when it is not in flight any more (its
+ * handler timed out meanwhile), and the lane stops until the plugin is up again. Resolves once
+ * those outcomes are committed.
  */
 async function down(name: string, what: Down): Promise<void> {
   const plugin = remotes.get(name);
@@ -281,11 +281,10 @@ async function down(name: string, what: Down): Promise<void> {
     const held = plugin.fail(what);
     // The lane records the failures in the turns that follow.
     await new Promise((resolve) => setImmediate(resolve));
-    if (what.unreclaimable && what.culprit !== undefined && !held) {
+    if (what.condemned && what.culprit !== undefined && !held) {
       const attempts = delivery!.attempts(name, what.culprit);
       if (attempts !== undefined) {
-        const error =
-          `plugin "${name}" ${what.what} while handling this callback; its thread cannot be reclaimed, so it is not retried`;
+        const error = culpritError(name, what);
         log.warn("Callback {id} is a dead letter for {plugin}: {error}", {
           id: what.culprit,
           plugin: name,
