@@ -5,7 +5,7 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
-import type { CallbackPayload } from "./core/protocol/protocol.ts";
+import type { CallbackPayload } from "./core/protocol/payloads.ts";
 
 export type { CallbackPayload };
 
@@ -67,11 +67,12 @@ export interface Plugin<O = unknown> {
   /** Starts the plugin. */
   create(options: O, ctx: PluginContext): Promise<PluginInstance> | PluginInstance;
   /**
-   * The Deno permissions the plugin needs with these options (its thread gets these and
-   * nothing more). Read for built-in plugins only: a user plugin gets what its config entry's
+   * The Deno permissions the plugin needs for `options` (hosts to reach, files to read), for
+   * running it in a thread of its own. Optional; relative paths resolve against `configDir`.
+   * Read for built-in plugins only: a user plugin's thread gets what its config entry's
    * `permissions` grants, by default read access to its own folder.
    */
-  permissions?(options: O, ctx: PluginOptionsContext): Deno.PermissionOptionsObject;
+  permissions?(options: O, ctx: { configDir: string }): Deno.PermissionOptionsObject;
 }
 
 /**

@@ -5,22 +5,9 @@
  * @module
  */
 
-const ROOT = new URL("../", import.meta.url).pathname;
+import { RUNTIME_ENV, RUNTIME_FLAGS, RUNTIME_PERMISSIONS } from "../scripts/runtime.ts";
 
-/**
- * The V8 flags and the environment `serve` runs with, as in `deno task start` and `deno task
- * compile` (deno.json) and in deploy/imhookd.service; tests/ops_test.ts checks they agree.
- */
-export const RUNTIME_V8_FLAGS = "--max-semi-space-size=1,--heap-growing-percent=30";
-export const RUNTIME_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: "2" };
-const PERMISSIONS = [
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-sys",
-  "--allow-run",
-];
+const ROOT = new URL("../", import.meta.url).pathname;
 
 /** A running child process serving HTTP. */
 export interface BenchServer extends AsyncDisposable {
@@ -59,7 +46,7 @@ async function spawn(
 ): Promise<BenchServer> {
   const spawnedAt = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, ...args],
+    args: ["run", ...RUNTIME_PERMISSIONS, ...args],
     env,
     stdin: "null",
     stdout: stream === "stdout" ? "piped" : "null",
@@ -112,17 +99,24 @@ async function spawn(
   };
 }
 
-/** Starts `main.ts serve --config FILE`; resolves once both listeners are logged. */
+/**
+ * Starts `main.ts serve --config FILE` with the runtime settings of `deno task start`
+ * (scripts/runtime.ts); resolves once both listeners are logged.
+ */
 export function startImhookd(config: string): Promise<BenchServer> {
   let url: string | undefined;
   let adminUrl: string | undefined;
-  const flags = ["--unstable-net", "--unstable-worker-options", `--v8-flags=${RUNTIME_V8_FLAGS}`];
-  return spawn([...flags, `${ROOT}main.ts`, "serve", "--config", config], "stderr", (logs) => {
-    const line = logs.at(-1)!;
-    url ??= /Listening for callbacks on (https?:\/\/[^\s"]+)/.exec(line)?.[1];
-    adminUrl ??= /Admin listener on (http:\/\/[^\s"]+)/.exec(line)?.[1];
-    return url !== undefined && adminUrl !== undefined ? { url, adminUrl } : undefined;
-  }, RUNTIME_ENV);
+  return spawn(
+    [...RUNTIME_FLAGS, `${ROOT}main.ts`, "serve", "--config", config],
+    "stderr",
+    (logs) => {
+      const line = logs.at(-1)!;
+      url ??= /Listening for callbacks on (https?:\/\/[^\s"]+)/.exec(line)?.[1];
+      adminUrl ??= /Admin listener on (http:\/\/[^\s"]+)/.exec(line)?.[1];
+      return url !== undefined && adminUrl !== undefined ? { url, adminUrl } : undefined;
+    },
+    RUNTIME_ENV,
+  );
 }
 
 /** Starts the bare `Deno.serve` ceiling server. */

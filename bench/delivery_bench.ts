@@ -8,7 +8,7 @@
  */
 import type { PluginInstance } from "../plugin.ts";
 import { Delivery } from "../core/delivery/engine.ts";
-import { Journal } from "../core/journal/journal.ts";
+import { JournalWriter } from "../core/journal/mod.ts";
 import { Metrics } from "../core/ops/metrics.ts";
 import type { BenchResult } from "./mod.ts";
 
@@ -33,7 +33,7 @@ function body(n: number, group: string): string {
 }
 
 /** Journals `count` callbacks for plugin `sink`; returns the seconds it took. */
-async function fill(journal: Journal, count: number): Promise<number> {
+async function fill(journal: JournalWriter, count: number): Promise<number> {
   const started = performance.now();
   const batch = 5_000;
   for (let first = 0; first < count; first += batch) {
@@ -64,7 +64,7 @@ async function drain(
   asynchronous = false,
 ): Promise<{ journaled: number; drained: number }> {
   const path = `${dir}/journal-${ordering}-${asynchronous}.db`;
-  await using journal = Journal.open(path);
+  await using journal = JournalWriter.open(path);
   const fillSeconds = await fill(journal, CALLBACKS);
   let handled = 0;
   const done = Promise.withResolvers<void>();

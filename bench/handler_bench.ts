@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Journal } from "../core/journal/journal.ts";
+import type { JournalWriter } from "../core/journal/mod.ts";
 import { Metrics } from "../core/ops/metrics.ts";
 import { Router } from "../core/config/router.ts";
 import { CallbackHandler } from "../core/listener/handler.ts";
@@ -14,13 +14,13 @@ import { APP, messageBody, signedQuery, TOKEN } from "./_callbacks.ts";
 import type { BenchResult } from "./mod.ts";
 
 /** Accepts every record at once, like a journal whose commit costs nothing. */
-function instantJournal(): Journal {
+function instantJournal(): JournalWriter {
   let id = 0;
   const journal = {
     accept: () => Promise.resolve({ id: ++id, duplicate: false }),
     quarantine: () => Promise.resolve(++id),
   };
-  return journal as unknown as Journal;
+  return journal as unknown as JournalWriter;
 }
 
 function signedUrl(): string {

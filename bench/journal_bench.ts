@@ -1,5 +1,5 @@
 /**
- * Cost of `Journal.append`, commit included: µs per callback when each commit carries 1, 16
+ * Cost of `JournalWriter.append`, commit included: µs per callback when each commit carries 1, 16
  * and 256 callbacks, against a journal that already holds ~200,000 callbacks (and their
  * dedup keys), so that the indexes are realistic, not tiny. Every callback is routed to two
  * plugins, as in the example config; the journal leaves its WAL to another connection, as the
@@ -11,7 +11,7 @@
  * @module
  */
 import { Inbox } from "../core/journal/inbox.ts";
-import { type CallbackRecord, Journal } from "../core/journal/journal.ts";
+import { type CallbackRecord, JournalWriter } from "../core/journal/mod.ts";
 import type { BenchResult } from "./mod.ts";
 
 const PREFILLED = 200_000;
@@ -52,7 +52,7 @@ function record(n: number, plugins: readonly string[]): CallbackRecord {
 
 /** Appends `count` callbacks from number `first`, `perCommit` per commit; returns the ms. */
 async function append(
-  journal: Journal,
+  journal: JournalWriter,
   first: number,
   count: number,
   perCommit: number,
@@ -99,7 +99,7 @@ function inboxAppend(dir: string): BenchResult {
 export async function run(): Promise<BenchResult[]> {
   const dir = await Deno.makeTempDir({ prefix: "journal_bench_" });
   try {
-    await using journal = Journal.open(`${dir}/journal.db`, { checkpointedElsewhere: true });
+    await using journal = JournalWriter.open(`${dir}/journal.db`, { checkpointedElsewhere: true });
     // Delivered long ago: the callbacks and their dedup keys stay, their deliveries are gone.
     await append(journal, 0, PREFILLED, 1_000, []);
     let next = PREFILLED;

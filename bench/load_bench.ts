@@ -13,11 +13,10 @@
  *
  * @module
  */
-import { DatabaseSync } from "node:sqlite";
-import { inboxBacklog, inboxPath } from "../core/journal/inbox.ts";
-import { readInboxMark } from "../core/journal/journal.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 import { APP, messageBody, signedQuery, TOKEN } from "./_callbacks.ts";
 import { fixedRate, type FixedRateResult } from "./_fixed_rate.ts";
+import { checkOutputs, drain, JournalCounts } from "./_journal_counts.ts";
 import { type BenchServer, startCeiling, startImhookd } from "./_process.ts";
 import { haveWrk, runWrk, runWrkFixedRate, type WrkResult } from "./_wrk.ts";
 import type { BenchResult } from "./mod.ts";
@@ -72,13 +71,6 @@ async function benchDir(): Promise<{ dir: string; config: string } & AsyncDispos
   };
 }
 
-/** How often the drain counts pending deliveries before it is seen to start. */
-const COUNT_EVERY_MS = 100;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /** Polls `/readyz` every 2 ms; resolves with the ms from spawn to its first 200. */
 async function readyAfter(server: BenchServer): Promise<number> {
   const deadline = performance.now() + 10_000;
@@ -88,145 +80,6 @@ async function readyAfter(server: BenchServer): Promise<number> {
     if (response.status === 200) return performance.now() - server.spawnedAt;
     if (performance.now() > deadline) throw new RangeError("/readyz never answered 200");
     await sleep(2);
-  }
-}
-
-/** Counts in the journal, read beside the running serve (WAL). */
-class JournalReader implements Disposable {
-  #db: DatabaseSync;
-  #pending;
-  #any;
-  #dead;
-  #callbacks;
-
-  #path: string;
-
-  constructor(path: string) {
-    this.#path = path;
-    this.#db = new DatabaseSync(path, { readOnly: true });
-    this.#pending = this.#db.prepare(
-      "SELECT COUNT(DISTINCT callback_id) AS n FROM deliveries WHERE state = 'pending'",
-    );
-    this.#any = this.#db.prepare(
-      "SELECT EXISTS (SELECT 1 FROM deliveries WHERE state = 'pending') AS n",
-    );
-    this.#dead = this.#db.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE state = 'dead'");
-    this.#callbacks = this.#db.prepare("SELECT COUNT(*) AS n FROM callbacks");
-  }
-
-  /**
-   * The callbacks in the journal's inbox after the offset its database records (not in
-   * `deliveries`: they become deliveries in the commit that moves the offset past them).
-   */
-  #inbox(count: boolean): { bytes: number; records: number } {
-    return inboxBacklog(inboxPath(this.#path), readInboxMark(this.#db), { count });
-  }
-
-  /**
-   * Callbacks that some plugin has not handled yet: those with a pending delivery, and those
-   * still in the inbox, both read in one snapshot of the database, so that a callback indexed
-   * meanwhile is counted once. Scans the whole table (9 ms at 155,000 deliveries).
-   */
-  pending(): number {
-    this.#db.exec("BEGIN");
-    try {
-      const inbox = this.#inbox(true).records;
-      return inbox + (this.#pending.get() as { n: number }).n;
-    } finally {
-      this.#db.exec("COMMIT");
-    }
-  }
-
-  /**
-   * Whether any callback is in the inbox or any delivery pending: stops at the first row, a
-   * few µs. The inbox first: its callbacks become deliveries in the commit that indexes them.
-   */
-  anyPending(): boolean {
-    if (this.#inbox(false).bytes > 0) return true;
-    return (this.#any.get() as { n: number }).n === 1;
-  }
-
-  dead(): number {
-    return (this.#dead.get() as { n: number }).n;
-  }
-
-  callbacks(): number {
-    return (this.#callbacks.get() as { n: number }).n;
-  }
-
-  [Symbol.dispose](): void {
-    this.#db.close();
-  }
-}
-
-/**
- * Waits until no delivery is pending; returns the ms from `since` to then, the backlog (the
- * callbacks some plugin had not handled yet) and the rate at which that backlog was drained
- * (callbacks/s through every plugin). The plugins drain at their own pace, so a backlog is
- * not the same for each: it counts the callbacks, not the deliveries over the plugins.
- *
- * Counting the pending deliveries scans the table, 9 ms at 155,000 rows and more as the
- * backlog grows: counted every 5 ms it took most of a core from the drain it measured
- * (4,800/s against 7,000-7,800/s polled every 250 ms). So the count is read only until the drain is seen to start, and the
- * end is watched with a query that stops at the first pending row.
- */
-async function drain(
-  reader: JournalReader,
-  since: number,
-): Promise<{ ms: number; backlog: number; rate: number }> {
-  const backlog = reader.pending();
-  const deadline = performance.now() + 120_000;
-  const late = (): void => {
-    if (performance.now() > deadline) throw new RangeError("Deliveries still pending after 120 s");
-  };
-  let first: { at: number; pending: number } | undefined;
-  while (first === undefined) {
-    const at = performance.now();
-    const pending = reader.pending();
-    if (pending === 0) return { ms: at - since, backlog, rate: Number.NaN };
-    if (pending < backlog) first = { at, pending };
-    else {
-      late();
-      await sleep(COUNT_EVERY_MS);
-    }
-  }
-  for (;;) {
-    const at = performance.now();
-    if (!reader.anyPending()) {
-      const rate = first.pending / ((at - first.at) / 1000);
-      return { ms: at - since, backlog, rate };
-    }
-    late();
-    await sleep(5);
-  }
-}
-
-/** Lines in the file at `path`, read in chunks: a flood's log is too large for one string. */
-async function countLines(path: string): Promise<number> {
-  using file = await Deno.open(path);
-  const buffer = new Uint8Array(1 << 20);
-  let n = 0;
-  for (;;) {
-    const read = await file.read(buffer);
-    if (read === null) return n;
-    for (let i = 0; i < read; i++) if (buffer[i] === 10) n++;
-  }
-}
-
-/** Checks that every plugin has every callback; throws naming what is missing. */
-async function checkOutputs(dir: string, callbacks: number): Promise<void> {
-  const lines = await countLines(`${dir}/callbacks.jsonl`);
-  const db = new DatabaseSync(`${dir}/im.db`, { readOnly: true });
-  let rows: number;
-  try {
-    rows = (db.prepare("SELECT COUNT(*) AS n FROM group_messages").get() as { n: number }).n;
-  } finally {
-    db.close();
-  }
-  if (lines < callbacks || rows !== callbacks) {
-    throw new RangeError(
-      `Plugins lag the journal: ${callbacks} callbacks, ${lines} log lines, ${rows} rows`,
-    );
   }
 }
 
@@ -341,7 +194,7 @@ async function imhookdThroughput(): Promise<{ rows: BenchResult[]; rps: number }
     offset: 1e9,
   });
   const lastAck = performance.now();
-  using reader = new JournalReader(`${ws.dir}/journal.db`);
+  using reader = new JournalCounts(`${ws.dir}/journal.db`);
   const tail = await drain(reader, lastAck);
   const rss = await server.peakRss();
   const callbacks = reader.callbacks();
@@ -415,7 +268,7 @@ async function coldBacklog(): Promise<{ backlog: number; rate: number; rss: numb
     const code = await loaded.stop();
     if (code !== 0) throw new RangeError(`serve exited with ${code}`);
   }
-  using reader = new JournalReader(`${ws.dir}/journal.db`);
+  using reader = new JournalCounts(`${ws.dir}/journal.db`);
   await using again = await startImhookd(ws.config);
   const cold = await drain(reader, again.spawnedAt);
   const rss = await again.peakRss();

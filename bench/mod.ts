@@ -33,6 +33,8 @@ const EXPECTED = [
   "journal_bench.ts",
   "load_bench.ts",
   "sqlite_sync_bench.ts",
+  "postgres_sync_bench.ts",
+  "nats_forwarder_bench.ts",
 ];
 
 /** Whether `value` meets a target written as `>= N ...` or `<= N ...`; undefined otherwise. */

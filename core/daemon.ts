@@ -10,7 +10,7 @@ import { type Config, ConfigError, loadConfig } from "./config/config.ts";
 import { DeliveryHost } from "./delivery/host.ts";
 import { condemnSuspects, suspectsPath } from "./delivery/suspects.ts";
 import { describeError } from "./describe_error.ts";
-import { Journal } from "./journal/journal.ts";
+import { JournalWriter } from "./journal/mod.ts";
 import { PluginLoadError } from "./delivery/loader.ts";
 import { logger, setupLogging } from "./ops/log.ts";
 import { Metrics } from "./ops/metrics.ts";
@@ -32,7 +32,7 @@ export interface Daemon extends AsyncDisposable {
   /** The admin listener's address, when configured. */
   adminAddr?: Deno.NetAddr;
   metrics: Metrics;
-  journal: Journal;
+  journal: JournalWriter;
   /** The config in force (after reloads; restart-only settings as the process started). */
   readonly config: Config;
   /** Delivery: the engine and the supervised plugins (decisions ask them through it). */
@@ -86,7 +86,7 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
   warnTokenless(config);
   // The listener's handler, once it exists: the journal tells it what it indexed late.
   const listener: { handler?: CallbackHandler } = {};
-  const journal = Journal.open(config.journal.path, {
+  const journal = JournalWriter.open(config.journal.path, {
     durability: config.journal.durability,
     // The delivery worker checkpoints it, off this thread (see delivery/worker.ts).
     checkpointedElsewhere: true,

@@ -2,7 +2,7 @@
  * The schema of the `builtin:sqlite_sync` database and its migrations, keyed by
  * `PRAGMA user_version`. Private to `plugins/`.
  *
- * Tables without a leading underscore are the public ones described in DESIGN.md. The `_`
+ * Tables without a leading underscore are the public ones described in docs/plugins.md. The `_`
  * tables hold the versions and tombstones that make the result independent of the order in
  * which callbacks arrive. A version is the text `EVENTTIME.JOURNALID` with both numbers
  * zero-padded, so that comparing two versions as text compares them by `EventTime`, then by
@@ -131,16 +131,15 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // The primary key serves "the latest messages of a group" once the query names the topic
   // ('' in a group without topics), and msg_seq counts per topic, so an order across topics
-  // means nothing. The index cost a third B-tree on every message: a flood spread over 200
-  // groups rewrote 200 more pages per transaction, 28% of sqlite_sync's time (harness in
-  // README, Performance).
+  // means nothing. The index was a third B-tree written on every message: a transaction over
+  // many groups rewrote one more leaf per group (docs/performance.md, sqlite_sync).
   `DROP INDEX IF EXISTS group_messages_by_seq;`,
   // Version 2 kept each message's version and recall in one more table keyed by group first:
-  // a third B-tree written at a random place for every message, plus a look-up, 59% of
-  // sqlite_sync's time on a flood over 200 groups (README, Performance). The version's
-  // EventTime is the row's event_time_ms; only the journal id, which breaks ties, is kept
-  // apart, keyed by event_time_ms first so that new rows land at the table's end. Recalls,
-  // few, keep their tombstones in a table of their own.
+  // a third B-tree written at a random place for every message, plus a look-up, the larger
+  // part of sqlite_sync's time on a flood over many groups (docs/performance.md). The
+  // version's EventTime is the row's event_time_ms; only the journal id, which breaks ties, is
+  // kept apart, keyed by event_time_ms first so that new rows land at the table's end.
+  // Recalls, few, keep their tombstones in a table of their own.
   `
   CREATE TABLE _group_message_recalls (
     sdk_app_id TEXT NOT NULL,
@@ -188,16 +187,14 @@ export function openSyncDatabase(path: string, busyTimeoutMs: number): DatabaseS
     db.exec("PRAGMA synchronous = NORMAL");
     // Callbacks touch rows of many groups at random: a page cache that holds the hot part of
     // the tables saves a read per statement (SQLite grows it only as pages are used); the OS
-    // caches the rest. 2 MiB: with schema 2, a transaction of 512 messages over 200 groups
-    // dirtied the last leaf of each group in two B-trees, ~400 pages, and 4 MiB held them all
-    // (26.5 instead of 31.7 µs per message in isolation), but in the daemon a 15 s flood drained
-    // 4% faster for 5 MiB more at peak (up to 148.6 MiB; four alternating runs each); 16, 8 and
-    // 5 MiB before were no better. Schema 3 dirties one such leaf per group (the primary key's),
-    // the other tables growing at their ends. The peak RSS is what a small VM runs out of.
+    // caches the rest. SQLite's default 2 MiB: a transaction dirties one leaf per group (the
+    // primary key's), the other tables growing at their ends, and larger caches bought little
+    // drain in the daemon for more peak memory, which is what a small VM runs out of
+    // (docs/performance.md, small page caches).
     db.exec("PRAGMA cache_size = -2048");
-    // Each callback dirties a few pages scattered over the file. Checkpointing every ~40 MiB
-    // of WAL rather than every 4 MiB copies a page that many callbacks rewrote only once
-    // (measured: about +40% apply rate); the WAL file is cut back to 64 MiB afterwards.
+    // Each callback dirties a few pages scattered over the file. Checkpointing after 10,000
+    // pages of WAL rather than SQLite's 1,000 copies once a page that many callbacks rewrote
+    // meanwhile (docs/performance.md); the WAL file is cut back to 64 MiB afterwards.
     db.exec(`PRAGMA wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
     db.exec("PRAGMA journal_size_limit = 67108864");
     migrate(db, path);

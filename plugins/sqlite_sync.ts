@@ -121,10 +121,10 @@ export function createSqliteSync(options: SqliteSyncOptions, ctx: PluginContext)
   Deno.mkdirSync(dirname(options.path), { recursive: true });
   const db = openSyncDatabase(options.path, options.busyTimeoutMs);
   ctx.logger.info("sqlite_sync writing {path}", { path: options.path });
-  // Its commits checkpoint the WAL themselves (every ~40 MiB). In imhookd they run on the
-  // delivery thread, so those fsyncs never delay an answer; a checkpointer worker of its own
-  // made the drain slower and cost ~10 MiB (cold backlog, alternating runs). The WalFlusher
-  // writes the WAL out ahead of them instead, from Deno's blocking pool.
+  // Its commits checkpoint the WAL themselves (see openSyncDatabase). In imhookd they run on
+  // the delivery thread, so those fsyncs never delay an answer; a checkpointer worker of its
+  // own drained no faster for more memory (docs/performance.md). The WalFlusher writes the WAL
+  // out ahead of them instead, from Deno's blocking pool.
   return new SqliteSync(db, options.maxBatch, `${options.path}-wal`, ctx.logger);
 }
 
@@ -171,7 +171,8 @@ class SqliteSync implements PluginInstance {
     this.#queue.push({ change, resolve, reject });
     // A macrotask, not a microtask: every delivery that runs before the event loop's next
     // check phase (other workers, other I/O callbacks) joins the same transaction.
-    // `setTimeout(0)` would do the same but waits ~2 ms in Deno, capping a worker at ~450/s.
+    // `setTimeout(0)` would do the same but waits a millisecond or more in Deno, a wait that
+    // each delivery of a lane with one in flight would pay (docs/performance.md).
     this.#immediate ??= setImmediate(() => this.#flush());
     return promise;
   }
@@ -213,13 +214,13 @@ class SqliteSync implements PluginInstance {
 
 /**
  * Writes the WAL out to disk in the background, off the delivery thread. With `synchronous =
- * NORMAL`, SQLite fsyncs the WAL before each checkpoint on the thread that commits: about
- * 100 ms for the ~40 MiB written since the last one, during which no plugin on that thread
- * runs. Synced ahead, little is left to write by then. An extra `fdatasync` never weakens what
- * SQLite promises; it only moves the writing earlier. At most one runs at a time, and only
- * once {@linkcode FLUSH_AHEAD_CHANGES} changes were committed since the last one started, so a
- * trickle of callbacks does not turn into a stream of fsyncs. The WAL carries no POSIX locks,
- * so a descriptor of its own is safe.
+ * NORMAL`, SQLite fsyncs the WAL before each checkpoint on the thread that commits, all that
+ * was written since the last one, and no plugin on that thread runs meanwhile (see
+ * docs/performance.md for how long that took). Synced ahead, little is left to write by then.
+ * An extra `fdatasync` never weakens what SQLite promises; it only moves the writing earlier.
+ * At most one runs at a time, and only once {@linkcode FLUSH_AHEAD_CHANGES} changes were
+ * committed since the last one started, so a trickle of callbacks does not turn into a stream
+ * of fsyncs. The WAL carries no POSIX locks, so a descriptor of its own is safe.
  */
 class WalFlusher {
   #path: string;

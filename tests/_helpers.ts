@@ -5,20 +5,10 @@
  * @module
  */
 import { computeSign } from "../core/listener/verify.ts";
+import { RUNTIME_ARGS, RUNTIME_ENV } from "../scripts/runtime.ts";
 
 /** The project's root folder. */
 export const ROOT = new URL("../", import.meta.url).pathname;
-/** The permissions `deno task start` grants, so the tests prove they are enough. */
-export const PERMISSIONS = [
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-sys",
-  "--allow-run",
-];
-/** Unstable features `deno task start` enables that serve needs (per-plugin permissions). */
-export const UNSTABLE = ["--unstable-worker-options"];
 export const APP = "1400000000";
 export const TOKEN = "e2e-secret-token";
 
@@ -84,23 +74,26 @@ export interface Served extends AsyncDisposable {
   kill(): Promise<void>;
 }
 
-/** Starts `main.ts serve --config FILE` and waits until it logs its listening address. */
+/**
+ * Starts `main.ts serve --config FILE` with the runtime flags, permissions and environment of
+ * `deno task start` (scripts/runtime.ts), and waits until it logs its listening address.
+ */
 export function serve(config: string, env: Record<string, string> = {}): Promise<Served> {
   return serveCommand(
     Deno.execPath(),
-    ["run", ...UNSTABLE, ...PERMISSIONS, `${ROOT}main.ts`, "serve", "--config", config],
-    env,
+    ["run", ...RUNTIME_ARGS, `${ROOT}main.ts`, "serve", "--config", config],
+    { ...RUNTIME_ENV, ...env },
   );
 }
 
-/** Runs `main.ts ARGS...` and returns its exit code and output. */
+/** Runs `main.ts ARGS...` as `deno task cli` does and returns its exit code and output. */
 export async function cli(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...UNSTABLE, ...PERMISSIONS, `${ROOT}main.ts`, ...args],
-    env,
+    args: ["run", ...RUNTIME_ARGS, `${ROOT}main.ts`, ...args],
+    env: { ...RUNTIME_ENV, ...env },
     stdin: "null",
   }).output();
   const decoder = new TextDecoder();
@@ -147,11 +140,14 @@ export async function recorded(path: string): Promise<Record<string, unknown>[]>
   return lines.filter((line) => line !== "").map((line) => JSON.parse(line));
 }
 
-/** Polls `probe` until it returns true; fails after `timeoutMs`. */
+/**
+ * Polls `probe` until it returns true; fails after `timeoutMs`, generous by default: the
+ * machine may be busy with other work, and a limit is there to end a test that would hang.
+ */
 export async function eventually(
   probe: () => boolean | Promise<boolean>,
   what: string,
-  timeoutMs = 10_000,
+  timeoutMs = 30_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await probe())) {
@@ -188,7 +184,7 @@ export function sendFile(
 
 /**
  * Like {@linkcode serve}, for any way of running imhookd: `command` and its `args` (e.g.
- * `deno run --unstable-net ... main.ts serve --config FILE`, or a compiled `dist/imhookd serve
+ * `deno run ... main.ts serve --config FILE`, or a compiled `dist/imhookd serve
  * --config FILE`). Waits until it logs its listening address.
  */
 export async function serveCommand(

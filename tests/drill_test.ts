@@ -99,7 +99,7 @@ plugins:
     },
   );
   await sendSome(20);
-  await eventually(() => received.size === seq, `all ${seq} callbacks arrived`, 20_000);
+  await eventually(() => received.size === seq, `all ${seq} callbacks arrived`, 60_000);
   assert.deepEqual(
     [...received.keys()].sort((a, b) => a - b),
     Array.from({ length: seq }, (_, i) => i + 1),

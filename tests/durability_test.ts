@@ -1,6 +1,6 @@
 /**
  * Syncs counted at the system-call level. `journal.durability`: `os` never fsyncs the journal
- * (as DESIGN says), neither its database nor its inbox; `fsync` fsyncs both. `builtin:sqlite_sync`
+ * (the documented contract), neither its database nor its inbox; `fsync` fsyncs both. `builtin:sqlite_sync`
  * syncs its WAL ahead of SQLite's checkpoints. Runs `tests/fixtures/journal_writer.ts` and
  * `tests/fixtures/sqlite_sync_writer.ts` under strace.
  */

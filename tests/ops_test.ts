@@ -4,43 +4,21 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import denoJson from "../deno.json" with { type: "json" };
-import { RUNTIME_ENV, RUNTIME_V8_FLAGS } from "../bench/_process.ts";
 import {
   APP,
   cli,
   eventually,
-  PERMISSIONS,
   recorded,
   ROOT,
-  serveCommand,
+  serve,
   type Served,
   signedQuery,
   TOKEN,
-  UNSTABLE,
   workspace,
 } from "./_helpers.ts";
 
 const COMMAND = "Group.CallbackAfterSendMsg";
 const LIFECYCLE = `${ROOT}tests/fixtures/lifecycle.ts`;
-
-/** `main.ts serve` with the flags `deno task start` uses (`--unstable-net` for systemd). */
-function start(config: string, env: Record<string, string> = {}): Promise<Served> {
-  return serveCommand(
-    Deno.execPath(),
-    [
-      "run",
-      "--unstable-net",
-      ...UNSTABLE,
-      ...PERMISSIONS,
-      `${ROOT}main.ts`,
-      "serve",
-      "--config",
-      config,
-    ],
-    env,
-  );
-}
 
 function body(seq: number, group = `@TGS#ops${seq % 8}`): string {
   return JSON.stringify({
@@ -126,7 +104,7 @@ function sample(metrics: string, series: string): number | undefined {
 
 Deno.test("admin: /healthz, /readyz and /metrics answer on the admin listener, never on the callback one", async () => {
   await using ws = await workspace(config(lifecyclePlugin("life", "tag: v1")));
-  await using served = await start(ws.config);
+  await using served = await serve(ws.config);
   assert.ok(served.adminUrl, "the admin address is logged");
   const admin = served.adminUrl!;
 
@@ -150,7 +128,14 @@ Deno.test("admin: /healthz, /readyz and /metrics answer on the admin listener, n
   assert.equal(ready.status, 200);
   assert.equal(ready.text, "ready\n");
 
-  const metrics = await get(`${admin}/metrics`);
+  // The delivery thread hands its metrics to the main thread in batches, after the plugin
+  // returned: the snapshot is read once this delivery is in it.
+  let metrics = await get(`${admin}/metrics`);
+  await eventually(async () => {
+    metrics = await get(`${admin}/metrics`);
+    return (sample(metrics.text, 'imhookd_deliveries_total{plugin="life",result="ok"}') ?? 0) >=
+        1 && sample(metrics.text, 'imhookd_pending{plugin="life"}') === 0;
+  }, "/metrics counts the delivery");
   assert.equal(metrics.status, 200);
   assert.equal(metrics.type, "text/plain; version=0.0.4; charset=utf-8");
   const families: [string, string][] = [
@@ -230,7 +215,7 @@ Deno.test("admin: /healthz, /readyz and /metrics answer on the admin listener, n
 
 Deno.test("admin: /readyz is 503 with the reason while the journal cannot be written, and recovers", async () => {
   await using ws = await workspace(config(lifecyclePlugin("life", "tag: v1")));
-  await using served = await start(ws.config);
+  await using served = await serve(ws.config);
   const admin = served.adminUrl!;
   // Ready once the plugin runs: the listener does not wait for it.
   await eventually(async () => (await get(`${admin}/readyz`)).status === 200, "ready");
@@ -259,7 +244,7 @@ Deno.test("reload: SIGHUP switches plugins, apps and routes while callbacks stre
     lifecyclePlugin("keep", "tag: v1") + lifecyclePlugin("gone", "tag: v1"),
   );
   await using ws = await workspace(before);
-  await using served = await start(ws.config);
+  await using served = await serve(ws.config);
   const admin = served.adminUrl!;
   const app2 = { SdkAppid: "1400000001" };
   assert.equal((await post(served.url, 0, { query: app2 })).status, 403);
@@ -370,7 +355,7 @@ Deno.test("reload: SIGHUP switches plugins, apps and routes while callbacks stre
 
 Deno.test("reload: a plugin that fails to start makes /readyz 503 until a reload starts it", async () => {
   await using ws = await workspace(config(lifecyclePlugin("life", "tag: v1")));
-  await using served = await start(ws.config);
+  await using served = await serve(ws.config);
   const admin = served.adminUrl!;
   const reloads = async (n: number): Promise<void> => {
     served.child.kill("SIGHUP");
@@ -410,7 +395,7 @@ Deno.test("reload: a plugin that fails to start makes /readyz 503 until a reload
 
 Deno.test("shutdown: SIGINT answers 503 to new callbacks and lets the request in flight finish", async () => {
   await using ws = await workspace(config(lifecyclePlugin("life", "tag: v1")));
-  let served = await start(ws.config);
+  let served = await serve(ws.config);
   try {
     const url = new URL(served.url);
     const conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
@@ -457,7 +442,7 @@ Deno.test("shutdown: SIGINT answers 503 to new callbacks and lets the request in
   }
 
   // The acknowledged in-flight callback was journaled; the refused one was not.
-  served = await start(ws.config);
+  served = await serve(ws.config);
   try {
     await eventually(async () => {
       const seqs = (await lines(ws.dir, "life")).filter((l) => l.event === "done").map((l) =>
@@ -480,7 +465,7 @@ Deno.test("shutdown: SIGTERM gives running handlers the grace period, exits 0, a
       "delivery:\n  shutdown_grace: 1500ms\n  handler_timeout: 120s",
     );
   await using ws = await workspace(slow(60_000));
-  let served = await start(ws.config);
+  let served = await serve(ws.config);
   let elapsed: number;
   try {
     assert.equal((await post(served.url, 1, { group: "@slow" })).status, 200);
@@ -497,7 +482,8 @@ Deno.test("shutdown: SIGTERM gives running handlers the grace period, exits 0, a
   }
   // All of the grace period but the share kept to dispose the plugins (a fifth).
   assert.ok(elapsed >= 1150, `the slow handler got its grace period (${elapsed} ms)`);
-  assert.ok(elapsed < 6000, `shutdown took ${elapsed} ms for a 1500 ms grace`);
+  // Far below the 60 s the slow handler would take, whatever the machine's load.
+  assert.ok(elapsed < 30_000, `shutdown took ${elapsed} ms for a 1500 ms grace`);
   const first = await lines(ws.dir, "slow");
   assert.deepEqual(
     first.filter((l) => l.event !== "start").map((l) => `${l.event} ${l.seq ?? ""}`.trim()),
@@ -505,7 +491,7 @@ Deno.test("shutdown: SIGTERM gives running handlers the grace period, exits 0, a
   );
 
   await Deno.writeTextFile(ws.config, slow(0));
-  served = await start(ws.config);
+  served = await serve(ws.config);
   try {
     await eventually(
       async () => (await lines(ws.dir, "slow")).some((l) => l.event === "done" && l.seq === 1),
@@ -575,7 +561,7 @@ Deno.test("notify: READY, RELOADING with MONOTONIC_USEC, READY, STOPPING and wat
   await using ws = await workspace(config(lifecyclePlugin("life", "tag: v1")));
   const socket = `${ws.dir}/notify.sock`;
   await using listener = await notifyListener(socket);
-  await using served = await start(ws.config, { NOTIFY_SOCKET: socket, WATCHDOG_USEC: "200000" });
+  await using served = await serve(ws.config, { NOTIFY_SOCKET: socket, WATCHDOG_USEC: "200000" });
   const states = () => listener.messages.filter((m) => m !== "WATCHDOG=1");
   await eventually(() => states().length === 1, "READY=1 arrives");
   await eventually(
@@ -607,7 +593,7 @@ Deno.test("notify: an abstract @name NOTIFY_SOCKET works, and no pings without W
   await using ws = await workspace(config(lifecyclePlugin("life", "tag: v1")));
   const name = `@imhookd-test-${crypto.randomUUID()}`;
   await using listener = await notifyListener(name);
-  await using served = await start(ws.config, { NOTIFY_SOCKET: name });
+  await using served = await serve(ws.config, { NOTIFY_SOCKET: name });
   await eventually(() => listener.messages.length === 1, "READY=1 arrives");
   assert.equal(await served.stop(), 0);
   await eventually(() => listener.messages.length === 2, "STOPPING=1 arrives");
@@ -665,7 +651,7 @@ Deno.test({
     }
     const ca = await Deno.readTextFile(`${tls}/ca.pem`);
 
-    await using served = await start(ws.config);
+    await using served = await serve(ws.config);
     assert.match(served.url, /^https:\/\/127\.0\.0\.1:\d+\/im\/callback$/);
     using client = Deno.createHttpClient({ caCerts: [ca] });
     const answer = await post(served.url, 1, { client });
@@ -695,23 +681,6 @@ if (!ANALYZE) {
     ),
   );
 }
-
-Deno.test("runtime: the tasks, the unit and the bench run serve with the same V8 flags and arenas", async () => {
-  const tasks: Record<string, string> = denoJson.tasks;
-  const env = Object.entries(RUNTIME_ENV).map(([key, value]) => `${key}=${value}`);
-  for (const name of ["start", "cli", "compile"]) {
-    const words = tasks[name]!.split(/\s+/);
-    assert.deepEqual(
-      words.filter((word) => word.startsWith("--v8-flags=")),
-      [`--v8-flags=${RUNTIME_V8_FLAGS}`],
-      `deno task ${name}`,
-    );
-    // A compiled binary cannot carry environment variables: the unit sets them.
-    if (name !== "compile") assert.deepEqual(words.slice(0, env.length), env, `deno task ${name}`);
-  }
-  const unit = (await Deno.readTextFile(`${ROOT}deploy/imhookd.service`)).split("\n");
-  for (const pair of env) assert.ok(unit.includes(`Environment=${pair}`), `the unit sets ${pair}`);
-});
 
 Deno.test({
   name: "systemd: deploy/imhookd.service passes systemd-analyze verify without a warning",

@@ -8,8 +8,8 @@
 local query = os.getenv("BENCH_QUERY") or ""
 local offset = tonumber(os.getenv("BENCH_OFFSET") or "0")
 local groups = tonumber(os.getenv("BENCH_GROUPS") or "200")
--- EventTime is when the event happened, in ms (PROTOCOL.md), so a stream's EventTimes rise with
--- the clock, as in bench/_callbacks.ts. bench/wrk/_clock.lua, beside this file.
+-- EventTime is when the event happened, in ms (docs/protocol.md), so a stream's EventTimes rise
+-- with the clock, as in bench/_callbacks.ts. bench/wrk/_clock.lua, beside this file.
 local now_ms = dofile(debug.getinfo(1, "S").source:sub(2):match("^(.*/)") .. "_clock.lua").realtime_ms
 
 local headers = { ["Content-Type"] = "application/json" }

@@ -1,13 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  type Config,
-  ConfigError,
-  loadConfig,
-  matchesPattern,
-  parseConfig,
-  type PluginEntry,
-} from "./config.ts";
+import { type Config, ConfigError, loadConfig, parseConfig, type PluginEntry } from "./config.ts";
+import { matchesPattern } from "./patterns.ts";
 import { pluginChanged } from "../delivery/loader.ts";
 
 const MINIMAL = "apps:\n  - sdk_app_id: 1400000000\n";
@@ -309,7 +303,7 @@ plugins:
       'config.yaml:12:3 journal.durability: expected one of os, fsync, got "always"',
       "config.yaml:16:5 plugins[0].on: expected a list of strings",
       'config.yaml:17:5 plugins[1].name: "audit" is already the name of plugins[0]',
-      'config.yaml:18:5 plugins[1].use: unknown built-in plugin "nope": expected one of file_logger, webhook_forwarder, sqlite_sync',
+      'config.yaml:18:5 plugins[1].use: unknown built-in plugin "nope": expected one of file_logger, webhook_forwarder, sqlite_sync, postgres_sync, nats_forwarder',
       'config.yaml:19:5 plugins[1].on: invalid pattern "Gr*up": expected an exact command, "Prefix.*" or "*"',
       "config.yaml:20:5 plugins[1].concurrency: expected an integer of at least 1, got 0",
       "config.yaml:22:5 plugins[2].name: required",

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { matchesPattern } from "./config.ts";
+import { matchesPattern } from "./patterns.ts";
 
 /** A plugin and the command patterns it subscribes to. */
 export interface Route {

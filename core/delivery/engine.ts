@@ -11,23 +11,21 @@ import type { PluginInstance } from "../../plugin.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { describeError } from "../describe_error.ts";
 import { DeliveredEvent } from "./event.ts";
-import type { Journal, PendingDelivery } from "../journal/journal.ts";
+import type { JournalWriter, PendingDelivery } from "../journal/mod.ts";
+import type { MetricKey, MetricRecorder } from "../ops/metrics.ts";
 
 /**
  * What the engine needs of the journal: reads, and the outcome of each delivery. A
- * {@linkcode Journal} is one; the delivery worker's sends the outcomes to the thread that
+ * {@linkcode JournalWriter} is one; the delivery worker's sends the outcomes to the thread that
  * owns the journal's writes.
  */
 export type DeliveryJournal = Pick<
-  Journal,
+  JournalWriter,
   "onAppend" | "replayGeneration" | "pending" | "markDelivered" | "markRetry" | "markDead"
 >;
 
-/** The metrics the engine records (`Metrics` has them). */
-export interface DeliveryMetrics {
-  deliveries: { inc(labels: { plugin: string; result: string }, by?: number): void };
-  deliverySeconds: { observe(labels: { plugin: string }, value: number): void };
-}
+/** Where the engine records metrics: `Metrics`, or in the worker a `MetricBatch`'s recorders. */
+export type DeliveryMetrics = Readonly<Record<MetricKey, MetricRecorder>>;
 
 /** Options of {@linkcode Delivery}; durations in milliseconds. */
 export interface DeliveryOptions {

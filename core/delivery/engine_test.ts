@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { CallbackEvent, PluginInstance } from "../../plugin.ts";
 import { type Clock, ManualClock } from "../clock.ts";
 import { Delivery, type DeliveryOptions } from "./engine.ts";
-import { Journal } from "../journal/journal.ts";
+import { JournalWriter } from "../journal/mod.ts";
 
 const OPTIONS: DeliveryOptions = {
   maxAttempts: 3,
@@ -21,17 +21,24 @@ async function until(condition: () => boolean, what: string, timeoutMs = 5000): 
   }
 }
 
-async function withJournal(fn: (journal: Journal, path: string) => Promise<void>): Promise<void> {
+async function withJournal(
+  fn: (journal: JournalWriter, path: string) => Promise<void>,
+): Promise<void> {
   const dir = await Deno.makeTempDir();
   try {
-    await using journal = Journal.open(`${dir}/journal.db`);
+    await using journal = JournalWriter.open(`${dir}/journal.db`);
     await fn(journal, `${dir}/journal.db`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 }
 
-function append(journal: Journal, n: number, group: string, plugins = ["a"]): Promise<unknown> {
+function append(
+  journal: JournalWriter,
+  n: number,
+  group: string,
+  plugins = ["a"],
+): Promise<unknown> {
   return journal.append({
     sdkAppId: "1400000000",
     command: "Group.CallbackAfterSendMsg",
@@ -262,7 +269,7 @@ for (const hour of [0, 3_600_000]) {
  * handler timeout (5 s on `clock`); resolves once the retry is recorded.
  */
 async function timeOutOnce(
-  journal: Journal,
+  journal: JournalWriter,
   clock: ManualClock,
   plugin: ReturnType<typeof recorder>,
 ): Promise<Delivery> {

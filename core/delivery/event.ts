@@ -4,7 +4,7 @@
  * @module
  */
 import type { CallbackEvent } from "../../plugin.ts";
-import type { PendingDelivery } from "../journal/journal.ts";
+import type { PendingDelivery } from "../journal/mod.ts";
 
 /** What a {@linkcode DeliveredEvent} is made of: a pending delivery's callback fields. */
 export type EventSource = Pick<

@@ -12,9 +12,9 @@
 import type { CallbackEvent } from "../../plugin.ts";
 import type { Config, PluginEntry } from "../config/config.ts";
 import { describeError } from "../describe_error.ts";
-import type { Journal } from "../journal/journal.ts";
+import type { JournalWriter } from "../journal/mod.ts";
 import { logger } from "../ops/log.ts";
-import type { Metrics } from "../ops/metrics.ts";
+import type { Metrics, MetricUpdate } from "../ops/metrics.ts";
 import { pluginChanged, PluginLoadError } from "./loader.ts";
 import type { Down } from "./remote_plugin.ts";
 import { loadOnce, type PluginStatus, Supervisor } from "./supervisor.ts";
@@ -62,10 +62,8 @@ export interface MarksMessage {
   retries: [string, number, number, number, string][];
   /** `[plugin, callback id, attempts, error]`. */
   dead: [string, number, number, string][];
-  /** `[plugin, result, count]`. */
-  counts: [string, string, number][];
-  /** `[plugin, handler durations in seconds]`. */
-  seconds: [string, number[]][];
+  /** What the engine recorded in the delivery metrics. */
+  metrics: MetricUpdate[];
 }
 
 /** The outcome of {@linkcode DeliveryHost.reload}. */
@@ -110,7 +108,7 @@ export const WORKER_URL = new URL("./worker.ts", import.meta.url);
  */
 export class DeliveryHost {
   #worker: Worker;
-  #journal: Journal;
+  #journal: JournalWriter;
   #metrics: Metrics;
   #config: Config;
   #supervisor: Supervisor;
@@ -128,7 +126,12 @@ export class DeliveryHost {
   #seq = 0;
   #changes = new Map<number, () => void>();
 
-  private constructor(config: Config, journal: Journal, metrics: Metrics, options: HostOptions) {
+  private constructor(
+    config: Config,
+    journal: JournalWriter,
+    metrics: Metrics,
+    options: HostOptions,
+  ) {
     this.#config = config;
     this.#journal = journal;
     this.#metrics = metrics;
@@ -155,7 +158,7 @@ export class DeliveryHost {
    */
   static async start(
     config: Config,
-    journal: Journal,
+    journal: JournalWriter,
     metrics: Metrics,
     options: HostOptions,
   ): Promise<DeliveryHost> {
@@ -400,12 +403,7 @@ export class DeliveryHost {
     for (const [plugin, id, attempts, error] of marks.dead) {
       writes.push(journal.markDead(plugin, id, { attempts, error }));
     }
-    for (const [plugin, result, count] of marks.counts) {
-      this.#metrics.deliveries.inc({ plugin, result }, count);
-    }
-    for (const [plugin, values] of marks.seconds) {
-      for (const value of values) this.#metrics.deliverySeconds.observe({ plugin }, value);
-    }
+    this.#metrics.apply(marks.metrics);
     Promise.all(writes).then(
       () => this.#post({ type: "marked", batch: marks.batch }),
       (error) => this.#post({ type: "marked", batch: marks.batch, error: describeError(error) }),

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { CallbackEvent } from "../../plugin.ts";
 import { tempDir } from "../_testing.ts";
 import { type Config, parseConfig } from "../config/config.ts";
-import { Journal } from "../journal/journal.ts";
+import { JournalWriter } from "../journal/mod.ts";
 import { Metrics } from "../ops/metrics.ts";
 import { DeliveryHost } from "./host.ts";
 
@@ -13,7 +13,7 @@ function config(dir: string, plugins: string): Config {
     `apps: [{ sdk_app_id: 1400000000 }]
 journal: { path: ./journal.db }
 log: { level: error, format: json }
-delivery: { start_timeout: 20s }
+delivery: { start_timeout: 60s }
 plugins:
 ${plugins}`,
     `${dir}/config.yaml`,
@@ -38,10 +38,12 @@ function event(): CallbackEvent {
   };
 }
 
-async function until(probe: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
+async function until(probe: () => boolean, what: string, detail: () => unknown): Promise<void> {
+  const deadline = Date.now() + 60_000;
   while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting until ${what}`);
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out waiting until ${what}: ${JSON.stringify(detail())}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
@@ -64,12 +66,12 @@ Deno.test("DeliveryHost: decide asks a running plugin's thread and returns its d
     options: { path: ./mute.jsonl }
 `,
   );
-  const journal = Journal.open(cfg.journal.path, { checkpointedElsewhere: true });
+  const journal = JournalWriter.open(cfg.journal.path, { checkpointedElsewhere: true });
   const host = await DeliveryHost.start(cfg, journal, new Metrics(), {
     onTooManyStuck: () => {},
   });
   try {
-    await until(() => host.problems().length === 0, "every plugin runs");
+    await until(() => host.problems().length === 0, "every plugin runs", () => host.problems());
     assert.deepEqual(host.deciders(), ["judge", "clumsy", "waits"]);
 
     const signal = new AbortController().signal;

@@ -1,6 +1,6 @@
 /**
- * Loading of plugin modules: built-ins through a map of literal imports (so `deno compile`
- * embeds them), user plugins by path. Checks each module's shape and options, runs `create`
+ * Loading of plugin modules: built-ins through the map of `builtins.ts`, user plugins by
+ * path. Checks each module's shape and options, runs `create`
  * and `[Symbol.asyncDispose]`, and works out the Deno permissions a plugin's thread gets.
  * The plugin's own thread calls these (see `plugin_thread.ts`); the main thread only loads
  * built-ins, to ask them which permissions their options need.
@@ -13,12 +13,7 @@ import type { Logger } from "@logtape/logtape";
 import type { Plugin, PluginInstance } from "../../plugin.ts";
 import type { PluginEntry } from "../config/config.ts";
 import { describeError } from "../describe_error.ts";
-
-const BUILTINS: Record<string, () => Promise<{ default: unknown }>> = {
-  file_logger: () => import("../../plugins/file_logger.ts"),
-  webhook_forwarder: () => import("../../plugins/webhook_forwarder.ts"),
-  sqlite_sync: () => import("../../plugins/sqlite_sync.ts"),
-};
+import { BUILTINS } from "./builtins.ts";
 
 /**
  * Whether a reload must restart a running plugin for `next`: its module, options,
@@ -171,10 +166,7 @@ export async function pluginPermissions(
     granted = { ...entry.permissions };
   } else if (entry.module.startsWith("builtin:")) {
     const loaded = await loadPlugin(entry, context);
-    granted = loaded.plugin.permissions?.(loaded.options, {
-      name: entry.name,
-      configDir: context.configDir,
-    }) ?? {};
+    granted = loaded.plugin.permissions?.(loaded.options, { configDir: context.configDir }) ?? {};
   } else {
     granted = { read: [dirname(entry.module)] };
   }
@@ -214,7 +206,7 @@ function withItems(
 
 function importModule(module: string): Promise<{ default?: unknown }> {
   if (module.startsWith("builtin:")) {
-    const load = BUILTINS[module.slice("builtin:".length)];
+    const load = BUILTINS.get(module.slice("builtin:".length));
     if (load === undefined) {
       return Promise.reject(new TypeError(`there is no built-in plugin "${module}"`));
     }

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Journal } from "../journal/journal.ts";
+import type { JournalWriter } from "../journal/mod.ts";
 
 /** A callback whose handler was running synchronously, and for which plugin. */
 export interface Suspect {
@@ -54,7 +54,7 @@ export class Suspects {
  * Makes each callback of the suspects file left by the last run a dead letter of its plugin
  * (unless it is not pending any more), then removes the file. Returns what it did.
  */
-export async function condemnSuspects(journal: Journal, path: string): Promise<Suspect[]> {
+export async function condemnSuspects(journal: JournalWriter, path: string): Promise<Suspect[]> {
   let list: Suspect[];
   try {
     list = JSON.parse(await Deno.readTextFile(path));

@@ -12,8 +12,9 @@ import { setImmediate } from "node:timers";
 import { describeError } from "../describe_error.ts";
 import { Delivery, type DeliveryJournal } from "./engine.ts";
 import type { EngineMessage, HostMessage, MarksMessage, PlainConfig } from "./host.ts";
-import { Journal, JournalUnavailableError } from "../journal/journal.ts";
+import { JournalReader, JournalUnavailableError } from "../journal/mod.ts";
 import { logger, setupLogging } from "../ops/log.ts";
+import { MetricBatch } from "../ops/metrics.ts";
 import { lowerPriority } from "./priority.ts";
 import { culpritError, type Down, RemotePlugin } from "./remote_plugin.ts";
 
@@ -29,21 +30,23 @@ function post(message: EngineMessage): void {
  * settles when the main thread has committed it.
  */
 class RemoteJournal implements DeliveryJournal {
-  #reader: Journal;
+  #reader: JournalReader;
   #listeners = new Set<() => void>();
-  #next: Omit<MarksMessage, "type" | "batch"> = RemoteJournal.#empty();
+  #next: Omit<MarksMessage, "type" | "batch" | "metrics"> = RemoteJournal.#empty();
+  /** The engine's metrics, sent with the next outcomes. */
+  readonly metrics: MetricBatch = new MetricBatch(() => this.#schedule());
   /** Settles once the outcomes queued now are committed: one promise a message, not an outcome. */
   #nextWaiter: PromiseWithResolvers<void> | undefined;
   #scheduled = false;
   #batch = 0;
   #sent = new Map<number, PromiseWithResolvers<void>>();
 
-  constructor(reader: Journal) {
+  constructor(reader: JournalReader) {
     this.#reader = reader;
   }
 
-  static #empty(): Omit<MarksMessage, "type" | "batch"> {
-    return { delivered: [], retries: [], dead: [], counts: [], seconds: [] };
+  static #empty(): Omit<MarksMessage, "type" | "batch" | "metrics"> {
+    return { delivered: [], retries: [], dead: [] };
   }
 
   onAppend(listener: () => void): () => void {
@@ -85,22 +88,6 @@ class RemoteJournal implements DeliveryJournal {
     return this.#waiter();
   }
 
-  /** Counts a delivery result for `imhookd_deliveries_total`; sent with the next outcomes. */
-  count(plugin: string, result: string, by: number): void {
-    const entry = this.#next.counts.find(([p, r]) => p === plugin && r === result);
-    if (entry === undefined) this.#next.counts.push([plugin, result, by]);
-    else entry[2] += by;
-    this.#schedule();
-  }
-
-  /** Records a handler's duration for `imhookd_delivery_seconds`. */
-  observe(plugin: string, seconds: number): void {
-    const entry = entryOf(this.#next.seconds, plugin);
-    if (entry === undefined) this.#next.seconds.push([plugin, [seconds]]);
-    else entry[1].push(seconds);
-    this.#schedule();
-  }
-
   /** The main thread committed batch `batch` (or could not). */
   marked(batch: number, error: string | undefined): void {
     const waiter = this.#sent.get(batch);
@@ -136,8 +123,7 @@ class RemoteJournal implements DeliveryJournal {
     this.#scheduled = false;
     const next = this.#next;
     if (
-      next.delivered.length + next.retries.length + next.dead.length + next.counts.length +
-          next.seconds.length === 0
+      next.delivered.length + next.retries.length + next.dead.length === 0 && this.metrics.empty
     ) {
       return;
     }
@@ -145,7 +131,7 @@ class RemoteJournal implements DeliveryJournal {
     if (this.#nextWaiter !== undefined) this.#sent.set(batch, this.#nextWaiter);
     this.#next = RemoteJournal.#empty();
     this.#nextWaiter = undefined;
-    post({ type: "marks", batch, ...next });
+    post({ type: "marks", batch, ...next, metrics: this.metrics.take() });
   }
 }
 
@@ -170,7 +156,7 @@ let checkpointFailing = false;
  * keeps failing, the main thread's connection still checkpoints every 64 MiB of WAL: slower
  * answers now and then, nothing lost.
  */
-function checkpoint(reader: Journal): void {
+function checkpoint(reader: JournalReader): void {
   try {
     reader.checkpoint();
     if (checkpointFailing) log.info("The journal's WAL checkpoints work again");
@@ -244,13 +230,10 @@ function change(name: string, seq: number, run: () => Promise<void>): void {
 function start(plain: PlainConfig): EngineMessage {
   setupLogging(plain.log);
   lowerPriority(log);
-  let reader: Journal;
+  let reader: JournalReader;
   try {
     // Reads only; the main thread's connection writes, migrates and checkpoints the file.
-    reader = Journal.open(plain.journal.path, {
-      durability: plain.journal.durability,
-      reader: true,
-    });
+    reader = JournalReader.open(plain.journal.path, { durability: plain.journal.durability });
   } catch (error) {
     return { type: "start_failed", problem: describeError(error) };
   }
@@ -259,10 +242,7 @@ function start(plain: PlainConfig): EngineMessage {
   checkpoints = setInterval(() => checkpoint(reader), CHECKPOINT_EVERY_MS);
   delivery = new Delivery(journal, {
     ...plain.delivery,
-    metrics: {
-      deliveries: { inc: ({ plugin, result }, by = 1) => journal.count(plugin, result, by) },
-      deliverySeconds: { observe: ({ plugin }, value) => journal.observe(plugin, value) },
-    },
+    metrics: journal.metrics.recorders,
     logger: logger("delivery"),
   });
   return { type: "started" };
@@ -290,7 +270,7 @@ async function down(name: string, what: Down): Promise<void> {
           plugin: name,
           error,
         });
-        remote!.count(name, "dead", 1);
+        remote!.metrics.recorders.deliveries.inc({ plugin: name, result: "dead" });
         remote!.markDead(name, what.culprit, { attempts: Math.max(1, attempts), error })
           .catch(() => {});
       }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Inbox, INBOX_HEADER_BYTES, inboxBacklog } from "./inbox.ts";
-import type { CallbackRecord } from "./journal.ts";
+import type { CallbackRecord } from "./mod.ts";
 
 function record(n: number, overrides: Partial<CallbackRecord> = {}): CallbackRecord {
   return {

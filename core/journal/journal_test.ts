@@ -3,10 +3,11 @@ import { DatabaseSync } from "node:sqlite";
 import {
   type AppendResult,
   type CallbackRecord,
-  Journal,
+  JournalReader,
   JournalUnavailableError,
+  JournalWriter,
   SCHEMA_VERSION,
-} from "./journal.ts";
+} from "./mod.ts";
 import { tempDir } from "../_testing.ts";
 
 function record(n: number, overrides: Partial<CallbackRecord> = {}): CallbackRecord {
@@ -23,13 +24,13 @@ function record(n: number, overrides: Partial<CallbackRecord> = {}): CallbackRec
 }
 
 async function withJournal(
-  fn: (journal: Journal, path: string) => Promise<void>,
+  fn: (journal: JournalWriter, path: string) => Promise<void>,
   durability: "os" | "fsync" = "os",
 ): Promise<void> {
   const dir = await Deno.makeTempDir();
   const path = `${dir}/sub/journal.db`;
   try {
-    await using journal = Journal.open(path, { durability });
+    await using journal = JournalWriter.open(path, { durability });
     await fn(journal, path);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -68,11 +69,11 @@ Deno.test("journal: dedup keys survive a reopen", async () => {
   const dir = await Deno.makeTempDir();
   try {
     {
-      const journal = Journal.open(`${dir}/j.db`);
+      const journal = JournalWriter.open(`${dir}/j.db`);
       await journal.append(record(7));
       journal.close();
     }
-    const again = Journal.open(`${dir}/j.db`);
+    const again = JournalWriter.open(`${dir}/j.db`);
     assert.deepEqual(await again.append(record(7)), { id: 1, duplicate: true });
     again.close();
   } finally {
@@ -316,8 +317,8 @@ Deno.test("journal: checkpointed elsewhere, the writer leaves the WAL to a reade
   const dir = await Deno.makeTempDir();
   try {
     const path = `${dir}/journal.db`;
-    const journal = Journal.open(path, { checkpointedElsewhere: true });
-    const reader = Journal.open(path, { reader: true });
+    const journal = JournalWriter.open(path, { checkpointedElsewhere: true });
+    const reader = JournalReader.open(path);
     try {
       const before = (await Deno.stat(path)).size;
       const text = "x".repeat(3_000);
@@ -417,7 +418,7 @@ Deno.test("journal: a journal made by the old schema is migrated on open and kee
       db.exec("UPDATE meta SET value = 4 WHERE key = 'replay_generation'");
       db.close();
     }
-    const journal = Journal.open(path);
+    const journal = JournalWriter.open(path);
     try {
       // Keys stored before the migration still catch their duplicates, with the old ids.
       assert.deepEqual(await journal.append(record(2)), { id: 2, duplicate: true });
@@ -458,7 +459,7 @@ Deno.test("journal: a journal made by the old schema is migrated on open and kee
       db.close();
     }
     // Opening a migrated journal again changes nothing.
-    const again = Journal.open(path);
+    const again = JournalWriter.open(path);
     assert.deepEqual(await again.append(record(4)), { id: 4, duplicate: true });
     again.close();
   } finally {
@@ -473,7 +474,7 @@ Deno.test("journal: a journal from a newer version is refused, untouched", async
     const db = new DatabaseSync(path);
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
     db.close();
-    assert.throws(() => Journal.open(path), /schema version 3 is newer/);
+    assert.throws(() => JournalWriter.open(path), /schema version 3 is newer/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -486,7 +487,7 @@ for (const stagedKeys of [1, 16_384]) {
     const hash = (): number => 42;
     try {
       {
-        const journal = Journal.open(path, { hash, stagedKeys });
+        const journal = JournalWriter.open(path, { hash, stagedKeys });
         const [a, b] = await Promise.all([journal.append(record(1)), journal.append(record(2))]);
         assert.deepEqual(a, { id: 1, duplicate: false });
         assert.deepEqual(b, { id: 2, duplicate: false });
@@ -495,7 +496,7 @@ for (const stagedKeys of [1, 16_384]) {
         assert.equal(journal.pending("a", 0, 10).length, 3);
         journal.close();
       }
-      const journal = Journal.open(path, { hash, stagedKeys });
+      const journal = JournalWriter.open(path, { hash, stagedKeys });
       try {
         assert.deepEqual(await journal.append(record(1)), { id: 1, duplicate: true });
         assert.deepEqual(await journal.append(record(3)), { id: 3, duplicate: true });
@@ -520,7 +521,7 @@ for (const stagedKeys of [1, 16_384]) {
     // Every key of one length collides: each look-up must compare whole keys.
     const hash = (key: string): number => key.length;
     try {
-      await using journal = Journal.open(`${dir}/j.db`, { hash, stagedKeys, mergeChunk: 1 });
+      await using journal = JournalWriter.open(`${dir}/j.db`, { hash, stagedKeys, mergeChunk: 1 });
       await journal.append(record(1));
       await journal.append(record(2));
       await journal.append(record(10)); // with 1 staged, keys 1 and 2 are indexed by now
@@ -561,11 +562,11 @@ Deno.test("journal: duplicates are caught after a reopen, in one commit with new
   const path = `${dir}/j.db`;
   try {
     {
-      const journal = Journal.open(path);
+      const journal = JournalWriter.open(path);
       await Promise.all(Array.from({ length: 300 }, (_, n) => journal.append(record(n))));
       journal.close();
     }
-    const journal = Journal.open(path);
+    const journal = JournalWriter.open(path);
     try {
       const results = await Promise.all(
         Array.from({ length: 600 }, (_, n) => journal.append(record(n))),
@@ -651,7 +652,7 @@ for (const mergeChunk of [128, 1]) {
     const path = `${dir}/j.db`;
     try {
       {
-        const journal = Journal.open(path, { stagedKeys: 8, mergeChunk });
+        const journal = JournalWriter.open(path, { stagedKeys: 8, mergeChunk });
         for (let first = 0; first < 400; first += 10) {
           const results = await Promise.all(
             Array.from(
@@ -674,7 +675,7 @@ for (const mergeChunk of [128, 1]) {
       }
       const merged = checkDedupTables(path);
       assert.ok(merged > 300, `only ${merged} keys merged`);
-      const journal = Journal.open(path, { stagedKeys: 8, mergeChunk });
+      const journal = JournalWriter.open(path, { stagedKeys: 8, mergeChunk });
       try {
         const again = await Promise.all(
           Array.from({ length: 400 }, (_, n) => journal.append(record(n))),
@@ -694,13 +695,13 @@ for (const mergeChunk of [128, 1]) {
       checkDedupTables(path);
       // Every key pruned: numbering goes on above what was merged, and nothing is missed.
       {
-        const journal = Journal.open(path, { stagedKeys: 8, mergeChunk });
+        const journal = JournalWriter.open(path, { stagedKeys: 8, mergeChunk });
         assert.equal(await journal.pruneAll(0, Number.MAX_SAFE_INTEGER), 251);
         for (let n = 1_000; n < 1_020; n++) await journal.append(record(n, { plugins: [] }));
         journal.close();
       }
       checkDedupTables(path);
-      const last = Journal.open(path, { stagedKeys: 8, mergeChunk });
+      const last = JournalWriter.open(path, { stagedKeys: 8, mergeChunk });
       try {
         assert.equal((await last.append(record(1_005))).duplicate, true);
         assert.equal((await last.append(record(5))).duplicate, false);
@@ -731,8 +732,8 @@ Deno.test("journal: two journals on one file catch each other's duplicates", asy
   const dir = await Deno.makeTempDir();
   const path = `${dir}/j.db`;
   try {
-    const a = Journal.open(path, { stagedKeys: 4 });
-    const b = Journal.open(path, { stagedKeys: 4 });
+    const a = JournalWriter.open(path, { stagedKeys: 4 });
+    const b = JournalWriter.open(path, { stagedKeys: 4 });
     try {
       for (let n = 0; n < 40; n++) {
         const [first, second] = n % 2 === 0 ? [a, b] : [b, a];
@@ -760,8 +761,8 @@ function openWithInbox(
   busy: { now: boolean },
   indexed: { records: CallbackRecord[]; results: AppendResult[] } = { records: [], results: [] },
   options: { maxBacklogBytes?: number; restartBytes?: number } = {},
-): Journal {
-  return Journal.open(path, {
+): JournalWriter {
+  return JournalWriter.open(path, {
     inbox: {
       busy: () => busy.now,
       onIndexed: (records, results) => {
@@ -918,7 +919,7 @@ function range(from: number, to: number): number[] {
 Deno.test("journal: with an inbox and no busy option, a batch of 8 or more callbacks counts as a busy listener", async () => {
   await using tmp = await tempDir("journal_test_");
   const dir = tmp.path;
-  await using journal = Journal.open(`${dir}/journal.db`, { inbox: {} });
+  await using journal = JournalWriter.open(`${dir}/journal.db`, { inbox: {} });
   // One at a time, as at a steady low rate: indexed before the answer.
   for (let n = 1; n <= 3; n++) {
     assert.deepEqual(await journal.accept(record(n)), { id: n, duplicate: false });

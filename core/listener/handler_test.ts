@@ -2,16 +2,11 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import fc from "fast-check";
 import { ManualClock } from "../clock.ts";
-import { Journal } from "../journal/journal.ts";
+import { JournalWriter } from "../journal/mod.ts";
 import { Metrics } from "../ops/metrics.ts";
 import { Router } from "../config/router.ts";
-import {
-  CallbackHandler,
-  type CallbackHandlerOptions,
-  type CallbackQuery,
-  parseQuery,
-  splitUrl,
-} from "./handler.ts";
+import { CallbackHandler, type CallbackHandlerOptions } from "./handler.ts";
+import { type CallbackQuery, parseQuery, splitUrl } from "./query.ts";
 import { computeSign } from "./verify.ts";
 
 const APP = "1400000000";
@@ -23,7 +18,7 @@ const SEND_MSG = await Deno.readTextFile(
 
 interface Harness {
   handler: CallbackHandler;
-  journal: Journal;
+  journal: JournalWriter;
   clock: ManualClock;
   metrics: Metrics;
   path: string;
@@ -38,7 +33,7 @@ async function withHandler(
   const metrics = new Metrics();
   const path = `${dir}/journal.db`;
   try {
-    await using journal = Journal.open(path, { busyTimeoutMs: 50 });
+    await using journal = JournalWriter.open(path, { busyTimeoutMs: 50 });
     const handler = new CallbackHandler({
       path: "/im/callback",
       maxBodyBytes: 4096,
@@ -558,7 +553,7 @@ Deno.test("server: a body framed by Content-Length is accepted whole", async () 
 Deno.test("server: close() leaves no body timer running", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    await using journal = Journal.open(`${dir}/journal.db`, { busyTimeoutMs: 50 });
+    await using journal = JournalWriter.open(`${dir}/journal.db`, { busyTimeoutMs: 50 });
     const handler = new CallbackHandler({
       path: "/im/callback",
       maxBodyBytes: 4096,

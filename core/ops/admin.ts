@@ -4,12 +4,12 @@
  *
  * @module
  */
-import type { Journal } from "../journal/journal.ts";
+import type { JournalWriter } from "../journal/mod.ts";
 import type { Metrics } from "./metrics.ts";
 
 /** What the admin handler reads. */
 export interface AdminDeps {
-  journal: Journal;
+  journal: JournalWriter;
   metrics: Metrics;
   /** The plugins being delivered to, for the pending and dead-letter gauges. */
   plugins(): readonly string[];

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { adminHandler } from "./admin.ts";
-import { Journal } from "../journal/journal.ts";
+import { JournalWriter } from "../journal/mod.ts";
 import { Metrics } from "./metrics.ts";
 
 async function withAdmin(
@@ -8,7 +8,7 @@ async function withAdmin(
   fn: (handle: (path: string, method?: string) => Promise<[number, string]>) => Promise<void>,
 ): Promise<void> {
   const dir = await Deno.makeTempDir();
-  const journal = Journal.open(`${dir}/journal.db`);
+  const journal = JournalWriter.open(`${dir}/journal.db`);
   try {
     await journal.append({
       sdkAppId: "1400000000",

@@ -1,11 +1,36 @@
 /**
  * A small Prometheus registry: counters, gauges and histograms with labels, rendered in
- * the text exposition format.
+ * the text exposition format. Every metric imhookd exposes is declared once, in
+ * {@linkcode METRICS}; the delivery worker records its metrics in a {@linkcode MetricBatch}
+ * that the main thread applies to its {@linkcode Metrics}.
+ *
+ * To add a metric: one declaration in {@linkcode METRICS} and the place that records it
+ * (`metrics.KEY.inc(...)`; in the delivery engine the same, through the worker's batch).
  *
  * @module
  */
 
-type Labels = Record<string, string>;
+/** Label values by label name. */
+export type Labels = Record<string, string>;
+
+/** What a metric is: its Prometheus name, help, type, label names and histogram buckets. */
+export interface MetricDeclaration {
+  readonly name: string;
+  readonly help: string;
+  readonly type: "counter" | "gauge" | "histogram";
+  /** The label names every series of it has, in order. */
+  readonly labels: readonly string[];
+  /** The upper bounds of a histogram's buckets. */
+  readonly bounds?: readonly number[];
+}
+
+/** Where metrics are recorded: the main thread's {@linkcode Metric}s, or a worker's batch. */
+export interface MetricRecorder {
+  /** Adds to a counter or gauge. */
+  inc(labels: Labels, by?: number): void;
+  /** Records one observation in a histogram. */
+  observe(labels: Labels, value: number): void;
+}
 
 /** One labelled series of a {@linkcode Metric}, resolved once so hot paths skip the label lookup. */
 export class MetricSeries {
@@ -39,23 +64,20 @@ export class MetricSeries {
 }
 
 /** One metric family. */
-export class Metric {
+export class Metric implements MetricRecorder {
   readonly name: string;
   readonly help: string;
   readonly type: "counter" | "gauge" | "histogram";
+  readonly labels: readonly string[];
   readonly bounds: readonly number[];
   #series = new Map<string, MetricSeries>();
 
-  constructor(
-    name: string,
-    help: string,
-    type: "counter" | "gauge" | "histogram",
-    bounds: readonly number[] = [],
-  ) {
-    this.name = name;
-    this.help = help;
-    this.type = type;
-    this.bounds = bounds;
+  constructor(declaration: MetricDeclaration) {
+    this.name = declaration.name;
+    this.help = declaration.help;
+    this.type = declaration.type;
+    this.labels = declaration.labels;
+    this.bounds = declaration.bounds ?? [];
   }
 
   /**
@@ -66,6 +88,14 @@ export class Metric {
     const key = JSON.stringify(labels);
     let series = this.#series.get(key);
     if (series === undefined) {
+      const names = Object.keys(labels);
+      if (names.length !== this.labels.length || names.some((n, i) => n !== this.labels[i])) {
+        throw new TypeError(
+          `Invalid labels ${JSON.stringify(labels)} of "${this.name}": expected ${
+            JSON.stringify(this.labels)
+          }`,
+        );
+      }
       series = new MetricSeries(labels, this.type === "histogram" ? this.bounds : undefined);
       this.#series.set(key, series);
     }
@@ -140,74 +170,182 @@ const SECONDS_BUCKETS = [
   30,
 ];
 
-/** Every metric imhookd exposes. */
+/** Every metric imhookd exposes, by the key code records it under; rendered in this order. */
+export const METRICS = {
+  callbacks: {
+    name: "imhookd_callbacks_total",
+    help: "Callbacks answered, by command and result.",
+    type: "counter",
+    labels: ["command", "result"],
+  },
+  ackSeconds: {
+    name: "imhookd_ack_seconds",
+    help: "Time from request start to the answer of accepted callbacks.",
+    type: "histogram",
+    labels: [],
+    bounds: SECONDS_BUCKETS,
+  },
+  verifyFailures: {
+    name: "imhookd_verify_failures_total",
+    help: "Requests that failed app or signature verification, by reason.",
+    type: "counter",
+    labels: ["reason"],
+  },
+  deliveries: {
+    name: "imhookd_deliveries_total",
+    help: "Delivery attempts, by plugin and result.",
+    type: "counter",
+    labels: ["plugin", "result"],
+  },
+  deliverySeconds: {
+    name: "imhookd_delivery_seconds",
+    help: "Time a plugin's handler took, by plugin.",
+    type: "histogram",
+    labels: ["plugin"],
+    bounds: SECONDS_BUCKETS,
+  },
+  pending: {
+    name: "imhookd_pending",
+    help: "Callbacks waiting for delivery, by plugin.",
+    type: "gauge",
+    labels: ["plugin"],
+  },
+  deadLetters: {
+    name: "imhookd_dead_letters",
+    help: "Callbacks given up on, by plugin.",
+    type: "gauge",
+    labels: ["plugin"],
+  },
+  inboxBacklog: {
+    name: "imhookd_inbox_backlog",
+    help: "Callbacks answered and stored in the journal's inbox, not yet indexed (then delivered).",
+    type: "gauge",
+    labels: [],
+  },
+  pluginRestarts: {
+    name: "imhookd_plugin_restarts_total",
+    help: "Plugins restarted on their own, by plugin and reason.",
+    type: "counter",
+    labels: ["plugin", "reason"],
+  },
+  configReloads: {
+    name: "imhookd_config_reloads_total",
+    help: "Configuration reloads, by result.",
+    type: "counter",
+    labels: ["result"],
+  },
+} as const satisfies Record<string, MetricDeclaration>;
+
+/** The key of a metric of {@linkcode METRICS}. */
+export type MetricKey = keyof typeof METRICS;
+
+/**
+ * Metric updates made in one thread, for {@linkcode Metrics.apply} in another: the metric,
+ * the labels, and the sum to add (counters, gauges) or the observations (histograms).
+ */
+export type MetricUpdate = [metric: MetricKey, labels: Labels, values: number[]];
+
+// The class gets a field per declaration at run time; this interface gives them their types.
+export interface Metrics extends Readonly<Record<MetricKey, Metric>> {}
+
+/** Every metric imhookd exposes: a {@linkcode Metric} per declaration of {@linkcode METRICS}. */
 export class Metrics {
-  readonly callbacks = new Metric(
-    "imhookd_callbacks_total",
-    "Callbacks answered, by command and result.",
-    "counter",
-  );
-  readonly ackSeconds = new Metric(
-    "imhookd_ack_seconds",
-    "Time from request start to the answer of accepted callbacks.",
-    "histogram",
-    SECONDS_BUCKETS,
-  );
-  readonly verifyFailures = new Metric(
-    "imhookd_verify_failures_total",
-    "Requests that failed app or signature verification, by reason.",
-    "counter",
-  );
-  readonly deliveries = new Metric(
-    "imhookd_deliveries_total",
-    "Delivery attempts, by plugin and result.",
-    "counter",
-  );
-  readonly deliverySeconds = new Metric(
-    "imhookd_delivery_seconds",
-    "Time a plugin's handler took, by plugin.",
-    "histogram",
-    SECONDS_BUCKETS,
-  );
-  readonly pending = new Metric(
-    "imhookd_pending",
-    "Callbacks waiting for delivery, by plugin.",
-    "gauge",
-  );
-  readonly deadLetters = new Metric(
-    "imhookd_dead_letters",
-    "Callbacks given up on, by plugin.",
-    "gauge",
-  );
-  readonly inboxBacklog = new Metric(
-    "imhookd_inbox_backlog",
-    "Callbacks answered and stored in the journal's inbox, not yet indexed (then delivered).",
-    "gauge",
-  );
-  readonly pluginRestarts = new Metric(
-    "imhookd_plugin_restarts_total",
-    "Plugins restarted on their own, by plugin and reason.",
-    "counter",
-  );
-  readonly configReloads = new Metric(
-    "imhookd_config_reloads_total",
-    "Configuration reloads, by result.",
-    "counter",
-  );
+  constructor() {
+    for (const [key, declaration] of Object.entries(METRICS)) {
+      Object.defineProperty(this, key, { value: new Metric(declaration), enumerable: true });
+    }
+  }
+
+  /** Applies the updates a {@linkcode MetricBatch} made (in the delivery worker). */
+  apply(updates: readonly MetricUpdate[]): void {
+    for (const [key, labels, values] of updates) {
+      const metric = this[key];
+      if (metric.type !== "histogram") {
+        metric.inc(labels, values[0]);
+        continue;
+      }
+      const series = metric.series(labels);
+      for (const value of values) series.observe(value);
+    }
+  }
 
   /** Prometheus text of every metric. */
   render(): string {
-    return [
-      this.callbacks,
-      this.ackSeconds,
-      this.verifyFailures,
-      this.deliveries,
-      this.deliverySeconds,
-      this.pending,
-      this.deadLetters,
-      this.inboxBacklog,
-      this.pluginRestarts,
-      this.configReloads,
-    ].map((metric) => metric.render()).join("\n") + "\n";
+    return Object.keys(METRICS).map((key) => this[key as MetricKey].render()).join("\n") + "\n";
   }
+}
+
+/**
+ * Metrics recorded in a thread without the registry (the delivery worker), kept for
+ * {@linkcode Metrics.apply}: `recorders` has a {@linkcode MetricRecorder} per metric.
+ */
+export class MetricBatch {
+  /** A recorder per metric, for code that records into a `Metrics` elsewhere. */
+  readonly recorders: Readonly<Record<MetricKey, MetricRecorder>>;
+  /**
+   * Each metric's `[labels, values]` since the last `take`. A list, searched by identity
+   * first: the engine reuses its labels objects and a batch holds few distinct labels, so
+   * this costs less than a Map on the path that runs for every delivery.
+   */
+  #updates: [MetricKey, [Labels, number[]][]][] = [];
+  #empty = true;
+
+  /** `onRecord` runs after each recording (to schedule sending the batch). */
+  constructor(onRecord: () => void) {
+    const recorders: Partial<Record<MetricKey, MetricRecorder>> = {};
+    for (const key of Object.keys(METRICS) as MetricKey[]) {
+      const entries: [Labels, number[]][] = [];
+      const names = METRICS[key].labels;
+      this.#updates.push([key, entries]);
+      const record = (labels: Labels, value: number, add: boolean): void => {
+        const values = valuesOf(entries, labels, names);
+        if (values === undefined) entries.push([labels, [value]]);
+        else if (add) values[0]! += value;
+        else values.push(value);
+        this.#empty = false;
+        onRecord();
+      };
+      recorders[key] = {
+        inc: (labels, by = 1) => record(labels, by, true),
+        observe: (labels, value) => record(labels, value, false),
+      };
+    }
+    this.recorders = recorders as Record<MetricKey, MetricRecorder>;
+  }
+
+  /** Whether nothing was recorded since the last {@linkcode take}. */
+  get empty(): boolean {
+    return this.#empty;
+  }
+
+  /** The updates recorded since the last call, and a fresh start. */
+  take(): MetricUpdate[] {
+    const updates: MetricUpdate[] = [];
+    if (this.#empty) return updates;
+    for (const [key, entries] of this.#updates) {
+      for (const [labels, values] of entries) updates.push([key, labels, values]);
+      entries.length = 0;
+    }
+    this.#empty = true;
+    return updates;
+  }
+}
+
+function valuesOf(
+  entries: [Labels, number[]][],
+  labels: Labels,
+  names: readonly string[],
+): number[] | undefined {
+  for (const [other, values] of entries) {
+    if (other === labels) return values;
+    let same = true;
+    for (const name of names) {
+      if (other[name] !== labels[name]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return values;
+  }
+  return undefined;
 }

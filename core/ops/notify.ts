@@ -87,8 +87,13 @@ export class SystemdNotifier implements AsyncDisposable {
     return this.send(() => `RELOADING=1\nMONOTONIC_USEC=${this.#monotonic()}`);
   }
 
-  /** `STOPPING=1`: the daemon is shutting down. */
+  /**
+   * `STOPPING=1`: the daemon is shutting down. Ends the watchdog first: systemd stops
+   * watching once the unit deactivates, and a ping queued after STOPPING would misstate it.
+   */
   stopping(): Promise<void> {
+    if (this.#watchdog !== undefined) clearInterval(this.#watchdog);
+    this.#watchdog = undefined;
     return this.send("STOPPING=1");
   }
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { isKnownCommand } from "./protocol.ts";
+import { type CommandPayloads, isKnownCommand, type KnownCommand } from "./commands.ts";
 
 const GROUP_ID = "@TGS#2J4SZEAEL";
 const COMMUNITY_ID = "@TGS#_@TGS#cQVLVHIM62CJ";
@@ -22,8 +22,14 @@ const C2C_MSG = {
   CloudCustomData: "your cloud custom data",
 };
 
-/** Bodies without CallbackCommand and EventTime (added per call). */
-const SAMPLES: Readonly<Record<string, Record<string, unknown>>> = {
+/** A sample of payload type `P`: without `CallbackCommand` (added per call). */
+type Sample<P> = { [F in keyof P as F extends "CallbackCommand" ? never : F]: P[F] };
+
+/**
+ * Bodies without CallbackCommand and EventTime (added per call); one for each command of
+ * `commands.ts`, of its payload type.
+ */
+const SAMPLES: { readonly [K in KnownCommand]: Sample<CommandPayloads[K]> } = {
   "Group.CallbackBeforeCreateGroup": {
     Operator_Account: "leckie",
     Owner_Account: "leckie",
@@ -281,7 +287,7 @@ const SAMPLES: Readonly<Record<string, Record<string, unknown>>> = {
  * undefined.
  */
 export function sampleBody(command: string, nowMs: number): Record<string, unknown> | undefined {
-  const sample = isKnownCommand(command) ? SAMPLES[command] : undefined;
-  if (sample === undefined) return undefined;
+  if (!isKnownCommand(command)) return undefined;
+  const sample = SAMPLES[command as KnownCommand];
   return { CallbackCommand: command, ...structuredClone(sample), EventTime: nowMs };
 }

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { groupKey, KNOWN_COMMANDS, naturalKey, validatePayload } from "./protocol.ts";
+import { KNOWN_COMMANDS } from "./commands.ts";
+import { groupKey, naturalKey } from "./keys.ts";
+import { validatePayload } from "./validate.ts";
 import { sampleBody } from "./samples.ts";
 
 const NOW = 1_700_000_000_123;

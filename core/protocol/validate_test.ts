@@ -1,17 +1,14 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import fc from "fast-check";
-import {
-  commandLabel,
-  type GroupAfterSendMsgPayload,
-  type GroupAttrChangedPayload,
-  type GroupInfoChangedPayload,
-  groupKey,
-  isKnownCommand,
-  KNOWN_COMMANDS,
-  naturalKey,
-  validatePayload,
-} from "./protocol.ts";
+import type {
+  GroupAfterSendMsgPayload,
+  GroupAttrChangedPayload,
+  GroupInfoChangedPayload,
+} from "./payloads.ts";
+import { validatePayload } from "./validate.ts";
+import { commandSpec, KNOWN_COMMANDS } from "./commands.ts";
+import { SCHEMAS } from "./schemas.ts";
+import { ATTR, INFO, SEND, sendMsg } from "./_testing.ts";
 
 const SEEDS = new URL("../../tests/fixtures/seeds/", import.meta.url);
 
@@ -25,41 +22,6 @@ function reject(command: string, payload: Record<string, unknown>): string {
   assert.equal(result.ok, false, `expected ${JSON.stringify(payload)} to be rejected`);
   return (result as { error: string }).error;
 }
-
-const SEND = "Group.CallbackAfterSendMsg";
-const ATTR = "Group.CallbackAfterGroupAttrChanged";
-const INFO = "Group.CallbackAfterGroupInfoChanged";
-
-function sendMsg(extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    CallbackCommand: SEND,
-    GroupId: "@TGS#2J4SZEAEL",
-    From_Account: "jared",
-    MsgSeq: 123,
-    MsgBody: [{ MsgType: "TIMTextElem", MsgContent: { Text: "hi" } }],
-    ...extra,
-  };
-}
-
-Deno.test("protocol: KNOWN_COMMANDS lists the documented commands in order, once each", () => {
-  assert.equal(KNOWN_COMMANDS.length, 35);
-  assert.equal(new Set(KNOWN_COMMANDS).size, KNOWN_COMMANDS.length);
-  assert.equal(KNOWN_COMMANDS[0], "Group.CallbackBeforeCreateGroup");
-  assert.equal(KNOWN_COMMANDS.at(-1), "C2C.CallbackAfterMsgWithDraw");
-  for (const c of [SEND, ATTR, INFO, "State.StateChange", "Sns.CallbackFriendAdd"]) {
-    assert.ok(KNOWN_COMMANDS.includes(c), c);
-  }
-  assert.ok(Object.isFrozen(KNOWN_COMMANDS));
-});
-
-Deno.test("protocol: isKnownCommand and commandLabel bound unknown commands to 'other'", () => {
-  assert.equal(isKnownCommand(SEND), true);
-  assert.equal(isKnownCommand("Group.CallbackSomethingNew"), false);
-  assert.equal(isKnownCommand("group.callbackaftersendmsg"), false);
-  assert.equal(commandLabel(SEND), SEND);
-  assert.equal(commandLabel("Group.CallbackSomethingNew"), "other");
-  assert.equal(commandLabel(""), "other");
-});
 
 Deno.test("protocol: seed group_info_changed_notification is read field by field and valid", async () => {
   const { body } = await readSeed<GroupInfoChangedPayload>("group_info_changed_notification.json");
@@ -314,107 +276,6 @@ Deno.test("protocol: validatePayload accepts any body for an unknown command", (
   assert.deepEqual(validatePayload("Whatever", { GroupId: 5, MsgSeq: {} }), { ok: true });
 });
 
-Deno.test("protocol: naturalKey makes 123, '123' and '0123' the same MsgSeq", () => {
-  const a = naturalKey(SEND, sendMsg({ MsgSeq: 123 }), "a");
-  assert.equal(a, JSON.stringify(["@TGS#2J4SZEAEL", "", "123"]));
-  assert.equal(naturalKey(SEND, sendMsg({ MsgSeq: "123" }), "b"), a);
-  assert.equal(naturalKey(SEND, sendMsg({ MsgSeq: "0123" }), "c"), a);
-  assert.notEqual(naturalKey(SEND, sendMsg({ MsgSeq: 124 }), "a"), a);
-  // Beyond 2^53 digit strings stay exact.
-  assert.notEqual(
-    naturalKey(SEND, sendMsg({ MsgSeq: "9007199254740993" }), "x"),
-    naturalKey(SEND, sendMsg({ MsgSeq: "9007199254740992" }), "x"),
-  );
-});
-
-Deno.test("protocol: naturalKey tells topics and groups apart without ambiguity", () => {
-  const plain = naturalKey(SEND, sendMsg(), "x");
-  const topic1 = naturalKey(SEND, sendMsg({ TopicId: "t1" }), "x");
-  const topic2 = naturalKey(SEND, sendMsg({ TopicId: "t2" }), "x");
-  assert.notEqual(topic1, topic2);
-  assert.notEqual(plain, topic1);
-  assert.equal(naturalKey(SEND, sendMsg({ TopicId: "" }), "x"), plain);
-  // A separator inside an id cannot forge another key.
-  assert.notEqual(
-    naturalKey(SEND, sendMsg({ GroupId: "a", TopicId: "b|c" }), "x"),
-    naturalKey(SEND, sendMsg({ GroupId: "a|b", TopicId: "c" }), "x"),
-  );
-});
-
-Deno.test("protocol: naturalKey uses MsgKey for C2C messages", () => {
-  const key = naturalKey("C2C.CallbackAfterSendMsg", { MsgKey: "48374_2837546_1557481126" }, "a");
-  assert.equal(key, JSON.stringify(["48374_2837546_1557481126"]));
-  assert.equal(
-    naturalKey("C2C.CallbackAfterSendMsg", { MsgKey: "48374_2837546_1557481126", X: 1 }, "b"),
-    key,
-  );
-  assert.notEqual(naturalKey("C2C.CallbackAfterSendMsg", { MsgKey: "other" }, "a"), key);
-});
-
-Deno.test("protocol: naturalKey falls back to the body hash", () => {
-  const raw = '{"CallbackCommand":"State.StateChange","Info":{"Action":"Login"}}';
-  const hash = "sha256:" + createHash("sha256").update(raw).digest("hex");
-  assert.equal(naturalKey("State.StateChange", JSON.parse(raw), raw), hash);
-  assert.match(hash, /^sha256:[0-9a-f]{64}$/);
-  // Missing or malformed natural fields also use the hash.
-  const { MsgSeq: _, ...noSeq } = sendMsg();
-  assert.equal(naturalKey(SEND, noSeq, raw), hash);
-  assert.equal(naturalKey(SEND, sendMsg({ MsgSeq: "x1" }), raw), hash);
-  assert.equal(naturalKey(SEND, sendMsg({ GroupId: "" }), raw), hash);
-  assert.equal(naturalKey("C2C.CallbackAfterSendMsg", { MsgKey: "" }, raw), hash);
-  assert.equal(naturalKey("Group.CallbackSomethingNew", sendMsg(), raw), hash);
-  // Non-ASCII bodies hash as UTF-8.
-  const utf8 = '{"Text":"红包"}';
-  assert.equal(
-    naturalKey("X", {}, utf8),
-    "sha256:" + createHash("sha256").update(new TextEncoder().encode(utf8)).digest("hex"),
-  );
-});
-
-Deno.test("protocol: naturalKey is equal for equal MsgSeq values (property)", () => {
-  fc.assert(
-    fc.property(fc.string(), fc.string(), fc.nat(), fc.nat({ max: 3 }), (g, t, seq, zeros) => {
-      fc.pre(g !== "");
-      const n = naturalKey(SEND, sendMsg({ GroupId: g, TopicId: t, MsgSeq: seq }), "a");
-      const s = naturalKey(
-        SEND,
-        sendMsg({ GroupId: g, TopicId: t, MsgSeq: "0".repeat(zeros) + String(seq) }),
-        "b",
-      );
-      return n === s && n === JSON.stringify([g, t, String(seq)]);
-    }),
-  );
-});
-
-Deno.test("protocol: groupKey orders by GroupId, else by the unordered C2C pair", () => {
-  assert.equal(groupKey(SEND, sendMsg()), "g:@TGS#2J4SZEAEL");
-  assert.equal(groupKey(INFO, { GroupId: "" }), undefined);
-  const ab = groupKey("C2C.CallbackAfterSendMsg", { From_Account: "alice", To_Account: "bob" });
-  const ba = groupKey("C2C.CallbackAfterMsgWithDraw", { From_Account: "bob", To_Account: "alice" });
-  assert.equal(ab, 'c2c:["alice","bob"]');
-  assert.equal(ba, ab);
-  assert.notEqual(
-    groupKey("C2C.CallbackAfterSendMsg", { From_Account: "a", To_Account: "b,c" }),
-    groupKey("C2C.CallbackAfterSendMsg", { From_Account: "a,b", To_Account: "c" }),
-  );
-  assert.equal(groupKey("C2C.CallbackAfterSendMsg", { From_Account: "alice" }), undefined);
-  assert.equal(
-    groupKey("Sns.CallbackFriendAdd", { From_Account: "alice", To_Account: "bob" }),
-    undefined,
-  );
-  assert.equal(groupKey("State.StateChange", { Info: { To_Account: "alice" } }), undefined);
-});
-
-Deno.test("protocol: groupKey is symmetric for any C2C pair (property)", () => {
-  fc.assert(
-    fc.property(fc.string({ minLength: 1 }), fc.string({ minLength: 1 }), (a, b) => {
-      const x = groupKey("C2C.CallbackAfterSendMsg", { From_Account: a, To_Account: b });
-      const y = groupKey("C2C.CallbackAfterSendMsg", { From_Account: b, To_Account: a });
-      return x !== undefined && x === y;
-    }),
-  );
-});
-
 Deno.test("protocol: the quick check of message commands decides exactly as the schemas (property)", () => {
   const value = fc.oneof(
     fc.constant(undefined),
@@ -506,4 +367,15 @@ Deno.test("protocol: the quick check of message commands decides exactly as the 
     ),
     { numRuns: 5_000 },
   );
+});
+
+Deno.test("validate: every known command has a schema, and an unknown one none", () => {
+  for (const command of KNOWN_COMMANDS) {
+    assert.ok(SCHEMAS[commandSpec(command)!.schema] !== undefined, command);
+    // A number where every schema wants a string: only a schema that ran rejects it.
+    const result = validatePayload(command, { CallbackCommand: 5 });
+    assert.equal(result.ok, false, command);
+    assert.match((result as { error: string }).error, /CallbackCommand: expected a string/);
+  }
+  assert.deepEqual(validatePayload("toString", { CallbackCommand: 5 }), { ok: true });
 });

@@ -1,0 +1,58 @@
+/**
+ * `imhookd check`: validates the config and its plugins' options, prints the routing table.
+ *
+ * @module
+ */
+import { formatAddr } from "../core/daemon.ts";
+import { PluginLoadError } from "../core/delivery/loader.ts";
+import { loadOnce } from "../core/delivery/supervisor.ts";
+import { Router } from "../core/config/router.ts";
+import { type CliOptions, EXIT, type OptionName } from "./_command.ts";
+import { commandConfig } from "./_config.ts";
+import { print } from "./_output.ts";
+
+/** The help of `check`. */
+export const help = `Usage: imhookd check --config FILE
+
+Validates the config, imports every plugin and checks its options (without starting it),
+then prints the routing table. Exit 0 when valid, 78 with every error otherwise.`;
+
+/** The options of `check`. */
+export const options: readonly OptionName[] = ["config"];
+
+/** Checks the config and prints what it routes where. */
+export async function run(options: CliOptions): Promise<number> {
+  const config = await commandConfig(options.config!);
+  // Each on a thread with its permissions, as serve loads them; every failure is reported.
+  const loads = await Promise.allSettled(config.plugins.map((entry) => loadOnce(entry, config)));
+  const problems = loads.flatMap((result) =>
+    result.status === "rejected" && result.reason instanceof PluginLoadError
+      ? result.reason.problems
+      : []
+  );
+  if (problems.length > 0) throw new PluginLoadError(problems);
+  const other = loads.find((result) => result.status === "rejected");
+  if (other !== undefined) throw (other as PromiseRejectedResult).reason;
+  const router = new Router(config.plugins.map((entry) => ({ name: entry.name, on: entry.on })));
+  const lines = [
+    `Config ${config.file} is valid.`,
+    `Listener: ${config.server.tls ? "https" : "http"}://${
+      formatAddr({ transport: "tcp", ...config.server.listen })
+    }${config.server.path}`,
+    `Apps: ${
+      config.apps.map((app) => `${app.sdkAppId} (${app.token ? "Sign checked" : "no token"})`)
+        .join(", ")
+    }`,
+    `Journal: ${config.journal.path} (durability ${config.journal.durability})`,
+    "",
+    "Routing table (command pattern -> plugins):",
+  ];
+  const table = router.table();
+  if (table.length === 0) lines.push("  (no plugins: callbacks are journaled only)");
+  const width = Math.max(0, ...table.map((row) => row.pattern.length));
+  for (const row of table) {
+    lines.push(`  ${row.pattern.padEnd(width)}  -> ${row.plugins.join(", ")}`);
+  }
+  print(lines.join("\n"));
+  return EXIT.ok;
+}
