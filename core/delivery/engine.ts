@@ -10,7 +10,7 @@ import { clearImmediate, setImmediate } from "node:timers";
 import type { PluginInstance } from "../../plugin.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { describeError } from "../describe_error.ts";
-import { DeliveredEvent } from "./event.ts";
+import { DeliveredEvent, type EventSource } from "./event.ts";
 import type { JournalWriter, PendingDelivery } from "../journal/mod.ts";
 import type { MetricKey, MetricRecorder } from "../ops/metrics.ts";
 
@@ -52,10 +52,21 @@ export interface DeliveryOptions {
   replayPollMs?: number;
 }
 
+/**
+ * A plugin that runs elsewhere (`RemotePlugin`): it takes the pending delivery as it is, with
+ * no {@linkcode DeliveredEvent} made for it here (its own thread makes one).
+ */
+export interface RemoteInstance extends PluginInstance {
+  send(item: EventSource, attempt: number, signal: AbortSignal): Promise<void>;
+}
+
 /** A started plugin to deliver to. */
 export interface DeliveryTarget {
   name: string;
+  /** The plugin, or its stand-in when it runs on another thread. */
   instance: PluginInstance;
+  /** Set when the plugin runs elsewhere: deliveries go through it instead of `instance`. */
+  remote?: RemoteInstance;
   /** Groups handled at once (callbacks, with `ordering: none`). */
   concurrency: number;
   /** This plugin's ordering; default {@linkcode DeliveryOptions.ordering}. */
@@ -389,13 +400,15 @@ class PluginLane {
    */
   #attempt(item: Item): void {
     const attempt = item.attempts + 1;
-    const event = new DeliveredEvent(item, attempt);
     const controller = new AbortController();
     const started = performance.now();
+    const remote = this.#target.remote;
     let result: unknown;
     let thenable: boolean;
     try {
-      result = this.#target.instance.handle(event, controller.signal);
+      result = remote !== undefined
+        ? remote.send(item, attempt, controller.signal)
+        : this.#target.instance.handle(new DeliveredEvent(item, attempt), controller.signal);
       // Inside the try: reading `then` runs plugin code too, when it is a getter.
       thenable = isThenable(result);
     } catch (error) {

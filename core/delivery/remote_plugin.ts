@@ -6,7 +6,9 @@
  *
  * @module
  */
-import type { CallbackEvent, PluginInstance } from "../../plugin.ts";
+import type { CallbackEvent } from "../../plugin.ts";
+import type { RemoteInstance } from "./engine.ts";
+import type { EventSource } from "./event.ts";
 import {
   type PortReply,
   type PortRequest,
@@ -61,7 +63,7 @@ export function culpritError(name: string, down: Down, among = 1): string {
 }
 
 /** A plugin instance whose `handle` runs elsewhere, reached through a `MessagePort`. */
-export class RemotePlugin implements PluginInstance {
+export class RemotePlugin implements RemoteInstance {
   #name: string;
   #port: MessagePort;
   #requests = new Map<number, Request>();
@@ -75,18 +77,35 @@ export class RemotePlugin implements PluginInstance {
   }
 
   handle(event: CallbackEvent, signal: AbortSignal): Promise<void> {
+    return this.send(
+      {
+        id: Number(event.id),
+        command: event.command,
+        sdkAppId: event.sdkAppId,
+        receivedAt: event.receivedAt,
+        clientIp: event.clientIp ?? null,
+        optPlatform: event.optPlatform ?? null,
+        body: event.rawBody,
+      },
+      event.attempt,
+      signal,
+    );
+  }
+
+  /** Sends a pending delivery as it is (the engine's path: no event object made for it). */
+  send(item: EventSource, attempt: number, signal: AbortSignal): Promise<void> {
     const request = ++this.#next;
-    const callback = Number(event.id);
+    const callback = item.id;
     this.#queue.push([
       request,
       callback,
-      event.command,
-      event.sdkAppId,
-      event.receivedAt,
-      event.clientIp ?? null,
-      event.optPlatform ?? null,
-      event.attempt,
-      event.rawBody,
+      item.command,
+      item.sdkAppId,
+      item.receivedAt,
+      item.clientIp,
+      item.optPlatform,
+      attempt,
+      item.body,
     ]);
     if (this.#queue.length === 1) queueMicrotask(this.#flush);
     // A property, not a listener: nothing to remove, and the signal dies with the attempt.

@@ -196,6 +196,7 @@ self.onmessage = (event: MessageEvent<HostMessage>) => {
         delivery!.add({
           name: message.name,
           instance: plugin,
+          remote: plugin,
           concurrency: message.concurrency,
           ...(message.ordering !== undefined ? { ordering: message.ordering } : {}),
         });
