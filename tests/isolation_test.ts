@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import {
   baseConfig,
+  cli,
   eventually,
   recorded,
   ROOT,
@@ -183,6 +184,16 @@ Deno.test("isolation: a handler stuck in a backtracking regular expression is de
         !/plugin "bad" is (starting|restarting)/.test(ready.text);
     }, "/readyz says a thread is stuck, bad runs again");
     assert.ok(served.logs.some((l) => /Plugin bad stopped answering its heartbeat/.test(l)));
+    // `status` shows the restart and the stuck thread too.
+
+    const status = await cli(["status", "--config", ws.config]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(
+      status.stdout,
+      /^bad +running +1 {2}is restarting after it stopped answering its heartbeat for 1s$/m,
+    );
+    assert.match(status.stdout, /^good +running +0 {2}-$/m);
+    assert.match(status.stdout, /^1 plugin thread\(s\) stuck beyond reclaim/m);
     await stopWithin(served);
   }
   // A restart listens at once and does not run into the poison again.
@@ -371,5 +382,61 @@ Deno.test("isolation: a plugin whose create never settles keeps neither the list
   );
   await post(served.url, 2);
   await everyone(ws.dir, [], 2);
+  await stopWithin(served);
+});
+
+Deno.test("isolation: a plugin whose import never finishes keeps neither the listener closed nor a reload waiting forever", async () => {
+  const hanging = `  - name: stuck_import
+    use: ${ROOT}tests/fixtures/hangs_on_import.ts
+`;
+  await using ws = await workspace(
+    config({ delivery: "  start_timeout: 2s" }).replace(
+      "  - name: good",
+      `${hanging}  - name: good`,
+    ),
+  );
+  const started = performance.now();
+  await using served = await serve(ws.config);
+  // The listener waits a few seconds at most for plugin modules to load, then opens anyway.
+  assert.ok(performance.now() - started < 15_000, "serve listens within seconds");
+  await post(served.url, 1);
+  await everyone(ws.dir, [1], 1);
+  await eventually(
+    () =>
+      served.logs.some((l) =>
+        /Plugin stuck_import did not start within delivery\.start_timeout/.test(l)
+      ),
+    "the start timeout is logged",
+  );
+  const ready = await text(`${served.adminUrl}/readyz`);
+  assert.equal(ready.status, 503);
+  assert.match(ready.text, /plugin "stuck_import" (is starting|is restarting)/);
+
+  // A reload that brings a module whose import hangs fails after start_timeout; nothing changes.
+  await Deno.writeTextFile(
+    ws.config,
+    (await Deno.readTextFile(ws.config)).replace(
+      "  - name: good",
+      `  - name: late\n    use: ${ROOT}tests/fixtures/hangs_on_import.ts\n  - name: good`,
+    ),
+  );
+  served.child.kill("SIGHUP");
+  await eventually(
+    () =>
+      served.logs.some((l) =>
+        /Reload failed.*Cannot load plugin \\"late\\".* did not load within delivery\.start_timeout/
+          .test(l)
+      ),
+    "the reload fails naming the plugin",
+  );
+  await post(served.url, 2);
+  await everyone(ws.dir, [1, 2], 2);
+  // check reports it too, as a config error.
+  const checked = await cli(["check", "--config", ws.config]);
+  assert.equal(checked.code, 78, checked.stderr);
+  assert.match(
+    checked.stderr,
+    /Cannot load plugin "late": .* did not load within delivery\.start_timeout \(2s\)/,
+  );
   await stopWithin(served);
 });

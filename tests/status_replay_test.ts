@@ -79,9 +79,11 @@ async function status(file: string): Promise<{ head: string; rows: Row[] }> {
   const lines = out.stdout.trimEnd().split("\n");
   assert.equal(lines[1], "");
   assert.match(lines[2]!, /^plugin\s+pending\s+dead\s+oldest pending$/);
+  // The table ends at a blank line; the running serve's plugin states may follow it.
+  const end = lines.indexOf("", 3);
   return {
     head: lines[0]!,
-    rows: lines.slice(3).map((line) => {
+    rows: lines.slice(3, end < 0 ? undefined : end).map((line) => {
       const match = /^(.+?)\s+(\d+)\s+(\d+)\s+(\S+)$/.exec(line);
       assert.ok(match, `unexpected status line "${line}"`);
       return {

@@ -43,11 +43,12 @@ export type ProcessFrame =
   | { type: "port"; message: PortReply }
   | { type: "decided"; id: number; value: unknown }
   | { type: "decided"; id: number; failure: WireFailure }
-  | { type: "pulse"; pulse: Pulse }
+  /** The plugin thread's heartbeat, and the process's resident size in bytes. */
+  | { type: "pulse"; pulse: Pulse; rss: number }
   | { type: "fatal"; reason: "exit" | "uncaught_error" | "unhandled_rejection"; error: string }
   | { type: "stopped" };
 
-/** How often the plugin thread's heartbeat is passed to the daemon. */
+/** How often the plugin thread's heartbeat and the memory in use are passed to the daemon. */
 const PULSE_MS = 100;
 
 /** Same as `FRAME_PREFIX` in `plugin_process.ts`. */
@@ -66,7 +67,9 @@ export async function runPluginHost(): Promise<number> {
   let port: MessagePort | undefined;
   const decisions = new Map<number, AbortController>();
   const pulses = setInterval(() => {
-    if (thread !== undefined) send({ type: "pulse", pulse: thread.pulse() });
+    if (thread !== undefined) {
+      send({ type: "pulse", pulse: thread.pulse(), rss: Deno.memoryUsage().rss });
+    }
   }, PULSE_MS);
 
   const handle = async (frame: HostFrame): Promise<void> => {

@@ -20,9 +20,6 @@ const log = logger("daemon");
 /** Where the child's entry is when it runs from source (`deno run`). */
 const HOST_URL = new URL("./plugin_host.ts", import.meta.url);
 
-/** How often the child's memory is compared with `memory_limit`. */
-const MEMORY_CHECK_MS = 100;
-
 /** The prefix of the lines that carry frames (anything else a child prints is passed on). */
 export const FRAME_PREFIX = "\u0001imhookd ";
 
@@ -42,7 +39,6 @@ export class PluginProcess implements PluginRunner {
   #port: MessagePort | undefined;
   #ended: string | undefined;
   #outOfMemory: string | undefined;
-  #memoryCheck: ReturnType<typeof setInterval> | undefined;
 
   constructor(entry: PluginEntry, options: RunnerOptions) {
     this.entry = entry;
@@ -75,9 +71,6 @@ export class PluginProcess implements PluginRunner {
     this.#read();
     this.#passStderr();
     this.#child.status.then((status) => this.#exited(status));
-    if (limit !== undefined && Deno.build.os === "linux") {
-      this.#memoryCheck = setInterval(() => this.#checkMemory(limit), MEMORY_CHECK_MS);
-    }
   }
 
   async load(): Promise<void> {
@@ -215,6 +208,11 @@ export class PluginProcess implements PluginRunner {
     switch (frame.type) {
       case "pulse":
         this.#pulse = frame.pulse;
+        // The child says how much memory it uses (reading another process's /proc entry
+        // needs --allow-all in Deno).
+        if (this.entry.memoryLimit !== undefined) {
+          this.#checkMemory(frame.rss, this.entry.memoryLimit);
+        }
         return;
       case "port":
         this.#port?.postMessage(frame.message);
@@ -234,15 +232,8 @@ export class PluginProcess implements PluginRunner {
     }
   }
 
-  #checkMemory(limit: number): void {
-    let rss: number;
-    try {
-      const status = Deno.readTextFileSync(`/proc/${this.#child.pid}/status`);
-      rss = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
-    } catch {
-      return;
-    }
-    if (rss <= limit) return;
+  #checkMemory(rss: number, limit: number): void {
+    if (rss <= limit || this.#outOfMemory !== undefined) return;
     this.#outOfMemory = `its memory reached ${Math.round(rss / 2 ** 20)} MiB, over memory_limit (${
       Math.round(limit / 2 ** 20)
     } MiB)`;
@@ -254,7 +245,6 @@ export class PluginProcess implements PluginRunner {
   }
 
   #exited(status: Deno.CommandStatus): void {
-    clearInterval(this.#memoryCheck);
     this.#port?.close();
     if (this.#ended !== undefined) return;
     if (this.#outOfMemory !== undefined) {
@@ -281,7 +271,6 @@ export class PluginProcess implements PluginRunner {
   #end(reason: string): void {
     if (this.#ended !== undefined) return;
     this.#ended = reason;
-    clearInterval(this.#memoryCheck);
     this.#writer.close().catch(() => {});
     const error = new TypeError(`plugin "${this.entry.name}" ${reason}`);
     for (const waiter of new Set(this.#waiting.values())) waiter.reject(error);

@@ -24,6 +24,15 @@ import {
 import { PluginProcess } from "./plugin_process.ts";
 import type { Down } from "./remote_plugin.ts";
 import { Suspects, suspectsPath } from "./suspects.ts";
+import {
+  pluginStatesPath,
+  type PluginStatus,
+  REFRESH_MS,
+  removePluginStates,
+  writePluginStates,
+} from "./plugin_states.ts";
+
+export type { PluginStatus };
 
 const log = logger("daemon");
 
@@ -55,15 +64,6 @@ const HEALTHY_MS = 60_000;
 /** A handler running synchronously this long makes its callback a suspect (`suspects.ts`). */
 const SUSPECT_AFTER_MS = 100;
 
-/** One plugin of the config and the runner it is on. */
-export interface PluginStatus {
-  name: string;
-  state: "starting" | "running" | "restarting" | "stopped";
-  restarts: number;
-  /** Why it is not running, or why it last failed. */
-  reason?: string;
-}
-
 /** Runs the plugins of the config in force; see the module's description. */
 export class Supervisor {
   #options: SupervisorOptions;
@@ -71,6 +71,8 @@ export class Supervisor {
   #plugins = new Map<string, Supervised>();
   #stuck = 0;
   #tooMany = false;
+  #stopped = false;
+  #refresh: ReturnType<typeof setInterval>;
   #watch: ReturnType<typeof setInterval>;
   #suspects: Suspects;
 
@@ -82,6 +84,7 @@ export class Supervisor {
     // aborts the process; a check only reads a few words of shared memory per plugin.
     const every = 50;
     this.#watch = setInterval(() => this.#check(), every);
+    this.#refresh = setInterval(() => this.publish(), REFRESH_MS);
   }
 
   /** Threads that could not be reclaimed so far. */
@@ -130,9 +133,31 @@ export class Supervisor {
   /** Stops every plugin, in reverse config order. */
   async stopAll(graceMs: number, disposeMs: number): Promise<void> {
     clearInterval(this.#watch);
+    clearInterval(this.#refresh);
+    this.#stopped = true;
     await Promise.all(
       [...this.#plugins.keys()].reverse().map((name) => this.stop(name, graceMs, disposeMs)),
     );
+    try {
+      removePluginStates(pluginStatesPath(this.#config.journal.path));
+    } catch (error) {
+      log.warn("Cannot remove the plugin states file: {error}", { error: describeError(error) });
+    }
+  }
+
+  /** Writes the plugins' states for `imhookd status` (see `plugin_states.ts`). */
+  publish(): void {
+    if (this.#stopped) return;
+    try {
+      writePluginStates(pluginStatesPath(this.#config.journal.path), {
+        pid: Deno.pid,
+        at: Date.now(),
+        stuck: this.#stuck,
+        plugins: this.status(),
+      });
+    } catch (error) {
+      log.warn("Cannot write the plugin states file: {error}", { error: describeError(error) });
+    }
   }
 
   /** The plugin running as `name`, if any. */
@@ -197,6 +222,7 @@ export class Supervisor {
       options: this.#options,
       stuck: () => {
         this.#stuck++;
+        this.publish();
         const max = this.#config.delivery.maxStuckThreads;
         if (this.#stuck <= max || this.#tooMany) return false;
         this.#tooMany = true;
@@ -273,7 +299,10 @@ class Supervised {
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       await Promise.race([
-        loading,
+        // Only a module that cannot load fails the start; a timeout is the supervisor's to handle.
+        loading.catch((error) => {
+          if (error instanceof PluginLoadError) throw error;
+        }),
         new Promise<void>((resolve) => timer = setTimeout(resolve, waitMs)),
       ]);
     } catch (error) {
@@ -396,6 +425,7 @@ class Supervised {
       this.#phase = "running";
       this.#runningSince = performance.now();
       this.#first.resolve();
+      this.#supervisor.publish();
       log.info("Plugin {name} started", { name: this.name });
     }).catch((error) => {
       if (generation !== this.#generation) return;
@@ -442,6 +472,7 @@ class Supervised {
     const holding = pulse.callback !== undefined
       ? ` while handling callback ${pulse.callback}`
       : "";
+    this.#supervisor.publish();
     log.error("Plugin {name} {what}{holding}; restarting it in {delay}", {
       name: this.name,
       what,
