@@ -27,6 +27,10 @@ export const OPTIONS = {
   since: { type: "string" },
   until: { type: "string" },
   dead: { type: "boolean" },
+  set: { type: "string", multiple: true },
+  json: { type: "boolean" },
+  "dry-run": { type: "boolean" },
+  all: { type: "boolean" },
 } as const;
 
 /** The name of an option of {@linkcode OPTIONS} (beside `--help`, which every command has). */
@@ -35,6 +39,7 @@ export type OptionName = Exclude<keyof typeof OPTIONS, "help">;
 /** The options given on the command line. */
 export type CliOptions = {
   [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]["type"] extends "boolean" ? boolean
+    : (typeof OPTIONS)[K] extends { multiple: true } ? string[]
     : string;
 };
 
@@ -44,6 +49,8 @@ export interface CliCommand {
   help: string;
   /** The options it accepts; with `config`, `--config FILE` is required. */
   options: readonly OptionName[];
-  /** Runs the command; resolves with the exit code. */
-  run(options: CliOptions): number | Promise<number>;
+  /** The names of the arguments it requires after its name (`ID`), none by default. */
+  args?: readonly string[];
+  /** Runs the command with its options and arguments; resolves with the exit code. */
+  run(options: CliOptions, args: string[]): number | Promise<number>;
 }

@@ -37,7 +37,7 @@ const COMMANDS: ReadonlyMap<string, CommandEntry> = new Map([
     load: () => import("./check.ts"),
   }],
   ["send", {
-    synopsis: "--config FILE --command CMD",
+    synopsis: "--config FILE [--command CMD]",
     summary: "send a signed callback to the server",
     load: () => import("./send.ts"),
   }],
@@ -46,10 +46,30 @@ const COMMANDS: ReadonlyMap<string, CommandEntry> = new Map([
     summary: "journal size, pending and dead deliveries per plugin",
     load: () => import("./status.ts"),
   }],
+  ["dead", {
+    synopsis: "--config FILE [--plugin NAME]",
+    summary: "list the dead letters with their errors",
+    load: () => import("./dead.ts"),
+  }],
+  ["show", {
+    synopsis: "--config FILE ID",
+    summary: "print one callback whole, with its state per plugin",
+    load: () => import("./show.ts"),
+  }],
+  ["quarantine", {
+    synopsis: "--config FILE",
+    summary: "list the quarantined requests and why",
+    load: () => import("./quarantine.ts"),
+  }],
   ["replay", {
     synopsis: "--config FILE [filters]",
     summary: "deliver journaled callbacks again",
     load: () => import("./replay.ts"),
+  }],
+  ["plugin", {
+    synopsis: "test --config FILE --plugin NAME",
+    summary: "run one plugin on a sample or a body, without the daemon",
+    load: () => import("./plugin.ts"),
   }],
   ["version", { synopsis: "", summary: "print versions", load: () => import("./version.ts") }],
 ]);
@@ -61,7 +81,7 @@ Usage: imhookd <command> [options]
 Commands:
 ${
   [...COMMANDS].map(([name, entry]) =>
-    `  ${name.padEnd(9)}${entry.synopsis.padEnd(33)}${entry.summary}`
+    `  ${name.padEnd(11)}${entry.synopsis.padEnd(34)}${entry.summary}`
   ).join("\n")
 }
 
@@ -82,15 +102,22 @@ export async function main(args: string[]): Promise<number> {
   }
   const command = await entry.load();
   try {
-    const options = parseArgs({
+    const { values: options, positionals } = parseArgs({
       args: rest,
       strict: true,
-      allowPositionals: false,
+      allowPositionals: true,
       options: OPTIONS,
-    }).values;
+    });
     if (options.help) {
       print(command.help);
       return EXIT.ok;
+    }
+    const args = command.args ?? [];
+    if (positionals.length > args.length) {
+      throw new UsageError(`Unexpected argument "${positionals[args.length]}"`);
+    }
+    if (positionals.length < args.length) {
+      throw new UsageError(`"${name}" needs ${args.slice(positionals.length).join(" ")}`);
     }
     for (const [option, value] of Object.entries(options)) {
       if (value !== undefined && option !== "help" && !isAllowed(command, option)) {
@@ -100,7 +127,7 @@ export async function main(args: string[]): Promise<number> {
     if (isAllowed(command, "config") && options.config === undefined) {
       throw new UsageError(`"${name}" needs --config FILE`);
     }
-    return await command.run(options);
+    return await command.run(options, positionals);
   } catch (error) {
     if (error instanceof UsageError || isParseArgsError(error)) {
       printError(`${(error as Error).message}\n\n${command.help}`);

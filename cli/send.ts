@@ -1,44 +1,37 @@
 /**
- * `imhookd send`: POSTs a signed callback (a built-in sample or a file) to the server.
+ * `imhookd send`: POSTs a signed callback (a built-in sample or a body) to the server.
  *
  * @module
  */
 import { formatAddr } from "../core/daemon.ts";
 import { computeSign } from "../core/listener/verify.ts";
-import { sampleBody } from "../core/protocol/samples.ts";
+import { callbackBody } from "./_body.ts";
 import { type CliOptions, EXIT, type OptionName, UsageError } from "./_command.ts";
 import { commandConfig } from "./_config.ts";
-import { print } from "./_output.ts";
+import { print, printError } from "./_output.ts";
 
 /** The help of `send`. */
-export const help = `Usage: imhookd send --config FILE --command CMD [--body FILE] [--url URL]
+export const help =
+  `Usage: imhookd send --config FILE [--command CMD] [--body FILE|-] [--set KEY=VALUE]...
+                    [--url URL]
 
-Builds a callback signed with the config's first app and token and POSTs it.
-  --command CMD   the CallbackCommand, e.g. Group.CallbackAfterSendMsg
-  --body FILE     the JSON body to send as is (default: a built-in sample for CMD, EventTime now)
-  --url URL       where to send it (default: the configured listener and path)
+Builds a callback signed with the config's first app and token, POSTs it and prints the status
+and Tencent's whole answer (a decision's included).
+  --command CMD      the CallbackCommand, e.g. Group.CallbackAfterSendMsg (default: the body's)
+  --body FILE        the JSON body to send as is; - reads it from stdin (default: a built-in
+                     sample for CMD, numbered afresh: a new MsgSeq/MsgKey, EventTime and MsgTime now)
+  --set KEY=VALUE    sets a field of the body (A.B.0.C for nested ones); VALUE is read as JSON,
+                     else taken as a string; repeatable
+  --url URL          where to send it (default: the configured listener and path)
 Exit 0 only when the answer's ActionStatus is OK.`;
 
 /** The options of `send`. */
-export const options: readonly OptionName[] = ["config", "command", "body", "url"];
+export const options: readonly OptionName[] = ["config", "command", "body", "set", "url"];
 
 /** Sends one callback and prints the answer; exit 0 only when Tencent would see OK. */
 export async function run(options: CliOptions): Promise<number> {
   const config = await commandConfig(options.config!);
-  const command = options.command;
-  if (command === undefined) throw new UsageError(`"send" needs --command CMD`);
-  let body: string;
-  if (options.body !== undefined) {
-    body = await Deno.readTextFile(options.body);
-  } else {
-    const sample = sampleBody(command, Date.now());
-    if (sample === undefined) {
-      throw new UsageError(
-        `There is no built-in sample for "${command}"; give one with --body FILE`,
-      );
-    }
-    body = JSON.stringify(sample);
-  }
+  const { command, text: body } = await callbackBody(options);
   let url: URL;
   if (options.url !== undefined) {
     url = new URL(options.url);
@@ -72,6 +65,7 @@ export async function run(options: CliOptions): Promise<number> {
     signal: AbortSignal.timeout(10_000),
   });
   const text = await response.text();
+  printError(`Sent ${command} to ${url.origin}${url.pathname}`);
   print(`${response.status} ${text}`);
   try {
     return JSON.parse(text).ActionStatus === "OK" ? EXIT.ok : EXIT.failure;

@@ -4,8 +4,9 @@
  *
  * @module
  */
+import { configWarnings } from "../core/config/config.ts";
 import { type Daemon, startDaemon } from "../core/daemon.ts";
-import { logger } from "../core/ops/log.ts";
+import { logger, logUncaught } from "../core/ops/log.ts";
 import { SystemdNotifier } from "../core/ops/notify.ts";
 import { type CliOptions, EXIT, type OptionName } from "./_command.ts";
 import { commandConfig } from "./_config.ts";
@@ -23,8 +24,11 @@ export const options: readonly OptionName[] = ["config"];
 
 /** Runs the daemon; resolves once it has stopped. */
 export async function run(options: CliOptions): Promise<number> {
-  const config = await commandConfig(options.config!);
+  const config = await commandConfig(options.config!, { withPlugins: true });
+  // From here on every line on stderr is a log line (JSON when so configured).
+  logUncaught();
   const log = logger("main");
+  for (const warning of configWarnings(config)) log.warn("{warning}", { warning });
   let notifier: SystemdNotifier | undefined;
   try {
     notifier = SystemdNotifier.fromEnv();

@@ -73,6 +73,14 @@ export async function run(options: CliOptions): Promise<number> {
       );
     }
   }
+  const dead = state.plugins.reduce((sum, p) => sum + p.dead, 0);
+  const hints = [
+    ...(dead > 0 ? [`"imhookd dead --config FILE" lists the ${dead} dead letter(s) and why`] : []),
+    ...(state.quarantined > 0
+      ? [`"imhookd quarantine --config FILE" lists the ${state.quarantined} quarantined request(s)`]
+      : []),
+  ];
+  if (hints.length > 0) lines.push("", ...hints);
   print(lines.join("\n"));
   return EXIT.ok;
 }

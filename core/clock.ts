@@ -20,7 +20,8 @@ export const systemClock: Clock = {
   now: () => Date.now(),
   monotonic: () => performance.now(),
   setTimeout(fn, ms) {
-    const handle = setTimeout(fn, ms);
+    // A deadline already past fires at once (Node's timers would warn on stderr about it).
+    const handle = setTimeout(fn, Math.max(0, ms));
     return () => clearTimeout(handle);
   },
 };

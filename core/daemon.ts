@@ -5,8 +5,9 @@
  * @module
  */
 import { adminHandler } from "./ops/admin.ts";
+import { StatusBoard } from "./ops/status.ts";
 import type { Clock } from "./clock.ts";
-import { type Config, ConfigError, loadConfig } from "./config/config.ts";
+import { type Config, ConfigError, configWarnings, loadConfig } from "./config/config.ts";
 import { DeliveryHost } from "./delivery/host.ts";
 import { condemnSuspects, suspectsPath } from "./delivery/suspects.ts";
 import { describeError } from "./describe_error.ts";
@@ -16,6 +17,7 @@ import { logger, setupLogging } from "./ops/log.ts";
 import { Metrics } from "./ops/metrics.ts";
 import { Router } from "./config/router.ts";
 import { CallbackHandler, type ServerState } from "./listener/handler.ts";
+import { type CallbackServer, serveCallbacks } from "./listener/connections.ts";
 import type { VerifiedApp } from "./listener/verify.ts";
 
 const log = logger("daemon");
@@ -135,34 +137,36 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
     ...(options.clock ? { clock: options.clock } : {}),
   });
 
-  const listening = Promise.withResolvers<Deno.NetAddr>();
-  const serveOptions = {
-    hostname: config.server.listen.hostname,
-    port: config.server.listen.port,
-    onListen: (addr: Deno.NetAddr) => listening.resolve(addr),
-    onError: (error: unknown) => {
-      log.error("Request failed: {error}", { error });
-      return new Response(
-        JSON.stringify({ ActionStatus: "FAIL", ErrorCode: 500, ErrorInfo: "Internal error" }),
-        { status: 500, headers: { "content-type": "application/json; charset=utf-8" } },
-      );
-    },
-  };
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  let server: CallbackServer;
   try {
-    server = config.server.tls
-      ? Deno.serve({
-        ...serveOptions,
-        cert: await Deno.readTextFile(config.server.tls.certFile),
-        key: await Deno.readTextFile(config.server.tls.keyFile),
-      }, handler.handle)
-      : Deno.serve(serveOptions, handler.handle);
+    server = await serveCallbacks({
+      hostname: config.server.listen.hostname,
+      port: config.server.listen.port,
+      ...(config.server.tls
+        ? {
+          tls: {
+            cert: await Deno.readTextFile(config.server.tls.certFile),
+            key: await Deno.readTextFile(config.server.tls.keyFile),
+          },
+        }
+        : {}),
+      limits: {
+        maxConnections: config.server.maxConnections,
+        headerTimeoutMs: config.server.headerTimeoutMs,
+        idleTimeoutMs: config.server.idleTimeoutMs,
+      },
+      handler: handler.handle,
+      onError: (error: unknown) => log.error("Request failed: {error}", { error }),
+      onAcceptError: (error) =>
+        log.warn("Cannot accept a callback connection ({error}): closing idle ones", { error }),
+      onUnlimited: (reason) => log.warn("Callback listener: {reason}", { reason }),
+    });
   } catch (error) {
     await delivery.shutdown(0);
     journal.close();
     throw error;
   }
-  const addr = await listening.promise;
+  const addr = server.addr;
 
   // The config in force: the last valid one read, but with the settings that only apply
   // after a restart (listen addresses, journal path, ...) as the process started.
@@ -173,8 +177,19 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
 
   let admin: Deno.HttpServer<Deno.NetAddr> | undefined;
   let adminAddr: Deno.NetAddr | undefined;
+  let board: StatusBoard | undefined;
   if (config.admin) {
     const adminListening = Promise.withResolvers<Deno.NetAddr>();
+    const problems = (): string[] => [
+      ...(stopping ? ["imhookd is shutting down"] : []),
+      ...delivery.problems(),
+    ];
+    board = new StatusBoard({
+      metrics,
+      journalPath: config.journal.path,
+      plugins: () => delivery.plugins,
+      problems,
+    });
     try {
       admin = Deno.serve(
         {
@@ -186,20 +201,19 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
           journal,
           metrics,
           plugins: () => delivery.plugins,
-          problems: () => [
-            ...(stopping ? ["imhookd is shutting down"] : []),
-            ...delivery.problems(),
-          ],
+          problems,
+          status: board,
         }),
       );
     } catch (error) {
+      board.close();
       await server.shutdown();
       await delivery.shutdown(0);
       journal.close();
       throw error;
     }
     adminAddr = await adminListening.promise;
-    log.info("Admin listener on http://{address} (/healthz /readyz /metrics)", {
+    log.info("Admin listener on http://{address} (status page at /; /healthz /readyz /metrics)", {
       address: formatAddr(adminAddr),
     });
   }
@@ -242,6 +256,7 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
     } catch (error) {
       return failed(problemsOf(error));
     }
+    for (const warning of configWarnings(next)) log.warn("{warning}", { warning });
     const effective = keepRestartOnly(next, current);
     // The changed plugins load first; routes switch (onSwitch) before the plugins that
     // leave stop and the changed ones restart.
@@ -296,6 +311,7 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
       await server.shutdown();
       await delivery.shutdown(Math.max(0, deadline - performance.now()));
       await admin?.shutdown();
+      board?.close();
       journal.close();
       log.info("Stopped");
     })();
@@ -331,6 +347,9 @@ const RESTART_ONLY: [string, (config: Config) => unknown][] = [
   ["server.path", (c) => c.server.path],
   ["server.max_body_bytes", (c) => c.server.maxBodyBytes],
   ["server.max_in_flight", (c) => c.server.maxInFlight],
+  ["server.max_connections", (c) => c.server.maxConnections],
+  ["server.header_timeout", (c) => c.server.headerTimeoutMs],
+  ["server.idle_timeout", (c) => c.server.idleTimeoutMs],
   ["server.tls", (c) => c.server.tls ?? null],
   ["admin.listen", (c) => c.admin?.listen ?? null],
   ["journal.path", (c) => c.journal.path],

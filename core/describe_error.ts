@@ -19,7 +19,7 @@ export interface DescribeOptions {
 
 /**
  * One line describing `error`: `Name: message` (no name for a plain `Error`), then each
- * `cause` as `; cause: Name: message`. Never throws; bounded in length; newlines become
+ * `cause` as `; caused by Name: message`. Never throws; bounded in length; newlines become
  * spaces.
  */
 export function describeError(error: unknown, options: DescribeOptions = {}): string {
@@ -43,7 +43,7 @@ export function describeError(error: unknown, options: DescribeOptions = {}): st
     }
     current = cause;
   }
-  const line = parts.join("; cause: ").replace(/\s*[\r\n]+\s*/g, " ");
+  const line = parts.join("; caused by ").replace(/\s*[\r\n]+\s*/g, " ");
   return line.length > maxLength ? `${line.slice(0, Math.max(0, maxLength - 1))}…` : line;
 }
 

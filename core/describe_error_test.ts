@@ -12,11 +12,11 @@ Deno.test("describeError: the cause chain, which String(error) drops", () => {
   const error = new TypeError("fetch failed", { cause: refused });
   assert.equal(
     describeError(error),
-    "TypeError: fetch failed; cause: ConnectionRefused: Connection refused (os error 111)",
+    "TypeError: fetch failed; caused by ConnectionRefused: Connection refused (os error 111)",
   );
   assert.equal(
     describeError(new Error("outer", { cause: "a string cause" })),
-    "outer; cause: a string cause",
+    "outer; caused by a string cause",
   );
 });
 
@@ -24,10 +24,13 @@ Deno.test("describeError: a cycle of causes ends, and a long chain is cut", () =
   const a = new Error("a");
   const b = new Error("b", { cause: a });
   (a as { cause?: unknown }).cause = b;
-  assert.equal(describeError(a), "a; cause: b");
+  assert.equal(describeError(a), "a; caused by b");
   let deep: Error = new Error("e0");
   for (let i = 1; i <= 10; i++) deep = new Error(`e${i}`, { cause: deep });
-  assert.equal(describeError(deep, { maxCauses: 2 }), "e10; cause: e9; cause: e8; cause: …");
+  assert.equal(
+    describeError(deep, { maxCauses: 2 }),
+    "e10; caused by e9; caused by e8; caused by …",
+  );
 });
 
 Deno.test("describeError: values that make String() throw still print", () => {

@@ -46,29 +46,78 @@ export function messageDigest(message: MessageRow): string {
   ).digest("hex");
 }
 
+/** The parameters of `_imhookd_apply`, in its order: JSON text, or null when empty. */
+export type ApplyParameters = [string, ...Array<string | null>];
+
 /**
- * The three parameters of `_imhookd_apply`, as JSON text: the groups to lock, the changes
- * other than messages, and the messages apart, flat, only the newest version of each (an older
- * one in the same batch would lose to it anyway, and one statement cannot write a row twice).
+ * The parameters of `_imhookd_apply` for a batch: the groups to lock, then one flat list per
+ * table, each holding at most one row per key: the newest version the batch has for it (an
+ * older one would lose to it anyway, and one statement cannot write a row twice). Of entries
+ * with the same key and version (one callback listing a key twice), the first wins, as when
+ * they are applied one by one. The database merges each list with what it holds.
  */
-export function applyParameters(changes: readonly GroupChange[]): [string, string, string] {
-  // Lengths make the keys unambiguous whatever characters the ids hold.
+export function applyParameters(changes: readonly GroupChange[]): ApplyParameters {
   const groups = new Map<string, [string, string]>();
-  const others: GroupChange[] = [];
   const messages = new Map<string, GroupChange & { message: MessageRow }>();
+  const info = new Map<string, Record<string, string | number | null>>();
+  const fields = new Map<string, KeyedRow>();
+  const resets = new Map<string, { a: string; g: string; v: string }>();
+  const attrs = new Map<string, KeyedRow>();
+  const members = new Map<string, { a: string; g: string; m: string; j?: string; e?: string }>();
+  const recalls = new Map<string, { a: string; g: string; p: string; s: number }>();
   for (const change of changes) {
-    const group = `${change.sdkAppId.length}:${change.sdkAppId}${change.groupId}`;
-    if (!groups.has(group)) groups.set(group, [change.sdkAppId, change.groupId]);
+    const { sdkAppId: a, groupId: g, version: v, eventTimeMs: t } = change;
+    // Lengths make the keys unambiguous whatever characters the ids hold.
+    const group = `${a.length}:${a}${g}`;
+    if (!groups.has(group)) groups.set(group, [a, g]);
     const { message } = change;
-    if (message === undefined) {
-      others.push(change);
-      continue;
+    if (message !== undefined) {
+      const key =
+        `${group.length}:${group}${message.topicId.length}:${message.topicId}${message.msgSeq}`;
+      const seen = messages.get(key);
+      if (seen === undefined || newerMessage(change, message, seen)) {
+        messages.set(key, change as GroupChange & { message: MessageRow });
+      }
     }
-    const key =
-      `${group.length}:${group}${message.topicId.length}:${message.topicId}${message.msgSeq}`;
-    const seen = messages.get(key);
-    if (seen === undefined || seen.version < change.version) {
-      messages.set(key, change as GroupChange & { message: MessageRow });
+    if (change.info !== undefined) {
+      let row = info.get(group);
+      if (row === undefined) info.set(group, row = { a, g, t, d: 0 });
+      if (t > (row.t as number)) row.t = t;
+      if (change.info.destroyed) row.d = 1;
+      for (const [field, value] of Object.entries(change.info.fields)) {
+        const seen = row[`${field}_v`];
+        if (value === undefined || (typeof seen === "string" && seen >= v)) continue;
+        row[field] = value;
+        row[`${field}_v`] = v;
+      }
+    }
+    for (const [k, x] of change.customFields ?? []) newest(fields, group, { a, g, k, x, v, t });
+    if (change.attrs !== undefined) {
+      const { option, entries } = change.attrs;
+      if (option === "set" || option === "clear") {
+        const seen = resets.get(group);
+        if (seen === undefined || seen.v < v) resets.set(group, { a, g, v });
+      }
+      if (option !== "clear") {
+        const del = option === "delete";
+        for (const [k, x] of entries) newest(attrs, group, { a, g, k, x, v, t, del });
+      }
+    }
+    if (change.members !== undefined) {
+      const side = change.members.joined ? "j" : "e";
+      for (const m of change.members.accounts) {
+        const key = `${group.length}:${group}${m}`;
+        let row = members.get(key);
+        if (row === undefined) members.set(key, row = { a, g, m });
+        const seen = row[side];
+        if (seen === undefined || seen < v) row[side] = v;
+      }
+    }
+    if (change.recall !== undefined) {
+      const p = change.recall.topicId;
+      for (const s of change.recall.msgSeqs) {
+        recalls.set(`${group.length}:${group}${p.length}:${p}${s}`, { a, g, p, s });
+      }
     }
   }
   const flat = [...messages.values()].map(({ sdkAppId, groupId, eventTimeMs, message }) => ({
@@ -88,7 +137,41 @@ export function applyParameters(changes: readonly GroupChange[]): [string, strin
   }));
   return [
     JSON.stringify([...groups.values()]),
-    JSON.stringify(others, (key, value) => key === "journalId" ? undefined : value),
-    JSON.stringify(flat),
+    ...[flat, info, fields, resets, attrs, members, recalls].map((rows) =>
+      (Array.isArray(rows) ? rows.length : rows.size) === 0
+        ? null
+        : JSON.stringify(Array.isArray(rows) ? rows : [...rows.values()])
+    ),
   ];
+}
+
+/** A custom field or attribute write: key `k`, value `x` at version `v` and time `t`. */
+interface KeyedRow {
+  a: string;
+  g: string;
+  k: string;
+  x: string;
+  v: string;
+  t: number;
+  del?: boolean;
+}
+
+/** Keeps `row` in `rows` unless the same key already has a version as new. */
+function newest(rows: Map<string, KeyedRow>, group: string, row: KeyedRow): void {
+  const key = `${group.length}:${group}${row.k}`;
+  const seen = rows.get(key);
+  if (seen === undefined || seen.v < row.v) rows.set(key, row);
+}
+
+/**
+ * Whether `change` (storing `message`) is newer than `seen`, as {@linkcode changeVersion}
+ * orders them: the digests are only computed for a tie, which is rare.
+ */
+function newerMessage(
+  change: GroupChange,
+  message: MessageRow,
+  seen: GroupChange & { message: MessageRow },
+): boolean {
+  if (change.eventTimeMs !== seen.eventTimeMs) return change.eventTimeMs > seen.eventTimeMs;
+  return messageDigest(message) > messageDigest(seen.message);
 }

@@ -12,6 +12,7 @@
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
+import { createPrivately } from "../core/file_mode.ts";
 
 /** Each entry migrates the schema from version `index` to `index + 1`. */
 export const MIGRATIONS: readonly string[] = [
@@ -180,6 +181,7 @@ const AUTOCHECKPOINT_PAGES = 10_000;
  * `synchronous = NORMAL`, and migrates it to {@linkcode SCHEMA_VERSION}.
  */
 export function openSyncDatabase(path: string, busyTimeoutMs: number): DatabaseSync {
+  createPrivately(path);
   const db = new DatabaseSync(path);
   try {
     db.exec(`PRAGMA busy_timeout = ${Math.round(busyTimeoutMs)}`);

@@ -6,16 +6,17 @@
  * @module
  */
 import { dirname, resolve } from "node:path";
-import type { Logger } from "@logtape/logtape";
 import type {
   CallbackEvent,
   Plugin,
   PluginContext,
   PluginInstance,
+  PluginLogger,
   PluginOptionsContext,
 } from "../plugin.ts";
 import { parseSize } from "../core/config/units.ts";
-import { isRecord, rejectUnknownKeys, show } from "./_options.ts";
+import { FILE_MODE } from "../core/file_mode.ts";
+import { isRecord, OptionErrors, show } from "./_options.ts";
 
 /** Size-based rotation of the log file. */
 export interface FileLoggerRotate {
@@ -105,80 +106,106 @@ function parseFileLoggerOptions(raw: unknown, configDir: string): FileLoggerOpti
   if (!isRecord(options)) {
     throw new TypeError(`options: expected a mapping, got ${show(raw)}`);
   }
-  rejectUnknownKeys(options, OPTION_KEYS, "options");
+  const errors = new OptionErrors();
+  errors.unknownKeys(options, OPTION_KEYS, "options");
 
-  const path = options.path;
-  if (path === undefined) {
-    throw new TypeError(`options.path: required, e.g. ./logs/callbacks.jsonl`);
-  }
-  if (typeof path !== "string" || path.trim() === "") {
-    throw new TypeError(`options.path: expected a non-empty string, got ${show(path)}`);
-  }
-
-  const fsync = options.fsync ?? false;
-  if (typeof fsync !== "boolean") {
-    throw new TypeError(`options.fsync: expected true or false, got ${show(fsync)}`);
-  }
-
-  const redact = options.redact ?? [];
-  if (!Array.isArray(redact)) {
-    throw new TypeError(`options.redact: expected a list of field paths, got ${show(redact)}`);
-  }
-  redact.forEach((item, i) => {
-    if (typeof item !== "string") {
-      throw new TypeError(`options.redact[${i}]: expected a string, got ${show(item)}`);
+  const path = errors.check(() => {
+    const path = options.path;
+    if (path === undefined) {
+      throw new TypeError(`options.path: required, e.g. ./logs/callbacks.jsonl`);
     }
-    if (item.split(".").some((part) => part === "")) {
-      throw new RangeError(
-        `options.redact[${i}]: expected a field path such as "MsgBody" or "Info.Reason", got ${
-          show(item)
-        }`,
-      );
+    if (typeof path !== "string" || path.trim() === "") {
+      throw new TypeError(`options.path: expected a non-empty string, got ${show(path)}`);
     }
+    return resolve(configDir, path);
   });
 
-  const parsed: FileLoggerOptions = { path: resolve(configDir, path), redact, fsync };
-  if (options.rotate !== undefined && options.rotate !== null) {
-    parsed.rotate = parseRotate(options.rotate);
-  }
+  const fsync = errors.check(() => {
+    const fsync = options.fsync ?? false;
+    if (typeof fsync !== "boolean") {
+      throw new TypeError(`options.fsync: expected true or false, got ${show(fsync)}`);
+    }
+    return fsync;
+  });
+
+  const redact = errors.check(() => {
+    const redact = options.redact ?? [];
+    if (!Array.isArray(redact)) {
+      throw new TypeError(`options.redact: expected a list of field paths, got ${show(redact)}`);
+    }
+    return redact as string[];
+  });
+  redact?.forEach((item, i) =>
+    errors.check(() => {
+      if (typeof item !== "string") {
+        throw new TypeError(`options.redact[${i}]: expected a string, got ${show(item)}`);
+      }
+      if (item.split(".").some((part) => part === "")) {
+        throw new RangeError(
+          `options.redact[${i}]: expected a field path such as "MsgBody" or "Info.Reason", got ${
+            show(item)
+          }`,
+        );
+      }
+    })
+  );
+
+  const rotate = options.rotate !== undefined && options.rotate !== null
+    ? parseRotate(options.rotate, errors)
+    : undefined;
+  errors.throwIfAny();
+  const parsed: FileLoggerOptions = { path: path!, redact: redact!, fsync: fsync! };
+  if (rotate !== undefined) parsed.rotate = rotate;
   return parsed;
 }
 
-function parseRotate(raw: unknown): FileLoggerRotate {
+/** `options.rotate`, its problems kept in `errors`; undefined when it has any. */
+function parseRotate(raw: unknown, errors: OptionErrors): FileLoggerRotate | undefined {
   if (!isRecord(raw)) {
-    throw new TypeError(
-      `options.rotate: expected a mapping with max_bytes and keep, got ${show(raw)}`,
-    );
+    errors.check(() => {
+      throw new TypeError(
+        `options.rotate: expected a mapping with max_bytes and keep, got ${show(raw)}`,
+      );
+    });
+    return undefined;
   }
-  rejectUnknownKeys(raw, ROTATE_KEYS, "options.rotate");
-  const rawMax = raw.max_bytes;
-  if (rawMax === undefined) {
-    throw new TypeError(`options.rotate.max_bytes: required, e.g. 10MiB`);
-  }
-  if (typeof rawMax !== "string" && typeof rawMax !== "number") {
-    throw new TypeError(
-      `options.rotate.max_bytes: expected a size such as 10MiB, got ${show(rawMax)}`,
-    );
-  }
-  let maxBytes: number;
-  try {
-    maxBytes = parseSize(rawMax);
-  } catch {
-    throw new RangeError(
-      `options.rotate.max_bytes: expected a size such as 10MiB, got ${show(rawMax)}`,
-    );
-  }
-  if (maxBytes < 1) {
-    throw new RangeError(`options.rotate.max_bytes: expected a size above 0, got ${show(rawMax)}`);
-  }
-  const keep = raw.keep ?? DEFAULT_KEEP;
-  if (typeof keep !== "number") {
-    throw new TypeError(`options.rotate.keep: expected an integer >= 1, got ${show(keep)}`);
-  }
-  if (!Number.isSafeInteger(keep) || keep < 1) {
-    throw new RangeError(`options.rotate.keep: expected an integer >= 1, got ${show(keep)}`);
-  }
-  return { maxBytes, keep };
+  errors.unknownKeys(raw, ROTATE_KEYS, "options.rotate");
+  const maxBytes = errors.check(() => {
+    const rawMax = raw.max_bytes;
+    if (rawMax === undefined) {
+      throw new TypeError(`options.rotate.max_bytes: required, e.g. 10MiB`);
+    }
+    if (typeof rawMax !== "string" && typeof rawMax !== "number") {
+      throw new TypeError(
+        `options.rotate.max_bytes: expected a size such as 10MiB, got ${show(rawMax)}`,
+      );
+    }
+    let maxBytes: number;
+    try {
+      maxBytes = parseSize(rawMax, { bareBytes: true });
+    } catch {
+      throw new RangeError(
+        `options.rotate.max_bytes: expected a size such as 10MiB, got ${show(rawMax)}`,
+      );
+    }
+    if (maxBytes < 1) {
+      throw new RangeError(
+        `options.rotate.max_bytes: expected a size above 0, got ${show(rawMax)}`,
+      );
+    }
+    return maxBytes;
+  });
+  const keep = errors.check(() => {
+    const keep = raw.keep ?? DEFAULT_KEEP;
+    if (typeof keep !== "number") {
+      throw new TypeError(`options.rotate.keep: expected an integer >= 1, got ${show(keep)}`);
+    }
+    if (!Number.isSafeInteger(keep) || keep < 1) {
+      throw new RangeError(`options.rotate.keep: expected an integer >= 1, got ${show(keep)}`);
+    }
+    return keep;
+  });
+  return maxBytes === undefined || keep === undefined ? undefined : { maxBytes, keep };
 }
 
 /** One line waiting to be written, and the `handle` call waiting for it. */
@@ -197,7 +224,7 @@ const SCRATCH_BYTES = 256 * 1024;
  */
 class LineWriter implements PluginInstance {
   #options: FileLoggerOptions;
-  #logger: Logger;
+  #logger: PluginLogger;
   #file: Deno.FsFile | undefined;
   #size = 0;
   #queue: PendingLine[] = [];
@@ -205,14 +232,18 @@ class LineWriter implements PluginInstance {
   #closed = false;
   #scratch = new Uint8Array(SCRATCH_BYTES);
 
-  constructor(options: FileLoggerOptions, logger: Logger) {
+  constructor(options: FileLoggerOptions, logger: PluginLogger) {
     this.#options = options;
     this.#logger = logger;
   }
 
   /** Opens (or creates, mode 0640) the current file in append mode. */
   async open(): Promise<void> {
-    const file = await Deno.open(this.#options.path, { append: true, create: true, mode: 0o640 });
+    const file = await Deno.open(this.#options.path, {
+      append: true,
+      create: true,
+      mode: FILE_MODE,
+    });
     try {
       this.#size = (await file.stat()).size;
     } catch (error) {
@@ -363,7 +394,7 @@ class LineWriter implements PluginInstance {
 }
 
 /** Cuts the file back to its last newline when a crash left half a line at its end. */
-async function repairTornLine(path: string, logger: Logger): Promise<void> {
+async function repairTornLine(path: string, logger: PluginLogger): Promise<void> {
   let file: Deno.FsFile;
   try {
     file = await Deno.open(path, { read: true, write: true });

@@ -469,3 +469,24 @@ Deno.test("file_logger: after a SIGKILL mid-write, the file ends on a whole line
   assert.ok(lines.length >= 44, `at least 44 lines survived, got ${lines.length}`);
   for (const line of lines) assert.equal((line.payload as { N: number }).N, Number(line.id));
 });
+
+Deno.test("file_logger: parseOptions reports every bad option at once", () => {
+  assert.throws(
+    () =>
+      fileLogger.parseOptions(
+        { path: 5, fsync: "yes", redact: ["a", ""], rotate: { max_bytes: "ten", keep: 0 } },
+        OPTIONS_CTX,
+      ),
+    (error: unknown) => {
+      assert.ok(error instanceof AggregateError);
+      assert.deepEqual(error.errors.map((e: Error) => e.message), [
+        "options.path: expected a non-empty string, got 5",
+        'options.fsync: expected true or false, got "yes"',
+        'options.redact[1]: expected a field path such as "MsgBody" or "Info.Reason", got ""',
+        'options.rotate.max_bytes: expected a size such as 10MiB, got "ten"',
+        "options.rotate.keep: expected an integer >= 1, got 0",
+      ]);
+      return true;
+    },
+  );
+});

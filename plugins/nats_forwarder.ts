@@ -36,7 +36,6 @@
  */
 import { createHash } from "node:crypto";
 import { isAbsolute, join } from "node:path";
-import type { Logger } from "@logtape/logtape";
 import {
   connect,
   credsAuthenticator,
@@ -50,11 +49,12 @@ import type {
   Plugin,
   PluginContext,
   PluginInstance,
+  PluginLogger,
   PluginOptionsContext,
 } from "../plugin.ts";
 import { naturalKey } from "../core/protocol/keys.ts";
 import { parseDuration } from "../core/config/units.ts";
-import { isRecord, rejectUnknownKeys, show } from "./_options.ts";
+import { isRecord, OptionErrors, show } from "./_options.ts";
 
 /** The parsed options of `builtin:nats_forwarder`. */
 export interface NatsForwarderOptions {
@@ -111,58 +111,77 @@ export function parseNatsForwarderOptions(
       `options: expected a mapping with "servers" and "stream", got ${show(raw)}`,
     );
   }
-  rejectUnknownKeys(raw, OPTION_KEYS, "options");
-  const list = typeof raw.servers === "string" ? [raw.servers] : raw.servers;
-  if (!Array.isArray(list) || list.length === 0) {
-    throw new TypeError(`options.servers: expected a list of host:port, got ${show(raw.servers)}`);
-  }
-  const servers = list.map((server, i) => parseServer(server, `options.servers[${i}]`));
-  const stream = raw.stream;
-  if (typeof stream !== "string" || !/^[A-Za-z0-9_-]{1,255}$/.test(stream)) {
-    throw new RangeError(
-      `options.stream: expected a stream name of letters, digits, _ and -, got ${show(stream)}`,
-    );
-  }
-  const subject = raw.subject ?? "im.{command}";
-  if (typeof subject !== "string" || !validSubject(subject.replace(PLACEHOLDER, "x"))) {
-    throw new RangeError(
-      `options.subject: expected a subject such as im.{command}, without spaces or wildcards, got ${
-        show(subject)
-      }`,
-    );
-  }
-  if (subject.split(".")[0]!.includes("{")) {
-    throw new RangeError(
-      `options.subject: the first token must be plain text (the stream's subjects are "FIRST.>"), got ${
-        show(subject)
-      }`,
-    );
-  }
-  const options: NatsForwarderOptions = {
-    servers,
-    stream,
-    subject,
-    createStream: false,
-    duplicateWindowMs: duration(raw.duplicate_window, "duplicate_window", "24h"),
-    timeoutMs: duration(raw.timeout, "timeout", "10s"),
-  };
-  if (raw.create_stream !== undefined) {
+  const errors = new OptionErrors();
+  errors.unknownKeys(raw, OPTION_KEYS, "options");
+  const servers = errors.check(() => {
+    const list = typeof raw.servers === "string" ? [raw.servers] : raw.servers;
+    if (!Array.isArray(list) || list.length === 0) {
+      throw new TypeError(
+        `options.servers: expected a list of host:port, got ${show(raw.servers)}`,
+      );
+    }
+    return list;
+  })?.map((server, i) => errors.check(() => parseServer(server, `options.servers[${i}]`))!);
+  const stream = errors.check(() => {
+    const stream = raw.stream;
+    if (typeof stream !== "string" || !/^[A-Za-z0-9_-]{1,255}$/.test(stream)) {
+      throw new RangeError(
+        `options.stream: expected a stream name of letters, digits, _ and -, got ${show(stream)}`,
+      );
+    }
+    return stream;
+  });
+  const subject = errors.check(() => {
+    const subject = raw.subject ?? "im.{command}";
+    if (typeof subject !== "string" || !validSubject(subject.replace(PLACEHOLDER, "x"))) {
+      throw new RangeError(
+        `options.subject: expected a subject such as im.{command}, without spaces or wildcards, got ${
+          show(subject)
+        }`,
+      );
+    }
+    if (subject.split(".")[0]!.includes("{")) {
+      throw new RangeError(
+        `options.subject: the first token must be plain text (the stream's subjects are "FIRST.>"), got ${
+          show(subject)
+        }`,
+      );
+    }
+    return subject;
+  });
+  const duplicateWindowMs = errors.check(() =>
+    duration(raw.duplicate_window, "duplicate_window", "24h")
+  );
+  const timeoutMs = errors.check(() => duration(raw.timeout, "timeout", "10s"));
+  const createStream = errors.check(() => {
+    if (raw.create_stream === undefined) return false;
     if (typeof raw.create_stream !== "boolean") {
       throw new TypeError(
         `options.create_stream: expected true or false, got ${show(raw.create_stream)}`,
       );
     }
-    options.createStream = raw.create_stream;
-  }
-  if (raw.credentials !== undefined) {
+    return raw.create_stream;
+  });
+  const credentials = errors.check(() => {
     const path = raw.credentials;
+    if (path === undefined) return undefined;
     if (typeof path !== "string" || path === "") {
       throw new TypeError(
         `options.credentials: expected the path of a .creds file, got ${show(path)}`,
       );
     }
-    options.credentials = isAbsolute(path) ? path : join(ctx.configDir, path);
-  }
+    return isAbsolute(path) ? path : join(ctx.configDir, path);
+  });
+  errors.throwIfAny();
+  const options: NatsForwarderOptions = {
+    servers: servers!,
+    stream: stream!,
+    subject: subject!,
+    createStream: createStream!,
+    duplicateWindowMs: duplicateWindowMs!,
+    timeoutMs: timeoutMs!,
+  };
+  if (credentials !== undefined) options.credentials = credentials;
   return options;
 }
 
@@ -254,7 +273,7 @@ export async function createNatsForwarder(
 class NatsForwarder implements PluginInstance {
   #options: NatsForwarderOptions;
   #creds: Uint8Array | undefined;
-  #logger: Logger;
+  #logger: PluginLogger;
   #closing = new AbortController();
   #connection: NatsConnection | undefined;
   #js: JetStreamClient | undefined;
@@ -262,7 +281,7 @@ class NatsForwarder implements PluginInstance {
   #connecting: Promise<void>;
   #inFlight = new Set<Promise<unknown>>();
 
-  constructor(options: NatsForwarderOptions, creds: Uint8Array | undefined, logger: Logger) {
+  constructor(options: NatsForwarderOptions, creds: Uint8Array | undefined, logger: PluginLogger) {
     this.#options = options;
     this.#creds = creds;
     this.#logger = logger;

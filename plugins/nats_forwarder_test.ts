@@ -150,6 +150,22 @@ Deno.test("nats_forwarder: parseOptions fills defaults and names the bad key", (
   });
 });
 
+Deno.test("nats_forwarder: parseOptions reports every bad option at once", () => {
+  assert.throws(
+    () => parse({ servers: ["n1:99999", "n2"], stream: "I.M", timeout: 10, extra: 1 }),
+    (error: unknown) => {
+      assert.ok(error instanceof AggregateError);
+      assert.deepEqual(error.errors.map((e: Error) => e.message.split(":")[0]), [
+        "options.extra",
+        "options.servers[0]",
+        "options.stream",
+        "options.timeout",
+      ]);
+      return true;
+    },
+  );
+});
+
 Deno.test("nats_forwarder: permissions name each server and the credentials file", () => {
   const options = parse({ servers: ["n1", "n2:4223"], stream: "IM", credentials: "a.creds" });
   assert.deepEqual(natsForwarder.permissions!(options, CTX), {

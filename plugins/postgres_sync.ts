@@ -43,13 +43,13 @@
  */
 import { clearImmediate, setImmediate } from "node:timers";
 import postgres from "postgres";
-import type { Logger } from "@logtape/logtape";
 import type {
   CallbackEvent,
   DeliveryErrorFields,
   Plugin,
   PluginContext,
   PluginInstance,
+  PluginLogger,
 } from "../plugin.ts";
 import { type GroupChange, parseChange } from "./_sqlite_sync_change.ts";
 import { applyParameters, changeVersion } from "./_postgres_sync_batch.ts";
@@ -59,7 +59,7 @@ import {
   quoteIdentifier,
   SCHEMA_VERSION,
 } from "./_postgres_sync_sql.ts";
-import { isRecord, rejectUnknownKeys, show } from "./_options.ts";
+import { isRecord, OptionErrors, show } from "./_options.ts";
 
 /** The parsed options of `builtin:postgres_sync`. */
 export interface PostgresSyncOptions {
@@ -102,31 +102,36 @@ export function parsePostgresSyncOptions(raw: unknown): PostgresSyncOptions {
   if (!isRecord(raw)) {
     throw new TypeError(`options: expected a mapping with at least "url", got ${show(raw)}`);
   }
-  rejectUnknownKeys(raw, OPTION_KEYS, "options");
-  const url = raw.url;
-  if (typeof url !== "string" || url === "") {
-    throw new TypeError(
-      `options.url: expected a postgres:// URL such as postgres://user:password@host:5432/db`,
-    );
-  }
-  const parsed = parseUrl(url);
-  if (parsed === undefined || !/^postgres(?:ql)?:$/.test(parsed.protocol)) {
-    throw new RangeError(
-      `options.url: expected a postgres:// or postgresql:// URL with a host (not shown: it may hold a password)`,
-    );
-  }
-  const schema = raw.schema ?? "public";
-  if (typeof schema !== "string" || !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
-    throw new RangeError(
-      `options.schema: expected a lowercase name of letters, digits and _, got ${show(schema)}`,
-    );
-  }
-  return {
-    url,
-    schema,
-    poolSize: wholeNumber(raw.pool_size, "pool_size", 4, 64),
-    maxBatch: wholeNumber(raw.max_batch, "max_batch", 128, 10_000),
-  };
+  const errors = new OptionErrors();
+  errors.unknownKeys(raw, OPTION_KEYS, "options");
+  const url = errors.check(() => {
+    const url = raw.url;
+    if (typeof url !== "string" || url === "") {
+      throw new TypeError(
+        `options.url: expected a postgres:// URL such as postgres://user:password@host:5432/db`,
+      );
+    }
+    const parsed = parseUrl(url);
+    if (parsed === undefined || !/^postgres(?:ql)?:$/.test(parsed.protocol)) {
+      throw new RangeError(
+        `options.url: expected a postgres:// or postgresql:// URL with a host (not shown: it may hold a password)`,
+      );
+    }
+    return url;
+  });
+  const schema = errors.check(() => {
+    const schema = raw.schema ?? "public";
+    if (typeof schema !== "string" || !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+      throw new RangeError(
+        `options.schema: expected a lowercase name of letters, digits and _, got ${show(schema)}`,
+      );
+    }
+    return schema;
+  });
+  const poolSize = errors.check(() => wholeNumber(raw.pool_size, "pool_size", 4, 64));
+  const maxBatch = errors.check(() => wholeNumber(raw.max_batch, "max_batch", 128, 10_000));
+  errors.throwIfAny();
+  return { url: url!, schema: schema!, poolSize: poolSize!, maxBatch: maxBatch! };
 }
 
 function wholeNumber(value: unknown, key: string, fallback: number, max: number): number {
@@ -186,7 +191,7 @@ type Sql = ReturnType<typeof postgres>;
 class PostgresSync implements PluginInstance {
   #sql: Sql;
   #options: PostgresSyncOptions;
-  #logger: Logger;
+  #logger: PluginLogger;
   /** `host:port/database`: names the server in messages without the credentials. */
   #where: string;
   #secrets: string[];
@@ -197,16 +202,16 @@ class PostgresSync implements PluginInstance {
   #sending = new Set<Promise<void>>();
   #closed = false;
 
-  constructor(options: PostgresSyncOptions, logger: Logger) {
+  constructor(options: PostgresSyncOptions, logger: PluginLogger) {
     this.#options = options;
     this.#logger = logger;
     const url = new URL(options.url);
     this.#where = `${url.hostname}:${url.port || DEFAULT_PORT}${url.pathname}`;
     this.#secrets = [options.url, url.password, decodeURIComponent(url.password)]
       .filter((secret) => secret !== "");
-    this.#apply = `SELECT ${
-      quoteIdentifier(options.schema)
-    }._imhookd_apply($1::text::jsonb, $2::text::jsonb, $3::text::json)`;
+    this.#apply = `SELECT ${quoteIdentifier(options.schema)}._imhookd_apply($1::text::jsonb, ${
+      Array.from({ length: 7 }, (_, i) => `$${i + 2}::text::json`).join(", ")
+    })`;
     this.#sql = postgres(options.url, {
       max: options.poolSize,
       connect_timeout: 10,
@@ -234,7 +239,9 @@ class PostgresSync implements PluginInstance {
       return Promise.reject(error);
     }
     if (change === undefined) return Promise.resolve();
-    change.version = changeVersion(event, change);
+    // A message's version is what its row stores, compared by the database (and by
+    // applyParameters for a message twice in a batch); the rest carry theirs.
+    if (change.message === undefined) change.version = changeVersion(event, change);
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     const onAbort = (): void => {
       const at = this.#queue.indexOf(pending);

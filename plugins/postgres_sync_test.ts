@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import fc from "fast-check";
 import type { CallbackEvent, PluginInstance } from "../plugin.ts";
 import postgresSync, { type PostgresSyncOptions } from "./postgres_sync.ts";
-import { changeVersion } from "./_postgres_sync_batch.ts";
+import { applyParameters, changeVersion } from "./_postgres_sync_batch.ts";
 import sqliteSync from "./sqlite_sync.ts";
-import { SCHEMA_VERSION } from "./_postgres_sync_sql.ts";
+import { MIGRATIONS, SCHEMA_VERSION } from "./_postgres_sync_sql.ts";
 import { parseChange } from "./_sqlite_sync_change.ts";
 import { startPostgres } from "../tests/_services.ts";
 import {
@@ -118,6 +118,23 @@ Deno.test("postgres_sync: parseOptions fills defaults and rejects bad options wi
   });
 });
 
+Deno.test("postgres_sync: parseOptions reports every bad option at once, never the URL", () => {
+  assert.throws(
+    () => parse({ url: "mysql://u:hunter2@db/im", schema: "Bad-Name", pool_size: 0 }),
+    (error: unknown) => {
+      assert.ok(error instanceof AggregateError);
+      const messages = error.errors.map((e: Error) => e.message);
+      assert.deepEqual(messages.map((m: string) => m.split(":")[0]), [
+        "options.url",
+        "options.schema",
+        "options.pool_size",
+      ]);
+      assert.ok(!messages.join(" ").includes("hunter2"));
+      return true;
+    },
+  );
+});
+
 Deno.test("postgres_sync: permissions name the URL's host and port and the PG* variables", () => {
   const permissions = postgresSync.permissions!;
   assert.deepEqual(permissions(parse({ url: "postgres://u:p@db.internal/im" }), CTX), {
@@ -145,8 +162,11 @@ Deno.test("postgres_sync: instances starting at once migrate once and both write
   ]);
   const sql = connect(server.url);
   try {
-    const migrations = await sql`SELECT version FROM im._imhookd_migrations`;
-    assert.deepEqual(migrations.map((row) => row.version), [SCHEMA_VERSION]);
+    const migrations = await sql`SELECT version FROM im._imhookd_migrations ORDER BY 1`;
+    assert.deepEqual(
+      migrations.map((row) => row.version),
+      Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1),
+    );
     const messages = await sql`SELECT msg_seq::int, text FROM im.group_messages ORDER BY 1`;
     assert.deepEqual(messages.map((row) => ({ ...row })), [
       { msg_seq: 1, text: "m1" },
@@ -334,6 +354,45 @@ function shuffle<T>(list: T[], rng: () => number): T[] {
   return order;
 }
 
+/**
+ * The oracle: the tables sqlite_sync makes when fed each callback once in (EventTime,
+ * tie-break) order, with journal ids in that order, so that its journal-order tie-break matches
+ * postgres_sync's. `file` is made and removed.
+ */
+async function fold(events: CallbackEvent[], file: string) {
+  const ordered = events
+    .map((e) => ({ e, version: changeVersion(e, parseChange(e)!) }))
+    .sort((x, y) => (x.version < y.version ? -1 : x.version > y.version ? 1 : 0))
+    .map(({ e }, i) => ({ ...e, id: String(i + 1) }));
+  const configDir = dirname(file);
+  {
+    const fold = await sqliteSync.create(
+      sqliteSync.parseOptions!({ path: file }, { name: "fold", configDir }),
+      { name: "fold", configDir, logger: getLogger(["imhookd", "test"]), signal },
+    ) as Started;
+    await using _ = fold;
+    for (const e of ordered) await fold.handle(e, signal);
+  }
+  const tables = sqliteTables(file);
+  await Deno.remove(file);
+  return tables;
+}
+
+type Generated = typeof generatedEvent extends fc.Arbitrary<infer T> ? T : never;
+
+/** The callbacks `generated` describes, numbered from 1. */
+function generatedEvents(generated: Generated[]): CallbackEvent[] {
+  return generated.map((g, i) => {
+    const [command, payload] = g.command;
+    return event(
+      i + 1,
+      command,
+      { GroupId: g.group[1], ...payload, EventTime: g.eventTime },
+      g.group[0],
+    );
+  });
+}
+
 Deno.test("postgres_sync: two concurrent writers, shuffled, give sqlite_sync's EventTime-ordered fold", async () => {
   await using server = await startPostgres();
   const dir = await Deno.makeTempDir({ prefix: "postgres_sync_test_" });
@@ -352,36 +411,8 @@ Deno.test("postgres_sync: two concurrent writers, shuffled, give sqlite_sync's E
         async (generated, seed) => {
           run++;
           await truncatePostgresTables(sql, "prop");
-          const events = generated.map((g, i) => {
-            const [command, payload] = g.command;
-            return event(i + 1, command, {
-              GroupId: g.group[1],
-              ...payload,
-              EventTime: g.eventTime,
-            }, g.group[0]);
-          });
-          // The oracle: sqlite_sync fed each callback once in (EventTime, tie-break) order, with
-          // journal ids in that order, so its journal-order tie-break matches postgres_sync's.
-          const ordered = events
-            .map((e) => ({ e, version: changeVersion(e, parseChange(e)!) }))
-            .sort((x, y) => (x.version < y.version ? -1 : x.version > y.version ? 1 : 0))
-            .map(({ e }, i) => ({ ...e, id: String(i + 1) }));
-          const file = join(dir, `fold-${run}.db`);
-          {
-            const fold = await sqliteSync.create(
-              sqliteSync.parseOptions!({ path: file }, { name: "fold", configDir: dir }),
-              {
-                name: "fold",
-                configDir: dir,
-                logger: getLogger(["imhookd", "test"]),
-                signal,
-              },
-            ) as Started;
-            await using _ = fold;
-            for (const e of ordered) await fold.handle(e, signal);
-          }
-          const expected = sqliteTables(file);
-          await Deno.remove(file);
+          const events = generatedEvents(generated);
+          const expected = await fold(events, join(dir, `fold-${run}.db`));
           if (SYNC_TABLES.some((table) => expected[table]!.length > 0)) nonEmpty++;
 
           // Each callback goes to one writer or both, some twice (a retry), in shuffled orders.
@@ -407,6 +438,126 @@ Deno.test("postgres_sync: two concurrent writers, shuffled, give sqlite_sync's E
   } finally {
     await sql.end();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("postgres_sync: a whole shuffled list in one batch, duplicates included, gives the fold", async () => {
+  // One batch holds many changes to the same rows: applyParameters keeps the newest of each,
+  // and the database merges that with what it holds.
+  await using server = await startPostgres();
+  const dir = await Deno.makeTempDir({ prefix: "postgres_sync_test_" });
+  const sql = connect(server.url);
+  try {
+    await using plugin = await start({ url: server.url, schema: "one", max_batch: 1000 });
+    await plugin.handle(message(1, "g", 1), signal); // creates the schema
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(generatedEvent, { minLength: 1, maxLength: 60, size: "medium" }),
+        fc.integer(),
+        fc.boolean(),
+        async (generated, seed, twoBatches) => {
+          run++;
+          await truncatePostgresTables(sql, "one");
+          const events = generatedEvents(generated);
+          const expected = await fold(events, join(dir, `fold-${run}.db`));
+          const list = shuffle(
+            events.flatMap((e, i) => Array(generated[i]!.copies).fill(e)),
+            random(seed),
+          );
+          // All at once (one batch), or in two halves where the second merges with the first.
+          const half = twoBatches ? list.length >> 1 : 0;
+          await Promise.all(list.slice(0, half).map((e) => plugin.handle(e, signal)));
+          await Promise.all(list.slice(half).map((e) => plugin.handle(e, signal)));
+          assert.deepEqual(await postgresTables(sql, "one"), expected);
+        },
+      ),
+      { seed: 20261208, numRuns: 100 },
+    );
+  } finally {
+    await sql.end();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("postgres_sync: applyParameters keeps one row per key, the newest, the first of a tie", () => {
+  const change = (id: number, eventTime: number, command: string, payload: object) => {
+    const e = event(id, command, { GroupId: "g", EventTime: eventTime, ...payload });
+    const parsed = parseChange(e)!;
+    parsed.version = changeVersion(e, parsed);
+    return parsed;
+  };
+  const changes = [
+    change(1, 5, "Group.CallbackAfterGroupInfoChanged", {
+      Name: "new",
+      UserDefinedDataList: [{ Key: "k", Value: "first" }, { Key: "k", Value: "second" }],
+    }),
+    change(2, 3, "Group.CallbackAfterGroupInfoChanged", {
+      Name: "old",
+      Introduction: "intro",
+      UserDefinedDataList: [{ Key: "k", Value: "older" }],
+    }),
+    change(3, 4, "Group.CallbackAfterNewMemberJoin", {
+      NewMemberList: [{ Member_Account: "ann" }],
+    }),
+    change(4, 6, "Group.CallbackAfterMemberExit", { ExitMemberList: [{ Member_Account: "ann" }] }),
+    change(5, 2, "Group.CallbackAfterGroupAttrChanged", {
+      OptionType: "set",
+      GroupAttr: [{ key: "a", value: "1" }],
+    }),
+    change(6, 1, "Group.CallbackAfterGroupAttrChanged", { OptionType: "clear", GroupAttr: [] }),
+  ];
+  const v = changes.map((c) => c.version);
+  const [groups, messages, info, fields, resets, attrs, members, recalls] = applyParameters(
+    changes,
+  );
+  assert.deepEqual(JSON.parse(groups), [[APP, "g"]]);
+  assert.equal(messages, null);
+  assert.equal(recalls, null);
+  assert.deepEqual(JSON.parse(info!), [
+    {
+      a: APP,
+      g: "g",
+      t: 5,
+      d: 0,
+      name: "new",
+      name_v: v[0],
+      introduction: "intro",
+      introduction_v: v[1],
+    },
+  ]);
+  assert.deepEqual(JSON.parse(fields!), [{ a: APP, g: "g", k: "k", x: "first", v: v[0], t: 5 }]);
+  assert.deepEqual(JSON.parse(resets!), [{ a: APP, g: "g", v: v[4] }]);
+  assert.deepEqual(JSON.parse(attrs!), [
+    { a: APP, g: "g", k: "a", x: "1", v: v[4], t: 2, del: false },
+  ]);
+  assert.deepEqual(JSON.parse(members!), [{ a: APP, g: "g", m: "ann", j: v[2], e: v[3] }]);
+});
+
+Deno.test("postgres_sync: a schema of version 1 is migrated to the set-based apply function", async () => {
+  await using server = await startPostgres();
+  const sql = connect(server.url);
+  try {
+    // Version 1 as an earlier imhookd left it: its tables and its one-change-at-a-time
+    // function, whose parameters differ from today's.
+    await sql.begin(async (tx) => {
+      await tx.unsafe(`CREATE SCHEMA old; SET LOCAL search_path TO old`);
+      await tx.unsafe(MIGRATIONS[0]!);
+      await tx.unsafe(`CREATE FUNCTION _imhookd_apply(groups jsonb, changes jsonb, messages json)
+        RETURNS void LANGUAGE sql AS 'SELECT NULL'`);
+      await tx.unsafe(`CREATE TABLE _imhookd_migrations (version integer PRIMARY KEY,
+        applied_at timestamptz NOT NULL DEFAULT now()); INSERT INTO _imhookd_migrations VALUES (1)`);
+    });
+    await using plugin = await start({ url: server.url, schema: "old" });
+    await plugin.handle(message(1, "g", 1), signal);
+    const migrations = await sql`SELECT version FROM old._imhookd_migrations ORDER BY 1`;
+    assert.deepEqual(migrations.map((row) => row.version), [1, 2]);
+    const [found] = await sql`SELECT
+      to_regprocedure('old._imhookd_apply(jsonb, jsonb, json)')::text AS old_apply,
+      (SELECT text FROM old.group_messages) AS text`;
+    assert.deepEqual({ ...found }, { old_apply: null, text: "m1" });
+  } finally {
+    await sql.end();
   }
 });
 

@@ -33,19 +33,19 @@
 import { dirname, isAbsolute, join } from "node:path";
 import { clearImmediate, setImmediate } from "node:timers";
 import type { DatabaseSync } from "node:sqlite";
-import type { Logger } from "@logtape/logtape";
 import type {
   CallbackEvent,
   Plugin,
   PluginContext,
   PluginInstance,
+  PluginLogger,
   PluginOptionsContext,
 } from "../plugin.ts";
 import { parseDuration } from "../core/config/units.ts";
 import { type GroupChange, parseChange } from "./_sqlite_sync_change.ts";
 import { openSyncDatabase } from "./_sqlite_sync_schema.ts";
 import { SyncStore } from "./_sqlite_sync_store.ts";
-import { rejectUnknownKeys } from "./_options.ts";
+import { OptionErrors } from "./_options.ts";
 
 /** The validated options of `builtin:sqlite_sync`. */
 export interface SqliteSyncOptions {
@@ -71,42 +71,49 @@ export function parseSqliteSyncOptions(
     throw new TypeError(`options: expected a map with at least "path", got ${describe(raw)}`);
   }
   const options = raw as Record<string, unknown>;
-  rejectUnknownKeys(options, OPTION_KEYS, "options");
-  const path = options.path;
-  if (typeof path !== "string" || path.trim() === "") {
-    throw new TypeError(`options.path: expected a file path, got ${describe(path)}`);
-  }
-  let busyTimeoutMs = 5_000;
-  if (options.busy_timeout !== undefined) {
+  const errors = new OptionErrors();
+  errors.unknownKeys(options, OPTION_KEYS, "options");
+  const path = errors.check(() => {
+    const path = options.path;
+    if (typeof path !== "string" || path.trim() === "") {
+      throw new TypeError(`options.path: expected a file path, got ${describe(path)}`);
+    }
+    return path;
+  });
+  const busyTimeoutMs = errors.check(() => {
     const value = options.busy_timeout;
+    if (value === undefined) return 5_000;
     if (typeof value !== "string" && typeof value !== "number") {
       throw new TypeError(
         `options.busy_timeout: expected a duration such as 5s, got ${describe(value)}`,
       );
     }
+    let ms: number;
     try {
-      busyTimeoutMs = parseDuration(value);
+      ms = parseDuration(value);
     } catch (error) {
       throw new RangeError(`options.busy_timeout: ${(error as Error).message}`);
     }
-    if (busyTimeoutMs > 2 ** 31 - 1) {
+    if (ms > 2 ** 31 - 1) {
       throw new RangeError(`options.busy_timeout: "${value}" is too long; at most 24d`);
     }
-  }
-  let maxBatch = 512;
-  if (options.max_batch !== undefined) {
+    return ms;
+  });
+  const maxBatch = errors.check(() => {
     const value = options.max_batch;
+    if (value === undefined) return 512;
     if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
       throw new RangeError(
         `options.max_batch: expected a whole number of at least 1, got ${describe(value)}`,
       );
     }
-    maxBatch = value;
-  }
+    return value;
+  });
+  errors.throwIfAny();
   return {
-    path: isAbsolute(path) ? path : join(ctx.configDir, path),
-    busyTimeoutMs,
-    maxBatch,
+    path: isAbsolute(path!) ? path! : join(ctx.configDir, path!),
+    busyTimeoutMs: busyTimeoutMs!,
+    maxBatch: maxBatch!,
   };
 }
 
@@ -146,7 +153,7 @@ class SqliteSync implements PluginInstance {
   #closed = false;
   #wal: WalFlusher;
 
-  constructor(db: DatabaseSync, maxBatch: number, walPath: string, logger: Logger) {
+  constructor(db: DatabaseSync, maxBatch: number, walPath: string, logger: PluginLogger) {
     this.#db = db;
     this.#store = new SyncStore(db);
     this.#maxBatch = maxBatch;
@@ -224,13 +231,13 @@ class SqliteSync implements PluginInstance {
  */
 class WalFlusher {
   #path: string;
-  #logger: Logger;
+  #logger: PluginLogger;
   #file: Deno.FsFile | undefined;
   #running: Promise<void> | undefined;
   #changes = 0;
   #stopped = false;
 
-  constructor(path: string, logger: Logger) {
+  constructor(path: string, logger: PluginLogger) {
     this.#path = path;
     this.#logger = logger;
   }

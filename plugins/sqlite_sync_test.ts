@@ -1086,3 +1086,19 @@ Deno.test("sqlite_sync: any order with duplicates gives the tables of the EventT
     assert.ok(nonEmpty > 100, `only ${nonEmpty} runs produced rows`);
   });
 });
+
+Deno.test("sqlite_sync: parseOptions reports every bad option at once", () => {
+  assert.throws(
+    () => parse({ path: "", busy_timeout: 5, max_batch: 0, size: 1 }),
+    (error: unknown) => {
+      assert.ok(error instanceof AggregateError);
+      assert.deepEqual(error.errors.map((e: Error) => e.message), [
+        "options.size: unknown option; expected one of path, busy_timeout, max_batch",
+        'options.path: expected a file path, got ""',
+        'options.busy_timeout: Cannot parse duration "5": a duration needs a unit (ms, s, m, h or d), e.g. 5s or 5ms',
+        "options.max_batch: expected a whole number of at least 1, got 0",
+      ]);
+      return true;
+    },
+  );
+});

@@ -6,7 +6,6 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import type { Logger } from "@logtape/logtape";
 import { Webhook } from "standardwebhooks";
 import type {
   CallbackEvent,
@@ -14,27 +13,12 @@ import type {
   Plugin,
   PluginContext,
   PluginInstance,
+  PluginLogger,
 } from "../plugin.ts";
-import { parseDuration } from "../core/config/units.ts";
-import { isRecord, rejectUnknownKeys, show } from "./_options.ts";
+import { errorChain } from "../core/ops/error_chain.ts";
+import { parseWebhookForwarderOptions, type WebhookForwarderOptions } from "./_webhook_options.ts";
 
-/** The parsed options of `builtin:webhook_forwarder`. */
-export interface WebhookForwarderOptions {
-  /** The endpoint, an absolute http: or https: URL. */
-  url: string;
-  /** `tencent`: the original body and query; `envelope`: imhookd's JSON envelope. */
-  format: "tencent" | "envelope";
-  /** Extra request headers. */
-  headers: Record<string, string>;
-  /** Time allowed for one request, answer body included, in ms (default 10 s). */
-  timeoutMs: number;
-  /** Standard Webhooks signing secret (`whsec_` + base64). */
-  secret?: string;
-  /** Token for re-signing `tencent` requests with a fresh `RequestTime` and `Sign`. */
-  token?: string;
-  /** Requests in flight at once from this plugin instance (default 8). */
-  concurrency: number;
-}
+export type { WebhookForwarderOptions };
 
 /** A failed delivery, carrying the retry hints the delivery engine reads. */
 export class WebhookError extends Error implements DeliveryErrorFields {
@@ -57,24 +41,12 @@ export class WebhookError extends Error implements DeliveryErrorFields {
   }
 }
 
-const OPTION_KEYS = ["url", "format", "headers", "timeout", "secret", "token", "concurrency"];
-const RESERVED_HEADERS = [
-  "content-type",
-  "content-length",
-  "host",
-  "transfer-encoding",
-  "connection",
-  "webhook-id",
-  "webhook-timestamp",
-  "webhook-signature",
-];
-const DEFAULT_TIMEOUT = "10s";
-const DEFAULT_CONCURRENCY = 8;
-/** setTimeout's limit. */
-const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 /** Answer bytes read (so the connection can be reused) before giving up on the connection. */
 const MAX_DRAIN_BYTES = 64 * 1024;
 const SNIPPET_CHARS = 200;
+/** Answer characters kept to be scrubbed, then cut to `SNIPPET_CHARS`. */
+const KEPT_CHARS = 4096;
+const REDACTED = "[redacted]";
 
 /** `builtin:webhook_forwarder`: POSTs each callback to `url`. */
 const webhookForwarder = {
@@ -120,145 +92,27 @@ export function envelopeBody(event: CallbackEvent): string {
   });
 }
 
-function parseWebhookForwarderOptions(raw: unknown): WebhookForwarderOptions {
-  const options = raw ?? {};
-  if (!isRecord(options)) throw new TypeError(`options: expected a mapping, got ${show(raw)}`);
-  rejectUnknownKeys(options, OPTION_KEYS, "options");
-
-  const url = parseUrl(options.url);
-
-  const format = options.format ?? "tencent";
-  if (format !== "tencent" && format !== "envelope") {
-    throw new RangeError(`options.format: expected "tencent" or "envelope", got ${show(format)}`);
-  }
-
-  const headers = parseHeaders(options.headers ?? {});
-
-  const rawTimeout = options.timeout ?? DEFAULT_TIMEOUT;
-  let timeoutMs: number;
-  try {
-    if (typeof rawTimeout !== "string" && typeof rawTimeout !== "number") throw new TypeError();
-    timeoutMs = parseDuration(rawTimeout);
-  } catch {
-    throw new RangeError(
-      `options.timeout: expected a duration such as 500ms, 10s or 2m, got ${show(rawTimeout)}`,
-    );
-  }
-  if (timeoutMs <= 0 || timeoutMs > MAX_TIMEOUT_MS) {
-    throw new RangeError(
-      `options.timeout: expected a duration above 0 and below 24 days, got ${show(rawTimeout)}`,
-    );
-  }
-
-  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
-  if (typeof concurrency !== "number") {
-    throw new TypeError(`options.concurrency: expected an integer >= 1, got ${show(concurrency)}`);
-  }
-  if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
-    throw new RangeError(`options.concurrency: expected an integer >= 1, got ${show(concurrency)}`);
-  }
-
-  const parsed: WebhookForwarderOptions = { url, format, headers, timeoutMs, concurrency };
-
-  // Secret values never appear in these messages.
-  if (options.secret !== undefined) {
-    const secret = options.secret;
-    if (typeof secret !== "string" || !secret.startsWith("whsec_") || !isValidSecret(secret)) {
-      throw new TypeError(
-        `options.secret: expected "whsec_" followed by a base64 key (the Standard Webhooks format)`,
-      );
-    }
-    parsed.secret = secret;
-  }
-  if (options.token !== undefined) {
-    const token = options.token;
-    if (typeof token !== "string" || token === "") {
-      throw new TypeError(`options.token: expected a non-empty string`);
-    }
-    if (format !== "tencent") {
-      throw new RangeError(`options.token: only used with format "tencent", not "${format}"`);
-    }
-    parsed.token = token;
-  }
-  return parsed;
-}
-
-function parseUrl(raw: unknown): string {
-  if (raw === undefined) {
-    throw new TypeError(`options.url: required, e.g. https://example.com/hook`);
-  }
-  if (typeof raw !== "string") {
-    throw new TypeError(`options.url: expected an http or https URL, got ${show(raw)}`);
-  }
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new TypeError(`options.url: expected an absolute http or https URL, got ${show(raw)}`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new RangeError(`options.url: expected an http or https URL, got ${show(raw)}`);
-  }
-  if (url.username !== "" || url.password !== "") {
-    throw new RangeError(
-      `options.url: credentials in the URL are not supported; send them with options.headers`,
-    );
-  }
-  return url.href;
-}
-
-function parseHeaders(raw: unknown): Record<string, string> {
-  if (!isRecord(raw)) {
-    throw new TypeError(
-      `options.headers: expected a mapping of header names to values, got ${show(raw)}`,
-    );
-  }
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(raw)) {
-    if (typeof value !== "string" && typeof value !== "number") {
-      throw new TypeError(`options.headers.${name}: expected a string value`);
-    }
-    if (RESERVED_HEADERS.includes(name.toLowerCase())) {
-      throw new RangeError(`options.headers.${name}: this header is set by the plugin`);
-    }
-    try {
-      new Headers([[name, String(value)]]);
-    } catch {
-      // The value may be a credential: name only the key.
-      throw new RangeError(`options.headers.${name}: not a valid header name and value`);
-    }
-    headers[name] = String(value);
-  }
-  return headers;
-}
-
-function isValidSecret(secret: string): boolean {
-  try {
-    new Webhook(secret);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** A running forwarder: one HTTP client (keep-alive pool) and a cap on requests in flight. */
 class Forwarder implements PluginInstance {
   #options: WebhookForwarderOptions;
-  #logger: Logger;
+  #logger: PluginLogger;
   #client: Deno.HttpClient;
-  /** The endpoint without query, safe for messages and logs. */
+  /** The endpoint without credentials and query, safe for messages and logs. */
   #where: string;
+  /** What a message must never show, longest first: see {@linkcode secretsOf}. */
+  #secrets: string[];
   #closing = new AbortController();
   #active = 0;
   #waiters: (() => void)[] = [];
   #inFlight = new Set<Promise<unknown>>();
 
-  constructor(options: WebhookForwarderOptions, logger: Logger) {
+  constructor(options: WebhookForwarderOptions, logger: PluginLogger) {
     this.#options = options;
     this.#logger = logger;
     this.#client = Deno.createHttpClient({});
     const url = new URL(options.url);
     this.#where = url.origin + url.pathname;
+    this.#secrets = secretsOf(options);
   }
 
   async handle(event: CallbackEvent, signal: AbortSignal): Promise<void> {
@@ -312,7 +166,7 @@ class Forwarder implements PluginInstance {
   }
 
   async #post(event: CallbackEvent, signal: AbortSignal): Promise<void> {
-    const { url, body, secrets } = this.#request(event);
+    const { url, body, sign } = this.#request(event);
     const headers = new Headers(this.#options.headers);
     headers.set("content-type", "application/json");
     headers.set("webhook-id", event.id);
@@ -340,23 +194,27 @@ class Forwarder implements PluginInstance {
       } catch (error) {
         if (aborted.aborted) throw this.#abortError(signal, timeout.signal.aborted);
         throw new WebhookError(
-          `Cannot POST to "${this.#where}": ${scrub(errorText(error), url, secrets, this.#where)}`,
+          `Cannot POST to "${this.#where}": ${
+            errorChain(error, { redact: (text) => this.#scrub(text, url, sign) })
+          }`,
         );
       }
-      const snippet = await drain(response, !response.ok);
+      const answer = await drain(response, !response.ok);
       if (response.ok) return;
-      throw this.#failure(response, scrub(snippet, url, secrets, this.#where));
+      throw this.#failure(response, snippet(this.#scrub(answer, url, sign)));
     } finally {
       clearTimeout(timer);
     }
   }
 
-  /** The request URL and body for the configured format; `secrets` must stay out of messages. */
-  #request(event: CallbackEvent): { url: string; body: string; secrets: string[] } {
+  /**
+   * The request URL and body for the configured format, and the `Sign` it carries (kept out of
+   * messages with the configured secrets).
+   */
+  #request(event: CallbackEvent): { url: string; body: string; sign?: string } {
     const url = new URL(this.#options.url);
-    const secrets = [this.#options.secret, this.#options.token].filter((s) => s !== undefined);
     if (this.#options.format === "envelope") {
-      return { url: url.href, body: envelopeBody(event), secrets };
+      return { url: url.href, body: envelopeBody(event) };
     }
     const query = url.searchParams;
     query.set("SdkAppid", event.sdkAppId);
@@ -369,9 +227,19 @@ class Forwarder implements PluginInstance {
       const sign = tencentSign(this.#options.token, requestTime);
       query.set("RequestTime", requestTime);
       query.set("Sign", sign);
-      secrets.push(sign);
+      return { url: url.href, body: event.rawBody, sign };
     }
-    return { url: url.href, body: event.rawBody, secrets };
+    return { url: url.href, body: event.rawBody };
+  }
+
+  /**
+   * `text` (an error or what the endpoint answered, which may echo the request) without the
+   * request URL, the configured secrets and the request's `Sign`.
+   */
+  #scrub(text: string, url: string, sign: string | undefined): string {
+    let result = text.replaceAll(url, this.#where);
+    for (const secret of this.#secrets) result = result.replaceAll(secret, REDACTED);
+    return sign === undefined ? result : result.replaceAll(sign, REDACTED);
   }
 
   #failure(response: Response, snippet: string): WebhookError {
@@ -401,7 +269,8 @@ class Forwarder implements PluginInstance {
       return new WebhookError(`POST to "${this.#where}" aborted: the forwarder is shutting down`);
     }
     this.#logger.debug("POST to {where} aborted by the delivery engine", { where: this.#where });
-    return new WebhookError(`POST to "${this.#where}" aborted: ${errorText(signal.reason)}`);
+    const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason);
+    return new WebhookError(`POST to "${this.#where}" aborted: ${reason}`);
   }
 }
 
@@ -415,6 +284,38 @@ export function parseRetryAfter(value: string | null, now: number): number | und
   const date = Date.parse(text);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - now);
+}
+
+/**
+ * Everything of the options that must stay out of logs and stored errors, longest first (so a
+ * secret that contains another is replaced whole): the signing secret and token, the URL's
+ * password and its Basic credentials, every query value and every header value (with the
+ * credentials after an `Authorization` scheme on their own), raw and percent-encoded. Values
+ * under 4 characters (`v=1`) are left: replacing them would garble messages, not hide secrets.
+ */
+function secretsOf(options: WebhookForwarderOptions): string[] {
+  const url = new URL(options.url);
+  const values: string[] = [];
+  const add = (value: string | undefined): void => {
+    if (value === undefined) return;
+    values.push(value, encodeURIComponent(value));
+  };
+  add(options.secret);
+  add(options.token);
+  if (url.password !== "") {
+    const user = decodeURIComponent(url.username);
+    const password = decodeURIComponent(url.password);
+    add(password);
+    add(`${user}:${password}`);
+    add(btoa(String.fromCharCode(...new TextEncoder().encode(`${user}:${password}`))));
+  }
+  for (const value of url.searchParams.values()) add(value);
+  for (const value of Object.values(options.headers)) {
+    add(value);
+    add(/^[A-Za-z][\w-]*\s+(\S.*)$/.exec(value)?.[1]);
+  }
+  return [...new Set(values.filter((value) => value.length >= 4))]
+    .sort((a, b) => b.length - a.length);
 }
 
 /**
@@ -432,7 +333,7 @@ async function drain(response: Response, keep: boolean): Promise<string> {
       const { done, value } = await reader.read();
       if (done) break;
       total += value.length;
-      if (keep && text.length < SNIPPET_CHARS) text += decoder.decode(value, { stream: true });
+      if (keep && text.length < KEPT_CHARS) text += decoder.decode(value, { stream: true });
       if (total > MAX_DRAIN_BYTES) {
         await reader.cancel();
         break;
@@ -443,23 +344,14 @@ async function drain(response: Response, keep: boolean): Promise<string> {
   } finally {
     reader.releaseLock();
   }
-  const snippet = text.replace(/\s+/g, " ").trim();
-  return snippet.length > SNIPPET_CHARS ? `${snippet.slice(0, SNIPPET_CHARS)}...` : snippet;
+  return text.slice(0, KEPT_CHARS);
 }
 
-/** The message of `error` and of its causes, e.g. "fetch failed: ... Connection refused". */
-function errorText(error: unknown): string {
-  const parts: string[] = [];
-  for (let cause = error; cause !== undefined && parts.length < 4;) {
-    parts.push(cause instanceof Error ? cause.message : String(cause));
-    cause = cause instanceof Error ? cause.cause : undefined;
-  }
-  return parts.join(": ");
-}
-
-/** Removes the request URL (it may carry `Sign`) and secret values from a message. */
-function scrub(text: string, url: string, secrets: string[], where: string): string {
-  let result = text.replaceAll(url, where);
-  for (const secret of secrets) result = result.replaceAll(secret, "[redacted]");
-  return result;
+/**
+ * The start of an answer for a message, on one line. Cut after scrubbing, so that a secret
+ * the endpoint echoed is never cut in two with its start shown.
+ */
+function snippet(text: string): string {
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length > SNIPPET_CHARS ? `${line.slice(0, SNIPPET_CHARS)}...` : line;
 }

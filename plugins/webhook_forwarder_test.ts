@@ -164,9 +164,9 @@ Deno.test("webhook_forwarder: parseOptions names the key of a bad option and hid
       'options.url: expected an http or https URL, got "ftp://x/y"',
     ],
     [
-      { url: "https://user:pw@x/y" },
+      { url: "ftp://user:pw@x/y?key=s3cret" },
       RangeError,
-      "options.url: credentials in the URL are not supported; send them with options.headers",
+      'options.url: expected an http or https URL, got "ftp://***@x/y?key=***"',
     ],
     [
       { url: "https://x", verb: "PUT" },
@@ -179,9 +179,14 @@ Deno.test("webhook_forwarder: parseOptions names the key of a bad option and hid
       'options.format: expected "tencent" or "envelope", got "xml"',
     ],
     [
+      { url: "https://ops:pw@x", headers: { authorization: "Bearer t" } },
+      RangeError,
+      "options.headers.Authorization: the URL has credentials too; keep one of them",
+    ],
+    [
       { url: "https://x", headers: ["a"] },
       TypeError,
-      'options.headers: expected a mapping of header names to values, got ["a"]',
+      "options.headers: expected a mapping of header names to values, got a list",
     ],
     [
       { url: "https://x", headers: { "X-A": true } },
@@ -494,6 +499,80 @@ Deno.test("webhook_forwarder: network errors are retried without leaking the Sig
   assert.match(error.message, /Connection refused/);
 });
 
+Deno.test("webhook_forwarder: what an endpoint echoes back is stored without the configured secrets", async () => {
+  const secrets = {
+    password: "pa55-w0rd-9",
+    query: "q-secret-7431",
+    bearer: "tok-abc123def",
+    apiKey: "key-xyz789",
+  };
+  // A failing endpoint that echoes the request: its URL, its headers and its body.
+  await using target = receiver((request, seen) =>
+    new Response(
+      `bad request to ${request.url} with ${
+        [...seen.headers].map(([name, value]) => `${name}: ${value}`).join("\n")
+      } ${decodeURIComponent(request.url)}`,
+      { status: 400 },
+    )
+  );
+  const withCredentials = new URL(target.url);
+  withCredentials.username = "ops";
+  withCredentials.password = secrets.password;
+  withCredentials.searchParams.set("api_key", secrets.query);
+  const withQuery = new URL(target.url);
+  withQuery.searchParams.set("api_key", secrets.query);
+  const configs = [
+    { url: withCredentials.href, token: TOKEN, headers: { "X-Api-Key": secrets.apiKey } },
+    {
+      url: withQuery.href,
+      token: TOKEN,
+      headers: { Authorization: `Bearer ${secrets.bearer}`, "X-Api-Key": secrets.apiKey },
+    },
+  ];
+  for (const [i, options] of configs.entries()) {
+    await using plugin = forwarder(options);
+    const error = await failure(plugin.handle(event(`1${i}`), signal));
+    assert.equal(error.status, 400);
+    // The request carried them: the endpoint saw them.
+    const seen = target.received[i]!;
+    assert.equal(seen.headers.get("x-api-key"), secrets.apiKey);
+    assert.equal(seen.url.searchParams.get("api_key"), secrets.query);
+    assert.equal(
+      seen.headers.get("authorization"),
+      i === 0 ? `Basic ${btoa(`ops:${secrets.password}`)}` : `Bearer ${secrets.bearer}`,
+    );
+    assert.ok(error.message.startsWith(`POST to "${target.url.split("?")[0]}" answered 400: `));
+    assert.match(error.message, /\[redacted\]/);
+    for (
+      const value of [
+        ...Object.values(secrets),
+        TOKEN,
+        btoa(`ops:${secrets.password}`),
+        seen.url.searchParams.get("Sign")!,
+      ]
+    ) {
+      assert.ok(!error.message.includes(value), `${value} in ${error.message}`);
+      // Nor a start of it cut by the snippet's length.
+      assert.ok(!error.message.includes(value.slice(0, 6)), `${value} in ${error.message}`);
+    }
+  }
+});
+
+Deno.test("webhook_forwarder: a network error never shows the URL's credentials or query secrets", async () => {
+  const closed = receiver(() => new Response("ok"));
+  const url = new URL(closed.url);
+  await closed[Symbol.asyncDispose]();
+  url.username = "ops";
+  url.password = "pa55-w0rd-9";
+  url.searchParams.set("api_key", "q-secret-7431");
+  await using plugin = forwarder({ url: url.href });
+  const error = await failure(plugin.handle(event("12"), signal));
+  assert.match(error.message, /Connection refused/);
+  for (const value of ["pa55-w0rd-9", "q-secret-7431", "ops:"]) {
+    assert.ok(!error.message.includes(value), error.message);
+  }
+});
+
 Deno.test("webhook_forwarder: concurrency caps the requests in flight", async () => {
   let inFlight = 0;
   let most = 0;
@@ -518,4 +597,32 @@ Deno.test("webhook_forwarder: concurrency caps the requests in flight", async ()
   assert.match(error.message, /aborted: gave up$/);
   await Promise.all(busy);
   assert.equal(target.received.length, 10);
+});
+
+Deno.test("webhook_forwarder: parseOptions reports every bad option at once", () => {
+  assert.throws(
+    () =>
+      webhookForwarder.parseOptions({
+        url: 5,
+        format: "xml",
+        timeout: 60,
+        headers: { Host: "x", "X-Ok": "fine", "X-Bad": true },
+        verb: "PUT",
+      }),
+    (error: unknown) => {
+      assert.ok(error instanceof AggregateError);
+      assert.deepEqual(error.errors.map((e: Error) => [e.name, e.message]), [
+        [
+          "TypeError",
+          "options.verb: unknown option; expected one of url, format, headers, timeout, secret, token, concurrency",
+        ],
+        ["TypeError", "options.url: expected an http or https URL, got 5"],
+        ["RangeError", 'options.format: expected "tencent" or "envelope", got "xml"'],
+        ["RangeError", "options.headers.Host: this header is set by the plugin"],
+        ["TypeError", "options.headers.X-Bad: expected a string value"],
+        ["RangeError", "options.timeout: expected a duration such as 500ms, 10s or 2m, got 60"],
+      ]);
+      return true;
+    },
+  );
 });

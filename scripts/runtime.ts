@@ -3,8 +3,9 @@
  * `main.ts`, and the environment of its process.
  *
  * The tests and the bench import them. The places that cannot import them are written from
- * them: `deno task runtime` rewrites the `start`, `cli` and `compile` tasks of deno.json and
- * the generated `Environment=` lines of deploy/imhookd.service; `deno task runtime:check`
+ * them: `deno task runtime` rewrites the `start`, `cli` and `compile` tasks of deno.json, the
+ * generated `Environment=` lines of deploy/imhookd.service, and those and the `deno run` flags
+ * of deploy/imhookd-deno.service; `deno task runtime:check`
  * (and a test in scripts/runtime_test.ts) fails while they are out of date. To change a setting, edit
  * it here and run `deno task runtime`.
  *
@@ -114,10 +115,30 @@ export function renderUnit(text: string, settings: RuntimeSettings = DEFAULTS): 
   return lines.join("\n");
 }
 
+/**
+ * The `deno run` unit's text: its generated `Environment=` lines (as {@linkcode renderUnit}),
+ * and in each `Exec*=` line that runs `deno run`, the runtime flags and permissions before the
+ * program (its own flags, such as `--cached-only`, kept).
+ */
+export function renderDenoUnit(text: string, settings: RuntimeSettings = DEFAULTS): string {
+  return renderUnit(text, settings).split("\n").map((line) => {
+    const exec = /^(Exec\w+=)(.*)$/.exec(line);
+    if (exec === null) return line;
+    const words = exec[2]!.split(" ");
+    const run = words.indexOf("run");
+    const program = words.findIndex((word) => word.endsWith("/main.ts"));
+    if (!/\/deno$/.test(words[0]!) || run < 0 || program < run) return line;
+    const own = words.slice(run + 1, program).filter((word) => !isRuntimeWord(word));
+    return exec[1] + [...words.slice(0, run + 1), ...own, ...settings.args, ...words.slice(program)]
+      .join(" ");
+  }).join("\n");
+}
+
 /** The files written from the settings, each with its generator. */
 const GENERATED: readonly [string, (text: string) => string][] = [
   ["deno.json", (text) => renderDenoJson(text)],
   ["deploy/imhookd.service", (text) => renderUnit(text)],
+  ["deploy/imhookd-deno.service", (text) => renderDenoUnit(text)],
 ];
 
 /**

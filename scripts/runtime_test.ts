@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   renderDenoJson,
+  renderDenoUnit,
   renderTask,
   renderUnit,
   RUNTIME_ARGS,
@@ -61,6 +62,29 @@ Deno.test("runtime: the unit's generated Environment= lines follow the settings,
       "Environment=EXTRA=1",
       "",
       "X=y",
+    ].join("\n"),
+  );
+});
+
+Deno.test("runtime: the deno run unit gets the flags on its Exec lines, its own flags kept", () => {
+  const unit = [
+    "[Service]",
+    "ExecStart=/usr/local/bin/deno run --cached-only --allow-env /opt/i/main.ts serve --config c",
+    "ExecReload=/bin/kill -HUP $MAINPID",
+    "ExecStartPre=/usr/local/bin/deno run --frozen --config /opt/i/deno.json /opt/i/main.ts check",
+    UNIT_MARKER,
+    "Environment=OLD=1",
+  ].join("\n");
+  assert.equal(
+    renderDenoUnit(unit, MORE),
+    [
+      "[Service]",
+      "ExecStart=/usr/local/bin/deno run --cached-only --unstable-net --unstable-worker-options --allow-net /opt/i/main.ts serve --config c",
+      "ExecReload=/bin/kill -HUP $MAINPID",
+      "ExecStartPre=/usr/local/bin/deno run --frozen --config /opt/i/deno.json --unstable-net --unstable-worker-options --allow-net /opt/i/main.ts check",
+      UNIT_MARKER,
+      "Environment=MALLOC_ARENA_MAX=2",
+      "Environment=EXTRA=1",
     ].join("\n"),
   );
 });

@@ -86,16 +86,28 @@ export function serve(config: string, env: Record<string, string> = {}): Promise
   );
 }
 
-/** Runs `main.ts ARGS...` as `deno task cli` does and returns its exit code and output. */
+/**
+ * Runs `main.ts ARGS...` as `deno task cli` does (with `stdin` as its input) and returns its
+ * exit code and output.
+ */
 export async function cli(
   args: string[],
   env: Record<string, string> = {},
+  stdin?: string,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...RUNTIME_ARGS, `${ROOT}main.ts`, ...args],
     env: { ...RUNTIME_ENV, ...env },
-    stdin: "null",
-  }).output();
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(stdin));
+    await writer.close();
+  }
+  const output = await child.output();
   const decoder = new TextDecoder();
   return {
     code: output.code,
@@ -263,5 +275,15 @@ function signal(child: Deno.ChildProcess, name: Deno.Signal): void {
     child.kill(name);
   } catch (error) {
     if (!(error instanceof TypeError)) throw error;
+  }
+}
+
+/** Whether `name --version` runs: a tool a test needs is installed. */
+export function hasTool(name: string): boolean {
+  try {
+    new Deno.Command(name, { args: ["--version"], stdout: "null", stderr: "null" }).outputSync();
+    return true;
+  } catch {
+    return false;
   }
 }

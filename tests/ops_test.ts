@@ -1,6 +1,6 @@
 /**
  * Operations, end to end against the real `serve` process: the admin listener, graceful
- * shutdown on SIGTERM/SIGINT, reload on SIGHUP, systemd notifications, TLS, and the unit file.
+ * shutdown on SIGTERM/SIGINT, reload on SIGHUP, systemd notifications and TLS.
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
@@ -8,6 +8,7 @@ import {
   APP,
   cli,
   eventually,
+  hasTool,
   recorded,
   ROOT,
   serve,
@@ -600,15 +601,6 @@ Deno.test("notify: an abstract @name NOTIFY_SOCKET works, and no pings without W
   assert.deepEqual(listener.messages, ["READY=1", "STOPPING=1"]);
 });
 
-function hasTool(name: string): boolean {
-  try {
-    new Deno.Command(name, { args: ["--version"], stdout: "null", stderr: "null" }).outputSync();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const OPENSSL = hasTool("openssl");
 if (!OPENSSL) {
   Deno.stderr.writeSync(
@@ -670,62 +662,5 @@ Deno.test({
       "both HTTPS callbacks are delivered",
     );
     assert.equal(await served.stop(), 0);
-  },
-});
-
-const ANALYZE = hasTool("systemd-analyze");
-if (!ANALYZE) {
-  Deno.stderr.writeSync(
-    new TextEncoder().encode(
-      "ops_test: unit test skipped: systemd-analyze is not installed (apt-get install systemd)\n",
-    ),
-  );
-}
-
-Deno.test({
-  name: "systemd: deploy/imhookd.service passes systemd-analyze verify without a warning",
-  ignore: !ANALYZE,
-  fn: async () => {
-    const unit = await Deno.readTextFile(`${ROOT}deploy/imhookd.service`);
-    for (
-      const line of [
-        "Type=notify",
-        "NotifyAccess=main",
-        "ExecReload=/bin/kill -HUP $MAINPID",
-        "LoadCredential=im_token:/etc/imhookd/im_token",
-        "DynamicUser=yes",
-        "StateDirectory=imhookd",
-        "ProtectSystem=strict",
-        "NoNewPrivileges=yes",
-        "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
-      ]
-    ) {
-      assert.ok(unit.split("\n").includes(line), `the unit has ${line}`);
-    }
-    assert.match(unit, /^WatchdogSec=\d+s$/m);
-    assert.doesNotMatch(unit, /^MemoryDenyWriteExecute=/m, "V8's JIT needs W+X memory");
-    const production = await Deno.readTextFile(`${ROOT}deploy/config.yaml`);
-    assert.match(production, /\$\{file:\$\{CREDENTIALS_DIRECTORY\}\/im_token\}/);
-
-    // verify checks that ExecStart's binary exists: point it at a stand-in.
-    const dir = await Deno.makeTempDir({ prefix: "imhookd-unit-" });
-    try {
-      await Deno.copyFile("/bin/true", `${dir}/imhookd`);
-      await Deno.chmod(`${dir}/imhookd`, 0o755);
-      await Deno.writeTextFile(
-        `${dir}/imhookd.service`,
-        unit.replaceAll("/usr/local/bin/imhookd", `${dir}/imhookd`),
-      );
-      const output = await new Deno.Command("systemd-analyze", {
-        args: ["verify", `${dir}/imhookd.service`],
-        env: { SYSTEMD_LOG_LEVEL: "notice" },
-      }).output();
-      const stderr = new TextDecoder().decode(output.stderr);
-      assert.equal(output.code, 0, stderr);
-      const own = stderr.split("\n").filter((line) => line.includes("imhookd"));
-      assert.deepEqual(own, [], "no warning about the unit");
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
   },
 });

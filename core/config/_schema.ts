@@ -109,13 +109,16 @@ function duration({ positive = false } = {}): (value: unknown) => number {
   };
 }
 
-function size(value: unknown): number {
-  if (typeof value !== "string" && typeof value !== "number") {
-    throw new TypeError(`expected a size such as 1048576 or 10MiB, got ${describe(value)}`);
-  }
-  const bytes = parseSize(value);
-  if (bytes < 1) throw new RangeError(`expected a size of at least 1 byte, got "${value}"`);
-  return bytes;
+/** A size; a bare number is bytes only with `bareBytes`, for keys that name the unit. */
+function size({ bareBytes = false } = {}): (value: unknown) => number {
+  return (value) => {
+    if (typeof value !== "string" && typeof value !== "number") {
+      throw new TypeError(`expected a size such as 512KiB or 10MiB, got ${describe(value)}`);
+    }
+    const bytes = parseSize(value, { bareBytes });
+    if (bytes < 1) throw new RangeError(`expected a size of at least 1 byte, got "${value}"`);
+    return bytes;
+  };
 }
 
 function oneOf<const T extends string>(...values: T[]): (value: unknown) => T {
@@ -197,7 +200,7 @@ function moduleSpecifier(value: unknown): string {
 const MIN_MEMORY_LIMIT = 64 * 1024 * 1024;
 
 function memoryLimit(value: unknown): number {
-  const bytes = size(value);
+  const bytes = size()(value);
   if (bytes < MIN_MEMORY_LIMIT) {
     throw new RangeError(`expected at least 64MiB, got ${describe(value)}`);
   }
@@ -240,14 +243,41 @@ function section<T extends z.ZodType>(
   return z.preprocess((value) => value ?? (always ? {} : undefined), schema);
 }
 
+/**
+ * One entry of `plugins`. Also checked alone: the entries that pass are loaded even when other
+ * parts of the config fail, so that `check` reports their errors in the same run.
+ */
+export const pluginSchema = z.strictObject({
+  name: leaf(pluginName),
+  use: leaf(moduleSpecifier),
+  on: leaf(parsePatterns).default(["*"]),
+  concurrency: leaf(integer(1)).default(8),
+  ordering: leaf(oneOf("per_group", "none")).optional(),
+  options: z.unknown().optional().transform((value) => value ?? {}),
+  permissions: leaf(permissions).optional(),
+  isolation: leaf(oneOf("thread", "process")).default("thread"),
+  memory_limit: leaf(memoryLimit).optional(),
+}).superRefine((plugin, ctx) => {
+  if (plugin.memory_limit !== undefined && plugin.isolation !== "process") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["memory_limit"],
+      message: "applies to isolation: process only (a thread shares the daemon's memory)",
+    });
+  }
+});
+
 /** The whole config file, snake_case keys as written, defaults filled. */
 export const configSchema = z.strictObject({
   server: section(
     z.strictObject({
       listen: leaf(listen).default({ hostname: "127.0.0.1", port: 8080 }),
       path: leaf(urlPath).default("/im/callback"),
-      max_body_bytes: leaf(size).default(1_048_576),
+      max_body_bytes: leaf(size({ bareBytes: true })).default(1_048_576),
       max_in_flight: leaf(integer(1)).default(1024),
+      max_connections: leaf(integer(1)).default(1024),
+      header_timeout: leaf(duration({ positive: true })).default(10_000),
+      idle_timeout: leaf(duration({ positive: true })).default(60_000),
       tls: section(z.strictObject({ cert_file: leaf(text), key_file: leaf(text) }).optional()),
     }),
     { always: true },
@@ -292,29 +322,7 @@ export const configSchema = z.strictObject({
     }),
     { always: true },
   ),
-  plugins: section(
-    z.array(
-      z.strictObject({
-        name: leaf(pluginName),
-        use: leaf(moduleSpecifier),
-        on: leaf(parsePatterns).default(["*"]),
-        concurrency: leaf(integer(1)).default(8),
-        ordering: leaf(oneOf("per_group", "none")).optional(),
-        options: z.unknown().optional().transform((value) => value ?? {}),
-        permissions: leaf(permissions).optional(),
-        isolation: leaf(oneOf("thread", "process")).default("thread"),
-        memory_limit: leaf(memoryLimit).optional(),
-      }).superRefine((plugin, ctx) => {
-        if (plugin.memory_limit !== undefined && plugin.isolation !== "process") {
-          ctx.addIssue({
-            code: "custom",
-            path: ["memory_limit"],
-            message: "applies to isolation: process only (a thread shares the daemon's memory)",
-          });
-        }
-      }),
-    ).default([]),
-  ),
+  plugins: section(z.array(pluginSchema).default([])),
 });
 
 /** Duplicate plugin names and SDKAppIDs, checked on the raw values so they join other issues. */

@@ -8,15 +8,19 @@
  */
 import { dirname, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
+import type { z } from "zod";
 import {
   configSchema,
   describeIssue,
   findDuplicates,
   type ListenAddress,
   type PluginPermissions,
+  pluginSchema,
 } from "./_schema.ts";
 import { Converter, findOffset } from "./_yaml.ts";
 import { ConfigError, type ConfigIssue, errorMessage, formatPath, redact } from "./config_error.ts";
+import { patternWarnings } from "./patterns.ts";
+import { KNOWN_COMMANDS } from "../protocol/commands.ts";
 
 export { ConfigError, type ConfigIssue } from "./config_error.ts";
 export {
@@ -80,6 +84,9 @@ export interface Config {
     path: string;
     maxBodyBytes: number;
     maxInFlight: number;
+    maxConnections: number;
+    headerTimeoutMs: number;
+    idleTimeoutMs: number;
     tls?: { certFile: string; keyFile: string };
   };
   /** Absent when `admin` is not configured. */
@@ -202,12 +209,17 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   }
   for (const [path, message] of findDuplicates(raw)) report(path, message);
 
+  const locateIn = (name: string) => (path: readonly (string | number)[]): string => {
+    const { line, column } = at(locateOffset(path));
+    return `${name}:${line}:${column}`;
+  };
   if (issues.length > 0 || !result.success) {
     issues.sort((a, b) => a.line - b.line || a.column - b.column);
-    throw new ConfigError(issues.map((issue) => ({
-      ...issue,
-      message: redact(issue.message, converter.secrets),
-    })));
+    throw new ConfigError(
+      issues.map((issue) => ({ ...issue, message: redact(issue.message, converter.secrets) })),
+      // The file as the issues name it, so that the plugins' errors read the same way.
+      { dir, plugins: usablePlugins(raw, dir, issues), locate: locateIn(file) },
+    );
   }
 
   const value = result.data;
@@ -219,6 +231,9 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
       path: value.server.path,
       maxBodyBytes: value.server.max_body_bytes,
       maxInFlight: value.server.max_in_flight,
+      maxConnections: value.server.max_connections,
+      headerTimeoutMs: value.server.header_timeout,
+      idleTimeoutMs: value.server.idle_timeout,
     },
     apps: value.apps.map((app) => ({
       sdkAppId: app.sdk_app_id,
@@ -243,25 +258,8 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
       startTimeoutMs: value.delivery.start_timeout,
     },
     log: { level: value.log.level, format: value.log.format },
-    plugins: value.plugins.map((plugin, index) => ({
-      name: plugin.name,
-      use: plugin.use,
-      module: plugin.use.startsWith("builtin:") ? plugin.use : resolve(dir, plugin.use),
-      on: plugin.on,
-      concurrency: plugin.concurrency,
-      ...(plugin.ordering !== undefined ? { ordering: plugin.ordering } : {}),
-      options: plugin.options,
-      ...(plugin.permissions !== undefined
-        ? { permissions: resolvePermissions(plugin.permissions, dir) }
-        : {}),
-      isolation: plugin.isolation,
-      ...(plugin.memory_limit !== undefined ? { memoryLimit: plugin.memory_limit } : {}),
-      index,
-    })),
-    locate(path) {
-      const { line, column } = at(locateOffset(path));
-      return `${absFile}:${line}:${column}`;
-    },
+    plugins: value.plugins.map((plugin, index) => pluginEntry(plugin, index, dir)),
+    locate: locateIn(absFile),
   };
   if (value.server.tls) {
     config.server.tls = {
@@ -285,4 +283,50 @@ function resolvePermissions(permissions: PluginPermissions, dir: string): Plugin
     );
   }
   return out;
+}
+
+function pluginEntry(
+  plugin: z.output<typeof pluginSchema>,
+  index: number,
+  dir: string,
+): PluginEntry {
+  return {
+    name: plugin.name,
+    use: plugin.use,
+    module: plugin.use.startsWith("builtin:") ? plugin.use : resolve(dir, plugin.use),
+    on: plugin.on,
+    concurrency: plugin.concurrency,
+    ...(plugin.ordering !== undefined ? { ordering: plugin.ordering } : {}),
+    options: plugin.options,
+    ...(plugin.permissions !== undefined
+      ? { permissions: resolvePermissions(plugin.permissions, dir) }
+      : {}),
+    isolation: plugin.isolation,
+    ...(plugin.memory_limit !== undefined ? { memoryLimit: plugin.memory_limit } : {}),
+    index,
+  };
+}
+
+/** The entries of `plugins` with no issue of their own, as they would be configured. */
+function usablePlugins(raw: unknown, dir: string, issues: readonly ConfigIssue[]): PluginEntry[] {
+  const list = (raw as { plugins?: unknown } | null)?.plugins;
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((item, index) => {
+    const prefix = `plugins[${index}]`;
+    if (issues.some((issue) => issue.path === prefix || issue.path.startsWith(`${prefix}.`))) {
+      return [];
+    }
+    const parsed = pluginSchema.safeParse(item, { error: describeIssue });
+    return parsed.success ? [pluginEntry(parsed.data, index, dir)] : [];
+  });
+}
+
+/**
+ * What is valid but likely a mistake, one line each with its location, as `check` prints them
+ * and `serve` logs them: `on` patterns that match no known command (with the nearest one).
+ */
+export function configWarnings(config: Pick<Config, "plugins" | "locate">): string[] {
+  return patternWarnings(config.plugins, KNOWN_COMMANDS).map((warning) =>
+    `${config.locate(warning.path)} ${formatPath(warning.path)}: ${warning.message}`
+  );
 }

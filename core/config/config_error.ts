@@ -15,15 +15,29 @@ export interface ConfigIssue {
   message: string;
 }
 
+/**
+ * The plugin entries of a refused config that are valid on their own, with what loading them
+ * needs (the config's folder, and where each key is): `check` loads them too, so that their
+ * errors come in the same run as the config's.
+ */
+export interface UsablePlugins<E> {
+  dir: string;
+  plugins: E[];
+  locate(path: readonly (string | number)[]): string;
+}
+
 /** A config that cannot be used; `issues` lists every problem found, in file order. */
 export class ConfigError extends SyntaxError {
   /** Every problem found, in file order. */
   readonly issues: ConfigIssue[];
+  /** The plugin entries that are valid on their own, when the file could be read as YAML. */
+  readonly usable: UsablePlugins<unknown> | undefined;
 
-  constructor(issues: ConfigIssue[]) {
+  constructor(issues: ConfigIssue[], usable?: UsablePlugins<unknown>) {
     super(issues.map(formatIssue).join("\n"));
     this.name = "ConfigError";
     this.issues = issues;
+    this.usable = usable;
   }
 }
 

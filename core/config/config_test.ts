@@ -36,6 +36,9 @@ Deno.test("config: a minimal config gets every default", () => {
       path: "/im/callback",
       maxBodyBytes: 1_048_576,
       maxInFlight: 1024,
+      maxConnections: 1024,
+      headerTimeoutMs: 10_000,
+      idleTimeoutMs: 60_000,
     },
     apps: [{ sdkAppId: "1400000000", maxSkewMs: 60_000 }],
     journal: {
@@ -69,6 +72,9 @@ server:
   path: /hooks/im
   max_body_bytes: 10MiB
   max_in_flight: 5
+  max_connections: 300
+  header_timeout: 5s
+  idle_timeout: 2m
   tls: { cert_file: /etc/tls/cert.pem, key_file: key.pem }
 admin:
 apps:
@@ -101,6 +107,9 @@ plugins:
     path: "/hooks/im",
     maxBodyBytes: 10 * 1024 * 1024,
     maxInFlight: 5,
+    maxConnections: 300,
+    headerTimeoutMs: 5_000,
+    idleTimeoutMs: 120_000,
     tls: { certFile: "/etc/tls/cert.pem", keyFile: "/srv/key.pem" },
   });
   assert.equal(config.admin, undefined); // `admin:` with nothing is no admin listener
@@ -295,7 +304,7 @@ plugins:
     [
       'config.yaml:2:3 server.listen: invalid listen address "localhost": expected host:port such as 127.0.0.1:8080 or [::]:8080',
       'config.yaml:3:3 server.path: invalid path "im/callback": expected a URL path starting with "/"',
-      'config.yaml:4:3 server.max_body_bytes: Cannot parse size "-5": expected a non-negative integer',
+      'config.yaml:4:3 server.max_body_bytes: Cannot parse size "-5": expected bytes or a number with a unit such as 512KiB or 10MiB',
       "config.yaml:5:3 server.colour: unknown key",
       'config.yaml:8:5 apps[0].max_skew: Cannot parse duration "soon": expected a number with a unit such as 500ms, 10s, 5m, 2h or 7d',
       'config.yaml:9:5 apps[1].sdk_app_id: "1400000000" is already the sdk_app_id of apps[0]',
@@ -706,3 +715,39 @@ Deno.test("config: config.example.yaml is valid with an empty environment", asyn
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
+
+Deno.test("config: a refused config still gives the plugin entries valid on their own", () => {
+  const text = `apps:
+  - sdk_app_id: 1400000000
+    max_skew: 60
+plugins:
+  - name: good
+    use: ./good.ts
+    on: ["Group.*"]
+  - name: bad
+    use: builtin:nope
+  - name: also_good
+    use: builtin:file_logger
+    options: { path: ./x.jsonl }
+`;
+  try {
+    parseConfig(text, "/etc/imhookd/config.yaml", { env: {} });
+    assert.fail("expected a ConfigError");
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    assert.equal(error.issues.length, 2);
+    const usable = error.usable as {
+      dir: string;
+      plugins: { name: string; module: string; index: number }[];
+    };
+    assert.equal(usable.dir, "/etc/imhookd");
+    assert.deepEqual(
+      usable.plugins.map((p) => [p.name, p.module, p.index]),
+      [["good", "/etc/imhookd/good.ts", 0], ["also_good", "builtin:file_logger", 2]],
+    );
+    assert.equal(
+      error.usable!.locate(["plugins", 2, "options", "path"]),
+      "/etc/imhookd/config.yaml:12:16",
+    );
+  }
+});

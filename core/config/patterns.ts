@@ -30,3 +30,72 @@ export function parsePatterns(value: unknown): string[] {
   }
   return value as string[];
 }
+
+/** A pattern of a plugin's `on` that no known command matches. */
+export interface PatternWarning {
+  /** Key path of the pattern: `["plugins", 1, "on", 0]`. */
+  path: (string | number)[];
+  message: string;
+}
+
+/**
+ * The `on` patterns (other than `*`) that match no command of `known`, each with the closest
+ * known one when there is one: a typo (`Grup.*`, `Group.CallbackAfterSendMessage`) makes a
+ * plugin that never fires. Warnings, not errors: Tencent adds commands, and an unknown one is
+ * still routed to the patterns naming it.
+ */
+export function patternWarnings(
+  plugins: readonly { index: number; on: readonly string[] }[],
+  known: readonly string[],
+): PatternWarning[] {
+  const prefixes = [...new Set(known.map((command) => `${command.split(".")[0]}.*`))];
+  const warnings: PatternWarning[] = [];
+  for (const plugin of plugins) {
+    plugin.on.forEach((pattern, i) => {
+      if (pattern === "*" || known.some((command) => matchesPattern(pattern, command))) return;
+      const guess = closest(pattern, pattern.endsWith(".*") ? prefixes : known);
+      warnings.push({
+        path: ["plugins", plugin.index, "on", i],
+        message: `"${pattern}" matches no known command${
+          guess === undefined ? "" : ` (did you mean "${guess}"?)`
+        }: the plugin gets ${
+          pattern.endsWith(".*")
+            ? "only unknown commands it matches"
+            : "only a command of that name"
+        }`,
+      });
+    });
+  }
+  return warnings;
+}
+
+/** The candidate nearest to `text` (case-insensitive edit distance), if near enough. */
+function closest(text: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(text.length / 3)) + 1;
+  for (const candidate of candidates) {
+    const distance = editDistance(text.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions to turn `a` into `b`. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        previous[j]! + 1,
+        current[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}

@@ -9,9 +9,9 @@ import type { Logger } from "@logtape/logtape";
 import { clearImmediate, setImmediate } from "node:timers";
 import type { PluginInstance } from "../../plugin.ts";
 import { type Clock, systemClock } from "../clock.ts";
-import { describeError } from "../describe_error.ts";
 import { DeliveredEvent, type EventSource } from "./event.ts";
 import type { JournalWriter, PendingDelivery } from "../journal/mod.ts";
+import { errorChain } from "../ops/error_chain.ts";
 import type { MetricKey, MetricRecorder } from "../ops/metrics.ts";
 
 /**
@@ -493,7 +493,8 @@ class PluginLane {
       this.#recorded(item.id, this.#journal.markDelivered(plugin, item.id), "delivery");
       return "done";
     }
-    const message = describeError(failure);
+    // With its causes: "fetch failed" alone says nothing of why.
+    const message = errorChain(failure);
     const fields = (typeof failure === "object" && failure !== null ? failure : {}) as {
       permanent?: unknown;
       retryAfterMs?: unknown;

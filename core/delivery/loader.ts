@@ -11,8 +11,9 @@ import { dirname } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Logger } from "@logtape/logtape";
 import type { Plugin, PluginInstance } from "../../plugin.ts";
-import type { PluginEntry } from "../config/config.ts";
+import type { Config, PluginEntry } from "../config/config.ts";
 import { describeError } from "../describe_error.ts";
+import { logger as categoryLogger } from "../ops/log.ts";
 import { BUILTINS } from "./builtins.ts";
 
 /**
@@ -85,18 +86,79 @@ export async function loadPlugin(entry: PluginEntry, context: LoadContext): Prom
         configDir: context.configDir,
       });
     } catch (error) {
-      const message = describeError(error, { name: false });
-      // Built-in plugins start their messages with the key path, e.g. "options.path: ...".
-      const keyPath = /^options((?:\.[A-Za-z_][\w-]*|\[\d+\])*)/.exec(message)?.[1] ?? "";
-      const path = ["plugins", entry.index, "options", ...splitKeyPath(keyPath)];
-      throw new PluginLoadError([
-        `${
+      // An AggregateError reports several bad options at once, each its own problem.
+      const problems = (error instanceof AggregateError ? error.errors : [error]).map((each) => {
+        const message = describeError(each, { name: false });
+        // Built-in plugins start their messages with the key path, e.g. "options.path: ...".
+        const keyPath = /^options((?:\.[A-Za-z_][\w-]*|\[\d+\])*)/.exec(message)?.[1] ?? "";
+        const path = ["plugins", entry.index, "options", ...splitKeyPath(keyPath)];
+        return `${
           context.locate(path)
-        } plugins[${entry.index}].options${keyPath}: Cannot load plugin "${entry.name}" (${entry.use}): ${message}`,
-      ]);
+        } plugins[${entry.index}].options${keyPath}: Cannot load plugin "${entry.name}" (${entry.use}): ${message}`;
+      });
+      throw new PluginLoadError(problems);
     }
   }
   return { entry, plugin: plugin as Plugin, options };
+}
+
+/**
+ * Loads every plugin of `config` in this thread, as {@linkcode loadPlugin} does each, and
+ * throws one {@linkcode PluginLoadError} with every problem. For tools that run a plugin
+ * in-process (`imhookd plugin test`) and for the errors of a refused config; `serve` and
+ * `check` load each plugin on its own thread instead.
+ */
+export async function loadPlugins(
+  config: Pick<Config, "dir" | "plugins" | "locate">,
+): Promise<LoadedPlugin[]> {
+  const problems: string[] = [];
+  const loaded: LoadedPlugin[] = [];
+  for (const entry of config.plugins) {
+    try {
+      loaded.push(await loadPlugin(entry, { configDir: config.dir, locate: config.locate }));
+    } catch (error) {
+      if (!(error instanceof PluginLoadError)) throw error;
+      problems.push(...error.problems);
+    }
+  }
+  if (problems.length > 0) throw new PluginLoadError(problems);
+  return loaded;
+}
+
+/** A created plugin. */
+export interface StartedPlugin extends LoadedPlugin {
+  instance: PluginInstance;
+}
+
+/**
+ * Runs each plugin's `create` in this thread. If one fails, the ones already created are
+ * disposed and a {@linkcode PluginLoadError} names the failing plugin.
+ */
+export async function startPlugins(
+  loaded: readonly LoadedPlugin[],
+  options: { configDir: string; signal: AbortSignal },
+): Promise<StartedPlugin[]> {
+  const started: StartedPlugin[] = [];
+  for (const item of loaded) {
+    try {
+      const instance = await createPlugin(item, {
+        ...options,
+        logger: categoryLogger("plugin", item.entry.name),
+      });
+      started.push({ ...item, instance });
+    } catch (error) {
+      await disposePlugins(started);
+      throw new PluginLoadError([describeError(error, { name: false })]);
+    }
+  }
+  return started;
+}
+
+/** Disposes plugins in reverse order of creation; logs (never throws) their failures. */
+export async function disposePlugins(started: readonly StartedPlugin[]): Promise<void> {
+  for (const item of [...started].reverse()) {
+    await disposePlugin(item.entry.name, item.instance, categoryLogger("plugin", item.entry.name));
+  }
 }
 
 /** What {@linkcode createPlugin} hands to `create` besides the options. */

@@ -291,6 +291,9 @@ function hostArgs(): string[] {
   for (const name of ["read", "write", "net", "env", "sys", "run", "ffi"] as const) {
     if (Deno.permissions.querySync({ name }).state === "granted") flags.push(`--allow-${name}`);
   }
+  // The project's config (its import map), wherever the daemon's working directory is.
+  const config = new URL("../../deno.json", import.meta.url);
+  if (config.protocol === "file:") flags.push("--config", config.pathname);
   return ["run", ...flags, HOST_URL.href, PLUGIN_HOST_COMMAND];
 }
 

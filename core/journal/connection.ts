@@ -8,6 +8,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { dirname } from "node:path";
 import type { Durability } from "./types.ts";
+import { createPrivately } from "../file_mode.ts";
 
 /**
  * The autocheckpoint (in pages, ~64 MiB) of a writer whose WAL another connection
@@ -34,7 +35,10 @@ export function openConnection(
   path: string,
   options: ConnectionOptions,
 ): { db: DatabaseSync; busyTimeoutMs: number } {
-  if (path !== ":memory:") Deno.mkdirSync(dirname(path), { recursive: true });
+  if (path !== ":memory:") {
+    Deno.mkdirSync(dirname(path), { recursive: true });
+    if (options.role !== "reader") createPrivately(path);
+  }
   const db = new DatabaseSync(path);
   try {
     // `os` never fsyncs, not even while creating the file (hence first). With NORMAL, the

@@ -12,6 +12,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { crc32 } from "node:zlib";
 import type { CallbackRecord, Durability, InboxMark } from "./types.ts";
+import { createPrivately, FILE_MODE } from "../file_mode.ts";
 import {
   BATCH_HEADER_BYTES,
   BATCH_MAGIC,
@@ -67,6 +68,7 @@ function writeError(error: unknown): InboxWriteError {
  * when the process dies.
  */
 function lockInbox(path: string): DatabaseSync {
+  createPrivately(`${path}.lock`);
   const lock = new DatabaseSync(`${path}.lock`);
   try {
     lock.exec("PRAGMA busy_timeout = 0");
@@ -189,6 +191,7 @@ export class Inbox {
       write: true,
       create: true,
       truncate: true,
+      mode: FILE_MODE,
     });
     try {
       writeFully(file, fileHeader(epoch));

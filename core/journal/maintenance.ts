@@ -23,6 +23,10 @@ export interface ReplayOptions {
   chunk?: number;
   /** Called after each chunk is committed. */
   onProgress?: (progress: ReplayProgress) => void;
+  /** Called for each delivery selected. */
+  onSelected?: (plugin: string, id: number, command: string) => void;
+  /** Selects as usual but rolls each chunk back: nothing changes (`replay --dry-run`). */
+  dryRun?: boolean;
 }
 
 /**
@@ -76,21 +80,24 @@ export function replay(
             if (!names.has(plugin)) continue;
             revive.run(plugin, row.id);
             selected++;
+            options.onSelected?.(plugin, row.id, row.command);
           }
         } else {
           for (const plugin of selection.plugins) {
             if (!plugin.matches(row.command)) continue;
             upsert.run(plugin.name, row.id);
             selected++;
+            options.onSelected?.(plugin.name, row.id, row.command);
           }
         }
       }
       if (rows.length < chunk) {
         db.exec("UPDATE meta SET value = value + 1 WHERE key = 'replay_generation'");
       }
-      db.exec("COMMIT");
+      // A dry run makes the same changes, to count them as a replay would, and drops them.
+      db.exec(options.dryRun ? "ROLLBACK" : "COMMIT");
     } catch (error) {
-      db.exec("ROLLBACK");
+      if (db.isTransaction) db.exec("ROLLBACK");
       throw error;
     }
     scanned += rows.length;
@@ -143,9 +150,25 @@ export function pruneSome(
   dedupBefore: number,
   limit: number,
 ): number {
-  // Every plugin with a delivery (a skip scan of the primary key), then one primary key
-  // look-up per plugin and callback: no index on callback_id to keep up at each append.
-  const plugins = db.prepare(
+  // Every plugin with a delivery, then one primary key look-up per plugin and callback: no
+  // index on callback_id to keep up at each append.
+  const plugins = JSON.stringify(deliveryPlugins(db));
+  const callbacks = db.prepare(
+    `DELETE FROM callbacks WHERE id IN (
+         SELECT id FROM callbacks c WHERE c.received_at < ?
+         AND NOT EXISTS (SELECT 1 FROM deliveries d
+                         WHERE d.plugin IN (SELECT value FROM json_each(?)) AND d.callback_id = c.id)
+         LIMIT ?)`,
+  ).run(callbacksBefore, plugins, limit).changes;
+  return Number(callbacks) + keys.prune(dedupBefore, limit);
+}
+
+/**
+ * The plugins that have a pending or dead delivery, in name order: a skip scan of the
+ * primary key (one look-up per plugin), not a scan of every delivery.
+ */
+export function deliveryPlugins(db: DatabaseSync): string[] {
+  const row = db.prepare(
     `WITH RECURSIVE p (name) AS (
          SELECT MIN(plugin) FROM deliveries
          UNION ALL
@@ -153,12 +176,5 @@ export function pruneSome(
          WHERE p.name IS NOT NULL)
        SELECT json_group_array(name) AS names FROM p WHERE name IS NOT NULL`,
   ).get() as { names: string };
-  const callbacks = db.prepare(
-    `DELETE FROM callbacks WHERE id IN (
-         SELECT id FROM callbacks c WHERE c.received_at < ?
-         AND NOT EXISTS (SELECT 1 FROM deliveries d
-                         WHERE d.plugin IN (SELECT value FROM json_each(?)) AND d.callback_id = c.id)
-         LIMIT ?)`,
-  ).run(callbacksBefore, plugins.names, limit).changes;
-  return Number(callbacks) + keys.prune(dedupBefore, limit);
+  return JSON.parse(row.names);
 }

@@ -14,7 +14,8 @@
  * - `append.ts`, `row_inserts.ts`: storing a batch of callbacks;
  * - `dedup.ts`: the dedup keys and their hash index;
  * - `inbox.ts`: the inbox file; `indexer.ts`: indexing it into the database;
- * - `reads.ts`: pending deliveries; `maintenance.ts`: replay, prune, status.
+ * - `reads.ts`: pending deliveries; `maintenance.ts`: replay, prune, status;
+ * - `inspect.ts`: dead letters, one callback whole, quarantine, each plugin's last error.
  *
  * @module
  */
@@ -37,3 +38,11 @@ export { JournalWriter, type WriterOptions } from "./writer.ts";
 export { JournalReader, type ReaderOptions } from "./reader.ts";
 export type { InboxOptions } from "./indexer.ts";
 export type { ReplayOptions } from "./maintenance.ts";
+export type {
+  CallbackDetail,
+  DeadLetter,
+  DeliveryState,
+  ListOptions,
+  PluginError,
+  QuarantinedRequest,
+} from "./inspect.ts";

@@ -1,12 +1,24 @@
 /**
  * A read-only connection to the journal, beside the writer's: the delivery thread reads
  * pending deliveries through one and checkpoints the WAL from it, off the thread that answers
- * callbacks; tests and benchmarks read the counts through one.
+ * callbacks; the CLI's `dead`, `show` and `quarantine` and the admin status page read what
+ * operators look at through one; tests and benchmarks read the counts through one.
  *
  * @module
  */
 import type { DatabaseSync } from "node:sqlite";
 import { openConnection } from "./connection.ts";
+import {
+  type CallbackDetail,
+  callbackDetail,
+  type DeadLetter,
+  deadLetters,
+  lastErrors,
+  type ListOptions,
+  type PluginError,
+  quarantined,
+  type QuarantinedRequest,
+} from "./inspect.ts";
 import { journalStatus } from "./maintenance.ts";
 import { DeliveryReads } from "./reads.ts";
 import type { Durability, JournalStatus, PendingDelivery } from "./types.ts";
@@ -63,6 +75,26 @@ export class JournalReader implements AsyncDisposable {
   /** Counts for `status`, with the inbox as far as the writer has recorded it indexed. */
   status(): JournalStatus {
     return journalStatus(this.#db, this.path);
+  }
+
+  /** The dead letters, newest callback first (see `inspect.ts`). */
+  deadLetters(options: ListOptions = {}): DeadLetter[] {
+    return deadLetters(this.#db, options);
+  }
+
+  /** The callback with journal id `id` and its deliveries not done; undefined when absent. */
+  callback(id: number): CallbackDetail | undefined {
+    return callbackDetail(this.#db, id);
+  }
+
+  /** The quarantined requests, newest first. */
+  quarantined(options: ListOptions = {}): QuarantinedRequest[] {
+    return quarantined(this.#db, options);
+  }
+
+  /** Each plugin's most recent error (see `inspect.ts`). */
+  lastErrors(): PluginError[] {
+    return lastErrors(this.#db);
   }
 
   /**

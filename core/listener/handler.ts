@@ -15,7 +15,7 @@ import {
 import type { Metrics, MetricSeries } from "../ops/metrics.ts";
 import { commandLabel } from "../protocol/commands.ts";
 import { groupKey, naturalKey } from "../protocol/keys.ts";
-import { validatePayload } from "../protocol/validate.ts";
+import { checkBodyCommand, validatePayload } from "../protocol/validate.ts";
 import type { Router } from "../config/router.ts";
 import { Deadlines } from "./_deadlines.ts";
 import {
@@ -74,6 +74,12 @@ class Rejection {
   ) {}
 }
 
+/**
+ * Where a request came from, as the HTTP server says; given only by a server whose parser
+ * never hands over more body than a `Content-Length` it accepted (such a body is read whole).
+ */
+export type ClientInfo = Pick<Deno.ServeHandlerInfo, "remoteAddr">;
+
 /** Handles requests to the callback listener. */
 export class CallbackHandler {
   #options: CallbackHandlerOptions & { clock: Clock; bodyTimeoutMs: number };
@@ -123,7 +129,7 @@ export class CallbackHandler {
   }
 
   /** The `Deno.serve` handler. */
-  handle = async (request: Request, info?: Deno.ServeHandlerInfo): Promise<Response> => {
+  handle = async (request: Request, info?: ClientInfo): Promise<Response> => {
     const started = performance.now();
     const query = this.#query(request.url);
     if (query instanceof Rejection) return answer(query);
@@ -168,7 +174,14 @@ export class CallbackHandler {
       if (query !== undefined) return query;
     }
     // Anything unusual takes the URL parser's word: path normalisation, escapes, odd bytes.
-    const parsed = new URL(url);
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      // A Host header the URL parser refuses (`a b`, `[::1`, `a:99999999`). Its message
+      // would quote the URL, Sign included: never repeated.
+      return new Rejection(400, undefined, "Malformed request target or Host header");
+    }
     this.#knownOrigin = split?.origin;
     if (parsed.pathname !== path) {
       return new Rejection(404, undefined, `No callback endpoint at ${parsed.pathname}`);
@@ -199,7 +212,7 @@ export class CallbackHandler {
   async #accept(
     request: Request,
     query: CallbackQuery,
-    info: Deno.ServeHandlerInfo | undefined,
+    info: ClientInfo | undefined,
   ): Promise<"ok" | "duplicate" | "deferred"> {
     const { journal, state, clock, logger } = this.#options;
     if (query.repeated !== undefined) {
@@ -261,14 +274,8 @@ export class CallbackHandler {
     if (urlCommand === undefined || urlCommand === "") {
       return await quarantine("Query parameter CallbackCommand is missing");
     }
-    if (typeof object.CallbackCommand !== "string") {
-      return await quarantine("Body has no CallbackCommand string");
-    }
-    if (object.CallbackCommand !== urlCommand) {
-      return await quarantine(
-        `Body CallbackCommand "${object.CallbackCommand}" differs from the URL's "${urlCommand}"`,
-      );
-    }
+    const misnamed = checkBodyCommand(urlCommand, object);
+    if (misnamed !== undefined) return await quarantine(misnamed);
     const valid = validatePayload(urlCommand, object);
     if (!valid.ok) return await quarantine(`${urlCommand} payload: ${valid.error}`);
 

@@ -573,3 +573,27 @@ Deno.test("server: close() leaves no body timer running", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("server: a Host header the URL parser refuses is answered 400 without quoting it", async () => {
+  await withHandler(async (h) => {
+    const search = query(h.clock);
+    for (const host of ["a b", "[::1", "a:99999999"]) {
+      // What Deno.serve hands over for such a Host: a URL string no URL parser accepts.
+      const request = {
+        url: `http://${host}/im/callback?${search}`,
+        method: "POST",
+        headers: new Headers(),
+        body: null,
+      } as unknown as Request;
+      const response = await h.handler.handle(request);
+      assert.equal(response.status, 400, host);
+      const body = await response.text();
+      assert.equal(
+        body,
+        '{"ActionStatus":"FAIL","ErrorCode":400,"ErrorInfo":"Malformed request target or Host header"}',
+      );
+      assert.ok(!body.includes(new URLSearchParams(search).get("Sign")!));
+    }
+    assert.equal(h.journal.status().callbacks, 0);
+  });
+});

@@ -1,11 +1,14 @@
 /**
- * The admin listener's handler: `/healthz`, `/readyz` and `/metrics`. It is served on
- * `admin.listen` only, never on the callback listener.
+ * The admin listener's handler: `/healthz`, `/readyz`, `/metrics`, and the status page (`/`,
+ * drawn from `/status.json`). It is served on `admin.listen` only, never on the callback
+ * listener.
  *
  * @module
  */
-import type { JournalWriter } from "../journal/mod.ts";
+import type { JournalStatus, JournalWriter } from "../journal/mod.ts";
 import type { Metrics } from "./metrics.ts";
+import type { StatusBoard } from "./status.ts";
+import { STATUS_PAGE } from "./status_page.ts";
 
 /** What the admin handler reads. */
 export interface AdminDeps {
@@ -15,6 +18,8 @@ export interface AdminDeps {
   plugins(): readonly string[];
   /** Reasons the daemon is not ready besides the journal (plugins that failed to start, shutdown). */
   problems(): readonly string[];
+  /** The status page's figures; without it, `/` and `/status.json` are not served. */
+  status?: StatusBoard;
 }
 
 const TEXT = { "content-type": "text/plain; charset=utf-8" };
@@ -32,11 +37,32 @@ export function adminHandler(deps: AdminDeps): (request: Request) => Promise<Res
     if (pathname === "/healthz") return new Response("ok\n", { headers: TEXT });
     if (pathname === "/readyz") return await readiness(deps);
     if (pathname === "/metrics") {
-      return new Response(renderMetrics(deps), {
+      refreshGauges(deps);
+      return new Response(deps.metrics.render(), {
         headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
       });
     }
-    return new Response("Not found: /healthz /readyz /metrics\n", { status: 404, headers: TEXT });
+    if (deps.status !== undefined) {
+      if (pathname === "/") {
+        return new Response(STATUS_PAGE, {
+          headers: {
+            "content-type": "text/html; charset=utf-8",
+            // Inline style and script only; nothing is fetched from elsewhere.
+            "content-security-policy":
+              "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'",
+          },
+        });
+      }
+      if (pathname === "/status.json") {
+        return Response.json(deps.status.snapshot(refreshGauges(deps)), {
+          headers: { "cache-control": "no-store" },
+        });
+      }
+    }
+    const paths = deps.status !== undefined
+      ? "/ /status.json /healthz /readyz /metrics"
+      : "/healthz /readyz /metrics";
+    return new Response(`Not found: ${paths}\n`, { status: 404, headers: TEXT });
   };
 }
 
@@ -58,7 +84,8 @@ async function readiness(deps: AdminDeps): Promise<Response> {
   });
 }
 
-function renderMetrics(deps: AdminDeps): string {
+/** Sets the journal's gauges from its counts, and returns them (undefined if unreadable). */
+function refreshGauges(deps: AdminDeps): JournalStatus | undefined {
   try {
     const status = deps.journal.status();
     for (const name of deps.plugins()) {
@@ -67,8 +94,9 @@ function renderMetrics(deps: AdminDeps): string {
       deps.metrics.deadLetters.set({ plugin: name }, counts?.dead ?? 0);
     }
     deps.metrics.inboxBacklog.set({}, status.inbox.records);
+    return status;
   } catch {
     // A locked or closing journal leaves the gauges at their last values; /readyz says why.
+    return undefined;
   }
-  return deps.metrics.render();
 }

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { adminHandler } from "./admin.ts";
 import { JournalWriter } from "../journal/mod.ts";
 import { Metrics } from "./metrics.ts";
+import { StatusBoard } from "./status.ts";
+import { STATUS_PAGE } from "./status_page.ts";
 
 async function withAdmin(
   problems: string[],
@@ -54,4 +56,53 @@ Deno.test("admin: /readyz lists every reason it is not ready", async () => {
       'not ready:\n- plugin "crm" failed to start: no database\n',
     ]);
   });
+});
+
+Deno.test("admin: with a status board, / is the self-contained status page and /status.json its figures", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/journal.db`;
+  const journal = JournalWriter.open(path);
+  const metrics = new Metrics();
+  const status = new StatusBoard({
+    metrics,
+    journalPath: path,
+    plugins: () => ["audit"],
+    problems: () => [],
+    now: () => 1_000,
+  });
+  try {
+    const handler = adminHandler({
+      journal,
+      metrics,
+      plugins: () => ["audit"],
+      problems: () => [],
+      status,
+    });
+    const page = await handler(new Request("http://127.0.0.1/"));
+    assert.equal(page.status, 200);
+    assert.equal(page.headers.get("content-type"), "text/html; charset=utf-8");
+    assert.match(page.headers.get("content-security-policy")!, /default-src 'none'/);
+    const html = await page.text();
+    assert.equal(html, STATUS_PAGE);
+    // Self-contained: no external script, style, image or font.
+    assert.doesNotMatch(html, /\b(src|href)=|@import|url\(/);
+    // Its script parses (Chromium runs it in tests/status_page_test.ts).
+    const script = /<script>([\s\S]*)<\/script>/.exec(html)![1]!;
+    new Function(script);
+
+    const json = await handler(new Request("http://127.0.0.1/status.json"));
+    assert.equal(json.status, 200);
+    assert.equal(json.headers.get("cache-control"), "no-store");
+    const figures = await json.json();
+    assert.deepEqual(figures.plugins.map((p: { name: string }) => p.name), ["audit"]);
+    assert.equal(figures.journal.callbacks, 0);
+
+    const missing = await handler(new Request("http://127.0.0.1/nope"));
+    assert.equal(await missing.text(), "Not found: / /status.json /healthz /readyz /metrics\n");
+    assert.equal(missing.status, 404);
+  } finally {
+    status.close();
+    journal.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import process from "node:process";
 import {
   configureSync,
   getAnsiColorFormatter,
@@ -34,8 +35,12 @@ export interface LoggingOptions {
   write?: (line: string) => void;
 }
 
-/** Configures LogTape for the process; call again to change level or format. */
+/**
+ * Configures LogTape for the process (and routes its warnings, see {@linkcode routeWarnings});
+ * call again to change level or format.
+ */
 export function setupLogging(options: LoggingOptions): void {
+  routeWarnings();
   const pretty = options.format === "pretty" ||
     (options.format === "auto" && Deno.stderr.isTerminal());
   const formatter: TextFormatter = pretty
@@ -44,12 +49,61 @@ export function setupLogging(options: LoggingOptions): void {
   const write = options.write ?? writeStderr;
   resetSync();
   configureSync({
-    sinks: { out: (record: LogRecord) => write(formatter(record)) },
+    sinks: { out: (record: LogRecord) => write(scrubSecrets(formatter(record))) },
     loggers: [
       { category: [ROOT_CATEGORY], lowestLevel: options.level, sinks: ["out"] },
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["out"] },
     ],
   });
+}
+
+/**
+ * Routes the process's warnings (Node's, such as `TimeoutNegativeWarning`, which Deno prints
+ * raw on stderr) to the `imhookd.process` logger, once per thread: every line on stderr is
+ * then a log line, JSON when the format is JSON.
+ */
+export function routeWarnings(): void {
+  if (warningsRouted) return;
+  warningsRouted = true;
+  process.removeAllListeners("warning");
+  process.on("warning", (warning: Error) => {
+    logger("process").warn("{name}: {message}", {
+      name: warning.name,
+      message: warning.message,
+    });
+  });
+}
+
+let warningsRouted = false;
+
+/**
+ * Logs an uncaught error or unhandled rejection as a fatal log line, instead of Deno's own
+ * coloured dump, then exits 1 as Deno would. For the main thread (a worker's uncaught errors
+ * go to the thread that started it).
+ */
+export function logUncaught(): void {
+  const fatal = (kind: string, error: unknown): void => {
+    logger("process").fatal("{kind}: {error}", {
+      kind,
+      error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    });
+    Deno.exit(1);
+  };
+  globalThis.addEventListener("error", (event) => {
+    event.preventDefault();
+    fatal("Uncaught error", event.error);
+  });
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    fatal("Unhandled rejection", event.reason);
+  });
+}
+
+const SIGN = /([?&]Sign=)[^&\s"'\\]*/g;
+
+/** `text` with the value of any `Sign=` query parameter it quotes replaced by `<redacted>`. */
+export function scrubSecrets(text: string): string {
+  return text.includes("Sign=") ? text.replace(SIGN, "$1<redacted>") : text;
 }
 
 /** One JSON object per line: time, level, logger, message, then the properties. */

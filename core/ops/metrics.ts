@@ -122,6 +122,14 @@ export class Metric implements MetricRecorder {
     return this.#series.get(JSON.stringify(labels))?.value ?? 0;
   }
 
+  /** Every series so far: its labels and its value (a histogram's: its count). */
+  entries(): { labels: Labels; value: number }[] {
+    return [...this.#series.values()].map((series) => ({
+      labels: series.labels,
+      value: series.value,
+    }));
+  }
+
   /** Renders this family in Prometheus text format. */
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
@@ -267,6 +275,17 @@ export class Metrics {
       const series = metric.series(labels);
       for (const value of values) series.observe(value);
     }
+  }
+
+  /**
+   * The metric exposed as `name` (`imhookd_decisions_total`), if this build declares it: for
+   * readers of metrics that other parts may or may not declare.
+   */
+  byName(name: string): Metric | undefined {
+    for (const key of Object.keys(METRICS) as MetricKey[]) {
+      if (this[key].name === name) return this[key];
+    }
+    return undefined;
   }
 
   /** Prometheus text of every metric. */

@@ -114,3 +114,77 @@ Deno.test("keys: load neither zod nor the schemas (plugins and the delivery work
     assert.ok(!module.endsWith("/schemas.ts"), module);
   }
 });
+
+Deno.test("keys: an edit or an extension of a message is its own event, not the message", () => {
+  const raw = (body: unknown) => JSON.stringify(body);
+  const ext = (Seq: number) => ({ GroupId: "g", MsgSeq: 10, OperateType: 1, Seq });
+  const ext1 = naturalKey("Group.CallbackAfterGroupMsgExtension", ext(56), raw(ext(56)));
+  assert.equal(ext1, JSON.stringify(["g", "", "10", "56"]));
+  assert.notEqual(
+    naturalKey("Group.CallbackAfterGroupMsgExtension", ext(57), raw(ext(57))),
+    ext1,
+  );
+  assert.equal(
+    naturalKey("C2C.CallbackAfterC2CMsgExtension", { MsgKey: "k", Seq: "2" }, "x"),
+    JSON.stringify(["k", "2"]),
+  );
+  // Without its version an extension falls back to the body hash.
+  assert.match(naturalKey("C2C.CallbackAfterC2CMsgExtension", { MsgKey: "k" }, "x"), /^sha256:/);
+  // Two edits of one message differ by body: each is kept.
+  const edit = (text: string) => ({ GroupId: "g", MsgSeq: 53, Operator_Account: "o", text });
+  assert.notEqual(
+    naturalKey("Group.CallbackAfterModifyMsg", edit("a"), raw(edit("a"))),
+    naturalKey("Group.CallbackAfterModifyMsg", edit("b"), raw(edit("b"))),
+  );
+  assert.match(naturalKey("C2C.CallbackAfterModifyMsg", { MsgKey: "k" }, "x"), /^sha256:/);
+});
+
+Deno.test("keys: the services' natural keys come from their pages' ids", () => {
+  assert.equal(
+    naturalKey("OfficialAccount.CallbackAfterSendMsg", {
+      Official_Account: "@TOA#_1",
+      MsgKey: "71_1_1698741698",
+    }, "x"),
+    JSON.stringify(["@TOA#_1", "71_1_1698741698"]),
+  );
+  assert.equal(
+    naturalKey("ContentCallback.ResultNotify", { CtxcbRequestId: "241ed925" }, "x"),
+    '["241ed925"]',
+  );
+  assert.equal(
+    naturalKey("Call.CallbackAfterStartCall", { CallInfo: { CallId: "c1" } }, "x"),
+    '["c1"]',
+  );
+  assert.equal(
+    naturalKey("Call.CallbackAfterEndCall", { CallRecord: { CallId: "c1" } }, "x"),
+    '["c1"]',
+  );
+  assert.match(naturalKey("Call.CallbackAfterEndCall", { CallRecord: "c1" }, "x"), /^sha256:/);
+  assert.equal(naturalKey("Bot.OnGroupMessage", sendMsg(), "x"), naturalKey(SEND, sendMsg(), "y"));
+  assert.equal(naturalKey("Chatbot.OnC2CSignalMessage", { MsgKey: "k" }, "x"), '["k"]');
+  assert.match(naturalKey("Push.OfflinePush", { Events: [{ PushID: "p" }] }, "x"), /^sha256:/);
+});
+
+Deno.test("keys: services are ordered by their account, call, room or session; pushes not at all", () => {
+  assert.equal(
+    groupKey("OfficialAccount.CallbackAfterAddSubscriber", { Official_Account: "@TOA#_1" }),
+    "oa:@TOA#_1",
+  );
+  assert.equal(groupKey("Call.CallbackAfterStartCall", { CallInfo: { CallId: "c" } }), "call:c");
+  assert.equal(groupKey("Call.CallbackAfterMemberChanged", { CallId: "c" }), "call:c");
+  assert.equal(groupKey("Call.CallbackAfterEndCall", { CallRecord: { CallId: "c" } }), "call:c");
+  assert.equal(groupKey("Live.CallbackAfterCreateRoom", { RoomInfo: { RoomId: "r" } }), "room:r");
+  assert.equal(groupKey("Live.CallbackAfterMemberStateChanged", { RoomId: "r" }), "room:r");
+  assert.equal(groupKey("Desk.SessionEventNotify", { SessionId: "s" }), "desk:s");
+  assert.equal(
+    groupKey("Bot.OnC2CMessage", { From_Account: "b", To_Account: "a" }),
+    'c2c:["a","b"]',
+  );
+  assert.equal(groupKey("Bot.OnGroupMessage", sendMsg()), "g:@TGS#2J4SZEAEL");
+  assert.equal(
+    groupKey("Push.OfflinePush", { Events: [{ GroupID: "g" }], GroupId: "g" }),
+    undefined,
+  );
+  assert.equal(groupKey("Follow.CallbackAfterFollowAdd", { From_Account: "a" }), undefined);
+  assert.equal(groupKey("Group.CallbackOnDailyGroupQuotaAlarm", { QuotaUsed: 1 }), undefined);
+});

@@ -5,16 +5,19 @@
  * @module
  */
 import type { z } from "zod";
-import { COMMANDS } from "./commands.ts";
+import { COMMANDS, commandSpec } from "./commands.ts";
 import { isIntLike } from "./_ints.ts";
 import { issueMessage, MSG_CONTENT_SCHEMAS, type SchemaName, SCHEMAS, valueAt } from "./schemas.ts";
 
-/** The fields of a message shape, by the type its schema gives them. */
+/**
+ * The fields of a message shape, by the type its schema gives them; `others` are the typed
+ * fields the quick check leaves to zod (when one is present, zod decides).
+ */
 interface MessageFields {
   strings: readonly string[];
   optionalStrings: readonly string[];
-  ints: readonly string[];
   optionalInts: readonly string[];
+  others: readonly string[];
   msgBodyRequired: boolean;
 }
 
@@ -25,21 +28,21 @@ interface MessageFields {
 const MESSAGE_FIELDS: ReadonlyMap<SchemaName, MessageFields> = new Map<SchemaName, MessageFields>([
   ["groupAfterSendMsg", {
     strings: ["GroupId", "From_Account"],
-    optionalStrings: ["CallbackCommand", "Type", "Operator_Account", "TopicId", "CloudCustomData"],
-    ints: ["MsgSeq"],
-    optionalInts: ["EventTime", "Random", "OnlineOnlyFlag", "MsgTime"],
+    optionalStrings: [
+      "CallbackCommand",
+      "Type",
+      "Operator_Account",
+      "TopicId",
+      "CloudCustomData",
+      "MsgId",
+    ],
+    optionalInts: ["EventTime", "Random", "OnlineOnlyFlag", "MsgSeq", "MsgTime"],
+    others: ["GroupAtInfo"],
     msgBodyRequired: true,
   }],
   ["c2cAfterSendMsg", {
-    strings: ["MsgKey"],
-    optionalStrings: [
-      "CallbackCommand",
-      "From_Account",
-      "To_Account",
-      "CloudCustomData",
-      "ErrorInfo",
-    ],
-    ints: [],
+    strings: ["From_Account", "To_Account"],
+    optionalStrings: ["CallbackCommand", "MsgKey", "MsgId", "CloudCustomData", "ErrorInfo"],
     optionalInts: [
       "EventTime",
       "MsgSeq",
@@ -49,7 +52,8 @@ const MESSAGE_FIELDS: ReadonlyMap<SchemaName, MessageFields> = new Map<SchemaNam
       "SendMsgResult",
       "UnreadMsgNum",
     ],
-    msgBodyRequired: false,
+    others: [],
+    msgBodyRequired: true,
   }],
 ]);
 
@@ -76,11 +80,11 @@ function isPlainMessage(fields: MessageFields, payload: Record<string, unknown>)
     const v = payload[name];
     if (v !== undefined && typeof v !== "string") return false;
   }
-  for (const name of fields.ints) if (!isIntLike(payload[name])) return false;
   for (const name of fields.optionalInts) {
     const v = payload[name];
     if (v !== undefined && !isIntLike(v)) return false;
   }
+  for (const name of fields.others) if (payload[name] !== undefined) return false;
   const body = payload.MsgBody;
   if (body === undefined) return !fields.msgBodyRequired;
   if (!Array.isArray(body)) return false;
@@ -97,6 +101,9 @@ function isPlainMessage(fields: MessageFields, payload: Record<string, unknown>)
   }
   return true;
 }
+
+/** Problems an error names before it only counts the rest. */
+const REPORTED_PROBLEMS = 5;
 
 function formatPath(path: readonly PropertyKey[]): string {
   let out = "";
@@ -115,8 +122,10 @@ export interface ValidateOptions {
 
 /**
  * Validates a parsed JSON object against its command's schema. Unknown commands are always ok.
- * Never mutates or coerces the payload. The error names each failing field path and what was
- * wrong, e.g. `MsgBody[0].MsgType: expected a string` or `GroupId: required`.
+ * Never mutates or coerces the payload. The error names the first failing field paths and
+ * what was wrong, e.g. `MsgBody[0].MsgType: expected a string` or `GroupId: required`, then
+ * counts the others (`and 7 more problems`); each list stops being checked after a few bad
+ * items, so a hostile body costs little work and a short error.
  */
 export function validatePayload(
   command: string,
@@ -129,9 +138,55 @@ export function validatePayload(
   if (fields !== undefined && isPlainMessage(fields, payload)) return { ok: true };
   const result = check.schema.safeParse(payload);
   if (result.success) return { ok: true };
-  const parts = result.error.issues.map((issue) => {
+  const issues = result.error.issues;
+  const parts = issues.slice(0, REPORTED_PROBLEMS).map((issue) => {
     const missing = valueAt(payload, issue.path) === undefined;
     return `${formatPath(issue.path)}: ${missing ? "required" : issueMessage(issue)}`;
   });
+  if (issues.length > REPORTED_PROBLEMS) {
+    const more = issues.length - REPORTED_PROBLEMS;
+    parts.push(`and ${more} more problem${more === 1 ? "" : "s"}`);
+  }
   return { ok: false, error: parts.join("; ") };
+}
+
+/** At most this many characters of a value quoted in an error. */
+const QUOTED_CHARS = 64;
+
+/** `value` as JSON, cut to {@linkcode QUOTED_CHARS} characters: errors stay short. */
+export function quote(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length <= QUOTED_CHARS ? text : `${text.slice(0, QUOTED_CHARS)}..."`;
+}
+
+/**
+ * Checks that a body names the URL's command where its command says it does (see
+ * `BodyCommand` in `commands.ts`; a command not in the table names it at the top). Returns
+ * what is wrong, or undefined.
+ */
+export function checkBodyCommand(
+  urlCommand: string,
+  payload: Record<string, unknown>,
+): string | undefined {
+  const where = commandSpec(urlCommand)?.body ?? "top";
+  const named = payload.CallbackCommand;
+  if (named === undefined && where !== "top") {
+    if (where === "events" && Array.isArray(payload.Events)) {
+      const events: unknown[] = payload.Events;
+      for (let i = 0; i < events.length; i++) {
+        const event = events[i];
+        if (!isObject(event) || event.CallbackCommand === undefined) continue;
+        if (event.CallbackCommand !== urlCommand) {
+          return `Events[${i}].CallbackCommand ${quote(event.CallbackCommand)} differs from the ` +
+            `URL's ${quote(urlCommand)}`;
+        }
+      }
+    }
+    return undefined;
+  }
+  if (typeof named !== "string") return "Body has no CallbackCommand string";
+  if (named !== urlCommand) {
+    return `Body CallbackCommand ${quote(named)} differs from the URL's ${quote(urlCommand)}`;
+  }
+  return undefined;
 }

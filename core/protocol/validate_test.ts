@@ -5,10 +5,11 @@ import type {
   GroupAttrChangedPayload,
   GroupInfoChangedPayload,
 } from "./payloads.ts";
-import { validatePayload } from "./validate.ts";
+import { checkBodyCommand, quote, validatePayload } from "./validate.ts";
 import { commandSpec, KNOWN_COMMANDS } from "./commands.ts";
-import { SCHEMAS } from "./schemas.ts";
+import { LIST_BAD_ITEMS, SCHEMAS } from "./schemas.ts";
 import { ATTR, INFO, SEND, sendMsg } from "./_testing.ts";
+import { sampleBody } from "./samples.ts";
 
 const SEEDS = new URL("../../tests/fixtures/seeds/", import.meta.url);
 
@@ -120,8 +121,28 @@ Deno.test("protocol: validatePayload rejects MsgSeq as an object", () => {
     reject(SEND, sendMsg({ MsgSeq: 1.5 })),
     "MsgSeq: expected an integer or a digit string",
   );
+});
+
+Deno.test("protocol: validatePayload accepts a message without its ids (older pages and peers)", () => {
   const { MsgSeq: _, ...noSeq } = sendMsg();
-  assert.equal(reject(SEND, noSeq), "MsgSeq: required");
+  assert.deepEqual(validatePayload(SEND, noSeq), { ok: true });
+  assert.deepEqual(validatePayload(SEND, noSeq, { quick: false }), { ok: true });
+  const c2c = {
+    CallbackCommand: "C2C.CallbackAfterSendMsg",
+    From_Account: "jared",
+    To_Account: "Jonh",
+    MsgBody: [{ MsgType: "TIMTextElem", MsgContent: { Text: "hi" } }],
+  };
+  assert.deepEqual(validatePayload("C2C.CallbackAfterSendMsg", c2c), { ok: true });
+  assert.deepEqual(
+    validatePayload("C2C.CallbackBeforeSendMsg", { ...c2c, CallbackCommand: undefined }),
+    { ok: true },
+  );
+  // An id of the wrong type is still wrong.
+  assert.equal(
+    reject("C2C.CallbackAfterSendMsg", { ...c2c, MsgKey: 5 }),
+    "MsgKey: expected a string",
+  );
 });
 
 Deno.test("protocol: validatePayload rejects EventTime 'abc'", () => {
@@ -203,7 +224,14 @@ Deno.test("protocol: validatePayload names nested paths and reports every proble
     reject("Group.CallbackAfterMemberExit", { GroupId: "g", ExitMemberList: {} }),
     "ExitMemberList: expected an array",
   );
-  assert.equal(reject("C2C.CallbackAfterSendMsg", { From_Account: "a" }), "MsgKey: required");
+  assert.equal(
+    reject("C2C.CallbackAfterSendMsg", { From_Account: "a" }),
+    "To_Account: required; MsgBody: required",
+  );
+  assert.equal(
+    reject("Sns.CallbackFriendAdd", { PairList: [{ From_Account: "a" }, 5] }),
+    "PairList[0].To_Account: required; PairList[1]: expected an object",
+  );
 });
 
 Deno.test("protocol: validatePayload accepts EventTime as a number and as a digit string", () => {
@@ -236,39 +264,92 @@ Deno.test("protocol: validatePayload accepts unknown MsgTypes and group Types", 
   assert.deepEqual(validatePayload(INFO, { GroupId: "g", Type: "FutureKind" }), { ok: true });
 });
 
-Deno.test("protocol: validatePayload accepts missing optional fields", () => {
-  for (
-    const command of [
-      INFO,
-      "Group.CallbackAfterGroupFull",
-      "Group.CallbackAfterGroupDestroyed",
-      "Group.CallbackAfterRecallMsg",
-      "Group.CallbackSendMsgException",
-      "Group.CallbackAfterCreateTopic",
-    ]
-  ) {
-    assert.deepEqual(validatePayload(command, { CallbackCommand: command, GroupId: "g" }), {
-      ok: true,
-    }, command);
+Deno.test("protocol: every schema requires only the fields that say what happened", () => {
+  // The top-level fields without which each page's example is refused; every other field
+  // of the example (ids, times, descriptions) may be missing.
+  const required: Record<string, string[]> = {
+    "Alert.RequestOverLimit": ["ServiceName", "Command"],
+    "State.StateChange": ["Info"],
+    "Profile.CallbackPortraitSet": ["From_Account", "ProfileItem"],
+    "Sns.CallbackPrevFriendAdd": ["From_Account", "FriendItem"],
+    "Sns.CallbackPrevFriendResponse": ["From_Account", "ResponseFriendItem"],
+    "Sns.CallbackFriendAdd": ["PairList"],
+    "Sns.CallbackFriendDelete": ["PairList"],
+    "Sns.CallbackBlackListAdd": ["PairList"],
+    "Sns.CallbackBlackListDelete": ["PairList"],
+    "Follow.CallbackAfterFollowAdd": ["From_Account", "FollowList"],
+    "Follow.CallbackAfterFollowDelete": ["From_Account", "To_Account"],
+    "C2C.CallbackBeforeSendMsg": ["From_Account", "To_Account", "MsgBody"],
+    "C2C.CallbackAfterSendMsg": ["From_Account", "To_Account", "MsgBody"],
+    "C2C.CallbackAfterMsgReport": ["Report_Account", "Peer_Account", "LastReadTime"],
+    "C2C.CallbackAfterMsgWithDraw": ["From_Account", "To_Account"],
+    "C2C.CallbackAfterMsgReadReceipt": ["Operator_Account", "Peer_Account", "C2CMsgInfo"],
+    "C2C.CallbackAfterC2CMsgExtension": ["OperateType", "ExtensionList"],
+    "C2C.CallbackAfterModifyMsg": ["Operator_Account"],
+    "C2C.CallbackAfterMsgReadAll": ["Report_Account"],
+    "Group.CallbackBeforeCreateGroup": ["Operator_Account", "Owner_Account", "Type"],
+    "Group.CallbackAfterCreateGroup": ["GroupId"],
+    "Group.CallbackBeforeApplyJoinGroup": ["GroupId", "Requestor_Account"],
+    "Group.CallbackBeforeInviteJoinGroup": ["GroupId", "Operator_Account", "DestinationMembers"],
+    "Group.CallbackAfterNewMemberJoin": ["GroupId", "NewMemberList"],
+    "Group.CallbackAfterMemberExit": ["GroupId", "ExitMemberList"],
+    "Group.CallbackBeforeSendMsg": ["GroupId", "From_Account", "MsgBody"],
+    "Group.CallbackAfterSendMsg": ["GroupId", "From_Account", "MsgBody"],
+    "Group.CallbackSendMsgException": ["GroupId"],
+    "Group.CallbackAfterRecallMsg": ["GroupId", "MsgSeqList"],
+    "Group.CallbackAfterGroupFull": ["GroupId"],
+    "Group.CallbackAfterGroupDestroyed": ["GroupId"],
+    "Group.CallbackAfterGroupInfoChanged": ["GroupId"],
+    "Group.CallbackAfterGroupAttrChanged": ["GroupId", "OptionType", "GroupAttr"],
+    "Group.CallbackOnMemberStateChange": ["GroupId", "MemberList"],
+    "Group.CallbackAfterMemberFieldChanged": ["GroupId", "Modified_Account"],
+    "Group.CallbackAfterChangeGroupOwner": ["GroupId", "NewOwner_Account"],
+    "Group.CallbackAfterReadReceipt": ["GroupId", "GroupMsgReceiptList"],
+    "Group.CallbackBeforeCreateTopic": ["Operator_Account"],
+    "Group.CallbackAfterCreateTopic": ["GroupId", "TopicId"],
+    "Group.CallbackAfterTopicDestroyed": ["GroupId", "TopicIdList"],
+    "Group.CallbackAfterTopicInfoChanged": ["GroupId"],
+    "Group.CallbackOnDailyGroupQuotaAlarm": ["QuotaUsed", "Quota"],
+    "Group.CallbackAfterGroupMsgExtension": ["GroupId", "OperateType", "ExtensionList"],
+    "Group.CallbackAfterModifyMsg": ["Operator_Account", "GroupId"],
+    "ContentCallback.ResultNotify": ["Scene", "CtxcbResult"],
+    "Bot.OnC2CMessage": ["From_Account", "To_Account", "MsgBody"],
+    "Bot.OnGroupMessage": ["GroupId", "From_Account", "MsgBody", "AtRobots_Account"],
+    "Chatbot.OnC2CSignalMessage": ["From_Account", "To_Account", "Data"],
+    "OfficialAccount.CallbackBeforeCreateOfficialAccount": ["Operator_Account", "Owner_Account"],
+    "OfficialAccount.CallbackAfterCreateOfficialAccount": ["Official_Account"],
+    "OfficialAccount.CallbackAfterOfficialAccountInfoChanged": ["Official_Account"],
+    "OfficialAccount.CallbackAfterOfficialAccountDestroyed": ["Official_Account"],
+    "OfficialAccount.CallbackBeforeAddSubscriber": ["Official_Account", "SubscribeAccountList"],
+    "OfficialAccount.CallbackAfterAddSubscriber": ["Official_Account", "SubscribeAccountList"],
+    "OfficialAccount.CallbackAfterOfficialAccountFull": ["Official_Account"],
+    "OfficialAccount.CallbackAfterDeleteSubscriber": ["Official_Account", "SubscribeAccountList"],
+    "OfficialAccount.CallbackBeforeSendMsg": ["Official_Account", "MsgBody"],
+    "OfficialAccount.CallbackAfterSendMsg": ["Official_Account", "MsgBody"],
+    "OfficialAccount.CallbackAfterMsgWithDraw": ["Official_Account", "WithdrawMsgList"],
+    "Push.OfflinePush": ["Events"],
+    "Push.AllMemberPush": ["Events"],
+    "Call.CallbackAfterStartCall": ["CallInfo"],
+    "Call.CallbackAfterMemberChanged": ["CallId", "ChangedUserList"],
+    "Call.CallbackAfterEndCall": ["CallRecord"],
+    "Desk.SessionEventNotify": ["SessionId", "Event"],
+    "Live.CallbackAfterCreateRoom": ["RoomInfo"],
+    "Live.CallbackAfterMemberStateChanged": ["RoomId", "EventType"],
+  };
+  assert.deepEqual(Object.keys(required), [...KNOWN_COMMANDS]);
+  for (const command of KNOWN_COMMANDS) {
+    const sample = sampleBody(command, 1_670_574_414_123)!;
+    const found = Object.keys(sample).filter((key) => {
+      const { [key]: _, ...without } = sample;
+      return !validatePayload(command, without).ok;
+    });
+    assert.deepEqual(found, required[command], command);
   }
-  for (
-    const command of [
-      "Group.CallbackBeforeCreateGroup",
-      "Group.CallbackOnDailyGroupQuotaAlarm",
-      "State.StateChange",
-      "Profile.CallbackPortraitSet",
-      "Sns.CallbackFriendAdd",
-      "C2C.CallbackAfterMsgReport",
-      "C2C.CallbackAfterMsgWithDraw",
-    ]
-  ) {
-    assert.deepEqual(validatePayload(command, { CallbackCommand: command }), { ok: true }, command);
-  }
+  // Either name of the changed member will do.
   assert.deepEqual(
-    validatePayload(SEND, { GroupId: "g", From_Account: "a", MsgSeq: 1, MsgBody: [] }),
+    validatePayload("Group.CallbackAfterMemberFieldChanged", { GroupId: "g", Member_Account: "a" }),
     { ok: true },
   );
-  assert.deepEqual(validatePayload("C2C.CallbackAfterSendMsg", { MsgKey: "k" }), { ok: true });
 });
 
 Deno.test("protocol: validatePayload accepts any body for an unknown command", () => {
@@ -303,6 +384,8 @@ Deno.test("protocol: the quick check of message commands decides exactly as the 
   );
   const fields = [
     "CallbackCommand",
+    "MsgId",
+    "GroupAtInfo",
     "EventTime",
     "GroupId",
     "Type",
@@ -378,4 +461,95 @@ Deno.test("validate: every known command has a schema, and an unknown one none",
     assert.match((result as { error: string }).error, /CallbackCommand: expected a string/);
   }
   assert.deepEqual(validatePayload("toString", { CallbackCommand: 5 }), { ok: true });
+});
+
+Deno.test("validate: the fields Tencent really sends, with their real types", () => {
+  // CreateGroupNum, not CreatedGroupNum (intl pages and the older zh page, 1047/34368).
+  assert.equal(
+    reject("Group.CallbackBeforeCreateGroup", {
+      Operator_Account: "leckie",
+      Owner_Account: "leckie",
+      Type: "Public",
+      CreateGroupNum: "many",
+    }),
+    "CreateGroupNum: expected an integer or a digit string",
+  );
+  // TopicIdList is a list of topic ids (1047/49465), whatever its field table says.
+  assert.equal(
+    reject("Group.CallbackAfterTopicDestroyed", { GroupId: "g", TopicIdList: "t1" }),
+    "TopicIdList: expected an array",
+  );
+  assert.equal(
+    reject("Group.CallbackAfterTopicDestroyed", { GroupId: "g", TopicIdList: ["t1", 2] }),
+    "TopicIdList[1]: expected a string",
+  );
+  // GroupAtInfo, read receipts' counts, Sns items are typed.
+  assert.equal(
+    reject(SEND, sendMsg({ GroupAtInfo: [{ GroupAtAllFlag: "all" }] })),
+    "GroupAtInfo[0].GroupAtAllFlag: expected an integer or a digit string",
+  );
+  assert.equal(
+    reject("Group.CallbackAfterReadReceipt", {
+      GroupId: "g",
+      GroupMsgReceiptList: [{ MsgSeq: 1, ReadNum: "some", ReadReceiptMembers: [{}] }],
+    }),
+    "GroupMsgReceiptList[0].ReadNum: expected an integer or a digit string",
+  );
+  assert.equal(
+    reject("Sns.CallbackFriendAdd", { PairList: [], ForceFlag: true }),
+    "ForceFlag: expected an integer or a digit string",
+  );
+  // Push events: EventTime in seconds, but an integer all the same.
+  assert.equal(
+    reject("Push.OfflinePush", {
+      Events: [{ EventType: 1, To_Account: "u", PushStage: 1, EventTime: "soon" }],
+    }),
+    "Events[0].EventTime: expected an integer or a digit string",
+  );
+  assert.equal(reject("Push.OfflinePush", { Events: {} }), "Events: expected an array");
+});
+
+Deno.test("validate: a hostile body costs a few checks and a short error", () => {
+  const bad = sendMsg({ MsgBody: Array.from({ length: 300_000 }, () => ({ MsgType: 5 })) });
+  const error = reject(SEND, bad);
+  assert.equal(
+    error,
+    "MsgBody[0].MsgType: expected a string; MsgBody[1].MsgType: expected a string; " +
+      "MsgBody[2].MsgType: expected a string; MsgBody[3].MsgType: expected a string; " +
+      "MsgBody[4].MsgType: expected a string; and 6 more problems",
+  );
+  // The sixth of the extra problems says where the check stopped.
+  const { issues } = SCHEMAS.groupAfterSendMsg.safeParse(bad).error!;
+  assert.equal(issues.length, LIST_BAD_ITEMS + 1);
+  assert.deepEqual(issues.at(-1)!.path, ["MsgBody"]);
+  assert.equal(issues.at(-1)!.message, `not checked past ${LIST_BAD_ITEMS} bad items`);
+});
+
+Deno.test("validate: checkBodyCommand wants the URL's command where the body names it", () => {
+  const top = "Group.CallbackAfterSendMsg";
+  assert.equal(checkBodyCommand(top, { CallbackCommand: top }), undefined);
+  assert.equal(checkBodyCommand(top, {}), "Body has no CallbackCommand string");
+  assert.equal(checkBodyCommand(top, { CallbackCommand: 5 }), "Body has no CallbackCommand string");
+  assert.equal(
+    checkBodyCommand(top, { CallbackCommand: "Group.CallbackAfterGroupFull" }),
+    'Body CallbackCommand "Group.CallbackAfterGroupFull" differs from the URL\'s ' +
+      '"Group.CallbackAfterSendMsg"',
+  );
+  // A command not in the table names itself at the top, as before.
+  assert.equal(checkBodyCommand("X.New", {}), "Body has no CallbackCommand string");
+  // Bodies that do not name their command are routed by the URL's; one given must match.
+  const moderation = "ContentCallback.ResultNotify";
+  assert.equal(checkBodyCommand(moderation, { Scene: "C2C" }), undefined);
+  assert.equal(checkBodyCommand(moderation, { CallbackCommand: moderation }), undefined);
+  assert.match(checkBodyCommand(moderation, { CallbackCommand: "Push.OfflinePush" })!, /differs/);
+  const push = "Push.OfflinePush";
+  assert.equal(checkBodyCommand(push, { Events: [{ CallbackCommand: push }, {}] }), undefined);
+  assert.equal(
+    checkBodyCommand(push, { Events: [{ CallbackCommand: push }, { CallbackCommand: "Push.X" }] }),
+    'Events[1].CallbackCommand "Push.X" differs from the URL\'s "Push.OfflinePush"',
+  );
+  // A quoted value is cut short: an error never echoes a megabyte.
+  const long = checkBodyCommand(top, { CallbackCommand: "x".repeat(100_000) })!;
+  assert.ok(long.length < 200, long);
+  assert.equal(quote("x".repeat(100)), `"${"x".repeat(63)}..."`);
 });

@@ -1,0 +1,214 @@
+/**
+ * What operators look at, end to end beside a running `serve`: `dead` (with the errors'
+ * causes), `show ID`, `quarantine`, and `replay --dry-run` / `--all`.
+ */
+import assert from "node:assert/strict";
+import {
+  baseConfig,
+  cli,
+  eventually,
+  recorded,
+  ROOT,
+  serve,
+  signedQuery,
+  workspace,
+} from "./_helpers.ts";
+
+const MESSAGE = "Group.CallbackAfterSendMsg";
+
+/** A port nothing listens on: bound, then closed. */
+function closedPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr;
+  listener.close();
+  return port;
+}
+
+function config(): string {
+  return baseConfig(`delivery:
+  max_attempts: 2
+  initial_backoff: 10ms
+  max_backoff: 20ms
+log:
+  format: json
+plugins:
+  - name: audit
+    use: ${ROOT}tests/fixtures/recorder.ts
+    permissions: { read: [.], write: [.] }
+    options: { path: ./audit.jsonl }
+  - name: notify
+    use: ${ROOT}tests/fixtures/unreachable.ts
+    permissions: { net: ["127.0.0.1"] }
+    on: ["Group.*"]
+    options: { url: "http://127.0.0.1:${closedPort()}/hook?key=s3cret-key" }
+`);
+}
+
+async function post(url: string, command: string, body: string): Promise<number> {
+  const response = await fetch(`${url}?${signedQuery(command)}`, { method: "POST", body });
+  await response.body?.cancel();
+  return response.status;
+}
+
+function message(seq: number): string {
+  return JSON.stringify({
+    CallbackCommand: MESSAGE,
+    GroupId: "@TGS#inspect",
+    From_Account: "jared",
+    MsgSeq: seq,
+    MsgBody: [{ MsgType: "TIMTextElem", MsgContent: { Text: `message ${seq}` } }],
+  });
+}
+
+Deno.test("inspect: dead lists dead letters with the error's cause, show prints one whole, quarantine says why", async () => {
+  await using ws = await workspace(config());
+  await using served = await serve(ws.config);
+  for (const seq of [1, 2]) assert.equal(await post(served.url, MESSAGE, message(seq)), 200);
+  assert.equal(
+    await post(
+      served.url,
+      "State.StateChange",
+      '{"CallbackCommand":"State.StateChange","Info":{"Action":"Login","To_Account":"u1","Reason":"Register"}}',
+    ),
+    200,
+  );
+  assert.equal(
+    await post(served.url, MESSAGE, '{"CallbackCommand":"Group.CallbackAfterSendMsg"}'),
+    400,
+  );
+
+  const dead = async (): Promise<Record<string, unknown>[]> => {
+    const out = await cli(["dead", "--config", ws.config]);
+    assert.equal(out.code, 0, out.stderr);
+    return JSON.parse(out.stdout); // not a terminal: JSON
+  };
+  await eventually(async () => (await dead()).length === 2, "two dead letters");
+  const letters = await dead();
+  assert.deepEqual(
+    letters.map(({ id, plugin, command, groupKey, attempts }) => ({
+      id,
+      plugin,
+      command,
+      groupKey,
+      attempts,
+    })),
+    [
+      { id: 2, plugin: "notify", command: MESSAGE, groupKey: "g:@TGS#inspect", attempts: 2 },
+      { id: 1, plugin: "notify", command: MESSAGE, groupKey: "g:@TGS#inspect", attempts: 2 },
+    ],
+  );
+  const error = letters[0]!.error as string;
+  // The cause, not just "fetch failed"; the URL's query value masked.
+  assert.match(error, /^TypeError: fetch failed; caused by .*Connection refused/);
+  assert.match(error, /\/hook\?key=\*\*\*/);
+  assert.ok(!error.includes("s3cret-key"), error);
+  assert.match(letters[0]!.receivedAt as string, /^\d{4}-\d\d-\d\dT/);
+  assert.deepEqual(
+    JSON.parse((await cli(["dead", "--config", ws.config, "--plugin", "audit"])).stdout),
+    [],
+  );
+  const unknown = await cli(["dead", "--config", ws.config, "--plugin", "nope"]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /^There is no plugin "nope" in /);
+
+  const shown = await cli(["show", "--config", ws.config, "2"]);
+  assert.equal(shown.code, 0, shown.stderr);
+  const detail = JSON.parse(shown.stdout);
+  assert.equal(detail.command, MESSAGE);
+  assert.equal(detail.groupKey, "g:@TGS#inspect");
+  assert.equal(detail.body, message(2));
+  assert.deepEqual(detail.deliveries, [
+    { plugin: "audit", state: "delivered" },
+    { plugin: "notify", state: "dead", attempts: 2, error },
+  ]);
+  const state = JSON.parse((await cli(["show", "--config", ws.config, "3"])).stdout);
+  assert.deepEqual(state.deliveries, [
+    { plugin: "audit", state: "delivered" },
+    { plugin: "notify", state: "not subscribed" },
+  ]);
+  const missing = await cli(["show", "--config", ws.config, "99"]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /^There is no callback 99 in /);
+  const badId = await cli(["show", "--config", ws.config, "x"]);
+  assert.equal(badId.code, 2);
+  assert.match(badId.stderr, /^ID "x" is not a journal id/);
+  const noId = await cli(["show", "--config", ws.config]);
+  assert.equal(noId.code, 2);
+  assert.match(noId.stderr, /^"show" needs ID/);
+
+  const quarantine = await cli(["quarantine", "--config", ws.config, "--json"]);
+  assert.equal(quarantine.code, 0, quarantine.stderr);
+  const [kept, ...more] = JSON.parse(quarantine.stdout);
+  assert.deepEqual(more, []);
+  assert.equal(kept.command, MESSAGE);
+  assert.equal(kept.body, '{"CallbackCommand":"Group.CallbackAfterSendMsg"}');
+  assert.match(kept.reason, /GroupId/);
+  assert.doesNotMatch(kept.query, /Sign=/);
+
+  const status = await cli(["status", "--config", ws.config]);
+  assert.match(status.stdout, /"imhookd dead --config FILE" lists the 2 dead letter\(s\) and why/);
+  assert.match(status.stdout, /"imhookd quarantine --config FILE" lists the 1 quarantined request/);
+  assert.equal(await served.stop(), 0);
+});
+
+Deno.test("inspect: replay needs a selector or --all, and --dry-run changes nothing", async () => {
+  await using ws = await workspace(config());
+  {
+    await using served = await serve(ws.config);
+    for (const seq of [1, 2, 3]) assert.equal(await post(served.url, MESSAGE, message(seq)), 200);
+    assert.equal(
+      await post(
+        served.url,
+        "State.StateChange",
+        '{"CallbackCommand":"State.StateChange","Info":{"Action":"Login","To_Account":"u1","Reason":"Register"}}',
+      ),
+      200,
+    );
+    await eventually(
+      async () => (await recorded(`${ws.dir}/audit.jsonl`)).length === 4,
+      "audit has all four",
+    );
+    await eventually(
+      async () => JSON.parse((await cli(["dead", "--config", ws.config])).stdout).length === 3,
+      "three dead letters",
+    );
+    assert.equal(await served.stop(), 0);
+  }
+  const bare = await cli(["replay", "--config", ws.config]);
+  assert.equal(bare.code, 2);
+  assert.match(
+    bare.stderr,
+    /^Without --plugin, --command, --since, --until or --dead, replay delivers every journaled callback again to every plugin: add --all/,
+  );
+
+  const dry = await cli(["replay", "--config", ws.config, "--all", "--dry-run"]);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.equal(
+    dry.stdout,
+    `Dry run: would select 7 deliveries for delivery again; nothing changed.
+
+PLUGIN  DELIVERIES
+audit   4
+notify  3
+
+COMMAND                     DELIVERIES
+${MESSAGE}  6
+State.StateChange           1
+`,
+  );
+  const deadDry = await cli(["replay", "--config", ws.config, "--dead", "--dry-run"]);
+  assert.match(
+    deadDry.stdout,
+    /^Dry run: would select 3 dead letter\(s\) for delivery again; nothing changed\./,
+  );
+  // Nothing changed: the dead letters are still dead, nothing is pending.
+  const status = await cli(["status", "--config", ws.config]);
+  assert.match(status.stdout, /^audit\s+0\s+0\s+-$/m);
+  assert.match(status.stdout, /^notify\s+0\s+3\s+-$/m);
+
+  const all = await cli(["replay", "--config", ws.config, "--all"]);
+  assert.equal(all.stdout.trim(), "Selected 7 deliveries for delivery again.");
+  const after = await cli(["status", "--config", ws.config]);
+  assert.match(after.stdout, /^audit\s+4\s+0\s+/m);
+  assert.match(after.stdout, /^notify\s+3\s+0\s+/m);
+});
