@@ -8,5 +8,11 @@ export { EXIT, main } from "./cli/mod.ts";
 import { main } from "./cli/mod.ts";
 
 if (import.meta.main) {
+  // A compiled binary runs itself this way for a plugin with `isolation: process`; from source
+  // the daemon runs core/delivery/plugin_host.ts directly.
+  if (Deno.args[0] === "__plugin-host") {
+    const { runPluginHost } = await import("./core/delivery/plugin_host.ts");
+    Deno.exit(await runPluginHost());
+  }
   Deno.exit(await main(Deno.args));
 }

@@ -170,6 +170,8 @@ export interface Plugin<O = unknown> {
   /**
    * The Deno permissions the plugin needs for `options` (hosts to reach, files to read), for
    * running it in a thread of its own. Optional; relative paths resolve against `configDir`.
+   * Read for built-in plugins only: a user plugin's thread gets what its config entry's
+   * `permissions` grants, by default read access to its own folder.
    */
   permissions?(options: O, ctx: { configDir: string }): Deno.PermissionOptionsObject;
 }

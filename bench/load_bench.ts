@@ -221,6 +221,13 @@ async function imhookdThroughput(): Promise<{ rows: BenchResult[]; rps: number }
       value: round(tail.ms),
       unit: "ms",
     },
+    {
+      // 1.0: delivery finishes with the flood. The flood's own duration over the time from its
+      // start until every plugin has every callback (the warm-up's leftovers included).
+      name: "imhookd: keep-pace ratio (flood's duration / until every plugin has all of it)",
+      value: round(result.seconds / (result.seconds + tail.ms / 1000)),
+      unit: "ratio",
+    },
     // With no backlog left at the last 200 there is no drain to time; the cold backlog below is.
     ...(tail.backlog > 0
       ? [{

@@ -4,7 +4,8 @@
  * @module
  */
 import { formatAddr } from "../core/daemon.ts";
-import { loadPlugins } from "../core/delivery/loader.ts";
+import { PluginLoadError } from "../core/delivery/loader.ts";
+import { loadOnce } from "../core/delivery/supervisor.ts";
 import { Router } from "../core/config/router.ts";
 import { configWarnings } from "../core/config/config.ts";
 import { type CliOptions, EXIT, type OptionName } from "./_command.ts";
@@ -25,7 +26,16 @@ export const options: readonly OptionName[] = ["config"];
 /** Checks the config and prints what it routes where. */
 export async function run(options: CliOptions): Promise<number> {
   const config = await commandConfig(options.config!, { withPlugins: true });
-  await loadPlugins(config);
+  // Each on a thread with its permissions, as serve loads them; every failure is reported.
+  const loads = await Promise.allSettled(config.plugins.map((entry) => loadOnce(entry, config)));
+  const problems = loads.flatMap((result) =>
+    result.status === "rejected" && result.reason instanceof PluginLoadError
+      ? result.reason.problems
+      : []
+  );
+  if (problems.length > 0) throw new PluginLoadError(problems);
+  const other = loads.find((result) => result.status === "rejected");
+  if (other !== undefined) throw (other as PromiseRejectedResult).reason;
   for (const warning of configWarnings(config)) printError(`Warning: ${warning}`);
   const router = new Router(config.plugins.map((entry) => ({ name: entry.name, on: entry.on })));
   const lines = [

@@ -80,10 +80,13 @@ export async function run(options: CliOptions): Promise<number> {
       await notifier?.ready();
       notifier?.startWatchdog();
     }
-    await stopped.promise;
+    // A signal, or too many plugin threads stuck beyond reclaim (then exit 1: systemd restarts).
+    const failure = await Promise.race([stopped.promise, daemon.failed]);
+    stopping = true;
     await notifier?.stopping();
     await daemon.shutdown();
     await reloads;
+    if (failure !== undefined) return EXIT.failure;
   } finally {
     await notifier?.close();
     for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);

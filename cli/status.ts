@@ -6,13 +6,15 @@
 import { type CliOptions, EXIT, type OptionName } from "./_command.ts";
 import { commandConfig } from "./_config.ts";
 import { openExisting } from "./_journal.ts";
+import { pluginStatesPath, readPluginStates } from "../core/delivery/plugin_states.ts";
 import { formatAge, formatBytes, print } from "./_output.ts";
 
 /** The help of `status`. */
 export const help = `Usage: imhookd status --config FILE
 
 Prints the journal's size, and per plugin the pending and dead deliveries and the age of
-the oldest pending one. Safe to run while serve runs.`;
+the oldest pending one; while serve runs, also each plugin's state and restarts. Safe to run
+while serve runs.`;
 
 /** The options of `status`. */
 export const options: readonly OptionName[] = ["config"];
@@ -50,6 +52,26 @@ export async function run(options: CliOptions): Promise<number> {
         String(counts?.pending ?? 0).padStart(7)
       } ${String(counts?.dead ?? 0).padStart(7)}  ${age}`,
     );
+  }
+  const running = readPluginStates(pluginStatesPath(config.journal.path));
+  if (running !== undefined) {
+    lines.push(
+      "",
+      `serve (pid ${running.pid}):`,
+      "plugin                 state       restarts  last failure",
+    );
+    for (const plugin of running.plugins) {
+      lines.push(
+        `${plugin.name.padEnd(22)} ${plugin.state.padEnd(11)} ${
+          String(plugin.restarts).padStart(8)
+        }  ${plugin.restarts > 0 ? plugin.reason ?? "-" : "-"}`,
+      );
+    }
+    if (running.stuck > 0) {
+      lines.push(
+        `${running.stuck} plugin thread(s) stuck beyond reclaim: restart serve to free them`,
+      );
+    }
   }
   const dead = state.plugins.reduce((sum, p) => sum + p.dead, 0);
   const hints = [

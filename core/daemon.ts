@@ -9,6 +9,8 @@ import { StatusBoard } from "./ops/status.ts";
 import type { Clock } from "./clock.ts";
 import { type Config, ConfigError, configWarnings, loadConfig } from "./config/config.ts";
 import { DeliveryHost } from "./delivery/host.ts";
+import { condemnSuspects, suspectsPath } from "./delivery/suspects.ts";
+import { describeError } from "./describe_error.ts";
 import { JournalWriter } from "./journal/mod.ts";
 import { PluginLoadError } from "./delivery/loader.ts";
 import { logger, setupLogging } from "./ops/log.ts";
@@ -36,6 +38,13 @@ export interface Daemon extends AsyncDisposable {
   journal: JournalWriter;
   /** The config in force (after reloads; restart-only settings as the process started). */
   readonly config: Config;
+  /** Delivery: the engine and the supervised plugins (decisions ask them through it). */
+  readonly delivery: DeliveryHost;
+  /**
+   * Resolves with the reason when the daemon cannot go on and should stop and exit non-zero
+   * (so that systemd restarts it): too many plugin threads stuck beyond reclaim.
+   */
+  readonly failed: Promise<string>;
   /**
    * Reads the config file again and, if it is valid, switches apps, tokens, routes and
    * plugins without closing the listeners; otherwise keeps the running config. Settings that
@@ -44,9 +53,9 @@ export interface Daemon extends AsyncDisposable {
    */
   reload(): Promise<ReloadResult>;
   /**
-   * Answers 503 to new callbacks, lets requests in flight finish, gives running handlers
-   * `delivery.shutdown_grace` before aborting them (they stay pending), disposes the plugins
-   * and closes the journal.
+   * Answers 503 to new callbacks, lets requests in flight finish and running handlers run
+   * until `delivery.shutdown_grace` has passed since the call, then aborts them (they stay
+   * pending), disposes the plugins and closes the journal.
    */
   shutdown(): Promise<void>;
 }
@@ -89,9 +98,30 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
   const metrics = new Metrics();
   metrics.configReloads.inc({ result: "ok" }, 0);
   metrics.configReloads.inc({ result: "failed" }, 0);
+  const failed = Promise.withResolvers<string>();
   let delivery: DeliveryHost;
   try {
-    delivery = await DeliveryHost.start(config, journal, metrics);
+    // A callback whose handler was running when the last run died of it is not delivered again.
+    for (
+      const { plugin, callback } of await condemnSuspects(
+        journal,
+        suspectsPath(config.journal.path),
+      )
+    ) {
+      log.error(
+        "Callback {callback} is a dead letter for {plugin}: imhookd stopped abruptly while the plugin handled it",
+        { callback, plugin },
+      );
+    }
+    // Resolves once the plugin modules loaded (a module that cannot is a config error,
+    // found before listening), without waiting for any plugin's `create`: nothing a plugin
+    // does keeps the listener from listening.
+    delivery = await DeliveryHost.start(config, journal, metrics, {
+      onTooManyStuck: (reason) => {
+        log.fatal("{reason}: stopping, to be restarted", { reason });
+        failed.resolve(reason);
+      },
+    });
   } catch (error) {
     journal.close();
     throw error;
@@ -160,7 +190,7 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
     const adminListening = Promise.withResolvers<Deno.NetAddr>();
     const problems = (): string[] => [
       ...(stopping ? ["imhookd is shutting down"] : []),
-      ...[...delivery.failures].map(([name, reason]) => `plugin "${name}" ${reason}`),
+      ...delivery.problems(),
     ];
     board = new StatusBoard({
       metrics,
@@ -236,8 +266,8 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
     }
     for (const warning of configWarnings(next)) log.warn("{warning}", { warning });
     const effective = keepRestartOnly(next, current);
-    // The worker loads and starts the changed plugins, then has routes switch (onSwitch)
-    // before it stops the plugins that leave.
+    // The changed plugins load first; routes switch (onSwitch) before the plugins that
+    // leave stop and the changed ones restart.
     const result = await delivery.reload(effective, () => {
       for (const key of restartOnlyChanges(current, next)) {
         log.warn(
@@ -284,10 +314,11 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
       clearInterval(pruneTimer);
       handler.close();
       const grace = current.delivery.shutdownGraceMs;
+      const deadline = performance.now() + grace;
       await queue;
       await drain(handler, grace);
       await server.shutdown();
-      await delivery.shutdown(grace);
+      await delivery.shutdown(Math.max(0, deadline - performance.now()));
       await admin?.shutdown();
       board?.close();
       journal.close();
@@ -304,6 +335,8 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
     get config() {
       return current;
     },
+    delivery,
+    failed: failed.promise,
     reload,
     shutdown,
     [Symbol.asyncDispose]: shutdown,
@@ -353,7 +386,14 @@ function keepRestartOnly(next: Config, running: Config): Config {
       path: running.journal.path,
       durability: running.journal.durability,
     },
-    delivery: { ...running.delivery, shutdownGraceMs: next.delivery.shutdownGraceMs },
+    // Supervision settings apply to the plugins' next starts and checks.
+    delivery: {
+      ...running.delivery,
+      shutdownGraceMs: next.delivery.shutdownGraceMs,
+      pluginStallMs: next.delivery.pluginStallMs,
+      maxStuckThreads: next.delivery.maxStuckThreads,
+      startTimeoutMs: next.delivery.startTimeoutMs,
+    },
   };
   if (running.admin) effective.admin = running.admin;
   else delete effective.admin;
@@ -374,7 +414,7 @@ function problemsOf(error: unknown): string[] {
   if (error instanceof ConfigError || error instanceof PluginLoadError) {
     return error.message.split("\n");
   }
-  return [error instanceof Error ? error.message : String(error)];
+  return [describeError(error, { name: false })];
 }
 
 /** Waits until no callback request is being read or committed, at most `limitMs`. */

@@ -51,6 +51,11 @@ const fileLogger = {
   parseOptions(raw: unknown, ctx: PluginOptionsContext): FileLoggerOptions {
     return parseFileLoggerOptions(raw, ctx.configDir);
   },
+  /** Its folder, where it creates, repairs and rotates its files. */
+  permissions(options: FileLoggerOptions): Deno.PermissionOptionsObject {
+    const folder = dirname(options.path);
+    return { read: [folder], write: [folder] };
+  },
   async create(options: FileLoggerOptions, ctx: PluginContext): Promise<Handler> {
     await Deno.mkdir(dirname(options.path), { recursive: true });
     await repairTornLine(options.path, ctx.logger);

@@ -283,6 +283,11 @@ function describe(value: unknown): string {
 const sqliteSync = {
   name: "sqlite_sync",
   parseOptions: parseSqliteSyncOptions,
+  // Its database's folder: SQLite creates the -wal and -shm files beside it.
+  permissions: (options) => {
+    const folder = dirname(options.path);
+    return { read: [folder], write: [folder] };
+  },
   create: createSqliteSync,
 } satisfies Plugin<SqliteSyncOptions>;
 

@@ -54,6 +54,11 @@ const webhookForwarder = {
   parseOptions(raw: unknown): WebhookForwarderOptions {
     return parseWebhookForwarderOptions(raw);
   },
+  /** The host and port of its URL, nothing else. */
+  permissions(options: WebhookForwarderOptions): Deno.PermissionOptionsObject {
+    const url = new URL(options.url);
+    return { net: [`${url.hostname}:${url.port || (url.protocol === "https:" ? 443 : 80)}`] };
+  },
   create(options: WebhookForwarderOptions, ctx: PluginContext): Handler {
     return new Forwarder(options, ctx.logger);
   },

@@ -16,6 +16,9 @@
 export const RUNTIME_FLAGS: readonly string[] = [
   // The systemd notify socket is a unix datagram socket (core/ops/notify.ts).
   "--unstable-net",
+  // Each plugin's thread gets the Deno permissions its config entry grants
+  // (core/delivery/plugin_handle.ts).
+  "--unstable-worker-options",
   // A young generation of 1 MiB semi-spaces, and an old one grown by 30% over what a full
   // collection keeps: a smaller peak resident size under a flood, at little cost in
   // throughput (docs/performance.md).
@@ -29,6 +32,8 @@ export const RUNTIME_PERMISSIONS: readonly string[] = [
   "--allow-write",
   "--allow-env",
   "--allow-sys",
+  // A plugin with `isolation: process` runs in a child process of the same program.
+  "--allow-run",
 ];
 
 /** {@linkcode RUNTIME_FLAGS} then {@linkcode RUNTIME_PERMISSIONS}: what follows `deno run`. */

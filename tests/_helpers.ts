@@ -55,6 +55,7 @@ export function recorderConfig(extra = ""): string {
 plugins:
   - name: recorder
     use: ${ROOT}tests/fixtures/recorder.ts
+    permissions: { read: [.], write: [.] }
     options:
       path: ./events.jsonl
 ${extra}`);
@@ -252,20 +253,29 @@ export async function serveCommand(
     child,
     logs,
     async stop() {
-      if (!ended) child.kill("SIGTERM");
+      if (!ended) signal(child, "SIGTERM");
       return await end();
     },
     async kill() {
-      if (!ended) child.kill("SIGKILL");
+      if (!ended) signal(child, "SIGKILL");
       await end();
     },
     async [Symbol.asyncDispose]() {
       if (!ended) {
-        child.kill("SIGKILL");
+        signal(child, "SIGKILL");
         await end();
       }
     },
   };
+}
+
+/** Sends `name` to `child` unless it has exited on its own already. */
+function signal(child: Deno.ChildProcess, name: Deno.Signal): void {
+  try {
+    child.kill(name);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+  }
 }
 
 /** Whether `name --version` runs: a tool a test needs is installed. */

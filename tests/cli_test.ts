@@ -5,6 +5,7 @@ Deno.test("cli: check prints the routing table and exits 0", async () => {
   await using ws = await workspace(recorderConfig(`
   - name: groups_only
     use: ${ROOT}tests/fixtures/recorder.ts
+    permissions: { read: [.], write: [.] }
     on: ["Group.*", "C2C.CallbackAfterSendMsg"]
     options:
       path: ./groups.jsonl

@@ -96,6 +96,7 @@ plugins:
     options: { path: ./audit.jsonl }
   - name: mine
     use: ./plugins/lifecycle.ts
+    permissions: { read: [.], write: [.] }
     options: { path: ./mine.jsonl }
 `);
       await Deno.mkdir(`${ws.dir}/plugins`);

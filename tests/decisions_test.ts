@@ -52,6 +52,7 @@ plugins:
   - name: gate
     use: ${ROOT}tests/fixtures/decider.ts
     on: ["${GROUP_SEND}", "${C2C_SEND}"]
+    permissions: { write: [./gate.jsonl] }
     options:
       seen: ./gate.jsonl
       rules:
@@ -78,6 +79,7 @@ plugins:
           answer: { verdict: allow, friendResults: [{ To_Account: "id2", ResultCode: 38001, ResultInfo: "not now" }] }
   - name: recorder
     use: ${ROOT}tests/fixtures/recorder.ts
+    permissions: { read: [.], write: [.] }
     options:
       path: ./events.jsonl
   - name: audit
@@ -144,6 +146,15 @@ function storedDecisions(dir: string, command: string): Record<string, unknown>[
   }
 }
 
+/** Waits until every plugin has started (`/readyz` 200): the listener does not wait for them. */
+async function ready(served: Served): Promise<void> {
+  await eventually(async () => {
+    const response = await fetch(`${served.adminUrl}/readyz`);
+    await response.body?.cancel();
+    return response.status === 200;
+  }, "every plugin started");
+}
+
 async function metric(served: Served, line: string): Promise<number> {
   const text = await (await fetch(`${served.adminUrl}/metrics`)).text();
   const found = text.split("\n").find((l) => l.startsWith(`${line} `));
@@ -154,6 +165,7 @@ Deno.test("decisions: plugins answer Tencent's Before and Prev callbacks, end to
   await using ws = await workspace(config());
   await Deno.writeTextFile(`${ws.dir}/banned.txt`, "# words that reject\nspam\n");
   await using served = await serve(ws.config);
+  await ready(served);
 
   await t.step("no decider allows at once, by none", async () => {
     const answer = await post(served, "Group.CallbackBeforeCreateGroup", {
@@ -420,6 +432,8 @@ Deno.test("decisions: plugins answer Tencent's Before and Prev callbacks, end to
       () => served.logs.slice(logged).some((line) => line.includes("Reloaded")),
       "the reload is done",
     );
+    // The plugin restarts with the new list: decisions meanwhile get the fallback.
+    await ready(served);
     assert.deepEqual((await post(served, GROUP_SEND, message("spam", 10))).body, OK);
     assert.equal((await post(served, GROUP_SEND, message("green EGGS", 11))).body.ErrorCode, 10101);
   });
@@ -458,6 +472,7 @@ plugins:
       rules: [{ when: "MsgBody", throw: "down for maintenance" }]
 `));
   await using served = await serve(ws.config);
+  await ready(served);
   for (let seq = 1; seq <= 4; seq++) {
     assert.deepEqual((await post(served, GROUP_SEND, message("hello", seq))).body, OK);
   }
@@ -474,5 +489,42 @@ plugins:
     served.logs.some((line) => line.includes("failed 2 times in a row")),
     served.logs.join("\n"),
   );
+  assert.equal(await served.stop(), 0);
+});
+
+Deno.test("decisions: a decider whose thread crashes costs its decision, not the deadline; it restarts", async () => {
+  await using ws = await workspace(baseConfig(`admin:
+  listen: 127.0.0.1:0
+log:
+  level: info
+  format: json
+decisions:
+  breaker: { failures: 0 }
+plugins:
+  - name: crasher
+    use: ${ROOT}tests/fixtures/decider.ts
+    on: ["${GROUP_SEND}"]
+    options:
+      rules: [{ when: "CRASH", exit: true }, { when: "REJECTME", answer: { verdict: reject } }]
+`));
+  await using served = await serve(ws.config);
+  await ready(served);
+  const crashed = await post(served, GROUP_SEND, message("CRASH", 1));
+  assert.deepEqual(crashed.body, OK);
+  assert.ok(crashed.ms < DEADLINE_MS, `answered after ${crashed.ms}ms`);
+  const stored = storedDecisions(ws.dir, GROUP_SEND)[0]!;
+  assert.equal(stored.by, "fallback");
+  assert.match(stored.reason as string, /^"crasher" failed: /);
+  await eventually(
+    async () =>
+      await metric(served, 'imhookd_plugin_restarts_total{plugin="crasher",reason="exit"}') >= 1,
+    "the crasher restarted",
+  );
+  await ready(served);
+  assert.deepEqual((await post(served, GROUP_SEND, message("REJECTME", 2))).body, {
+    ActionStatus: "OK",
+    ErrorCode: 1,
+    ErrorInfo: "",
+  });
   assert.equal(await served.stop(), 0);
 });

@@ -129,7 +129,7 @@ Deno.test("journal_failure: a held write lock keeps callbacks in the inbox (200)
   const admin = await adminUrl(served);
   const journal = `${ws.dir}/journal.db`;
   assert.equal((await send(served, 1)).status, 200);
-  assert.equal((await readyz(admin)).status, 200);
+  await eventually(async () => (await readyz(admin)).status === 200, "ready once the plugin runs");
 
   // Another process's transaction (a stuck `sqlite3` shell, a backup tool) holds the lock
   // longer than the journal's busy timeout: the database cannot be written, the inbox can.

@@ -160,6 +160,7 @@ plugins:
   - name: notify_ops
     use: ${ROOT}examples/notify_ops.ts
     on: ["Group.CallbackAfterSendMsg"]
+    permissions: { net: ["${new URL(hook.url).host}"] }
     options: { url: "${hook.url}", min_length: 1 }
 `);
   const checked = await cli(["check", "--config", ws.config]);

@@ -67,9 +67,11 @@ log:
 plugins:
   - name: audit
     use: ${ROOT}tests/fixtures/recorder.ts
+    permissions: { read: [.], write: [.] }
     options: { path: ./audit.jsonl }
   - name: notify
     use: ${ROOT}tests/fixtures/unreachable.ts
+    permissions: { net: ["127.0.0.1"] }
     on: ["Group.*"]
     options: { url: "http://127.0.0.1:${closedPort()}/hook" }
 `));

@@ -30,6 +30,7 @@ ${
     plugins.healthy
       ? `  - name: healthy
     use: ${ROOT}tests/fixtures/recorder.ts
+    permissions: { read: [.], write: [.] }
     options: { path: ./healthy.jsonl }
 `
       : ""
@@ -37,6 +38,7 @@ ${
     plugins.flaky
       ? `  - name: flaky
     use: ${ROOT}tests/fixtures/gate.ts
+    permissions: { read: [.], write: [.] }
     options: { path: ./flaky.jsonl, marker: ./down }
 `
       : ""
@@ -77,20 +79,20 @@ async function status(file: string): Promise<{ head: string; rows: Row[] }> {
   const lines = out.stdout.trimEnd().split("\n");
   assert.equal(lines[1], "");
   assert.match(lines[2]!, /^plugin\s+pending\s+dead\s+oldest pending$/);
+  // The table ends at a blank line; the running serve's plugin states may follow it.
+  const end = lines.indexOf("", 3);
   return {
     head: lines[0]!,
-    rows: lines.slice(3, lines.indexOf("", 3) === -1 ? undefined : lines.indexOf("", 3)).map(
-      (line) => {
-        const match = /^(.+?)\s+(\d+)\s+(\d+)\s+(\S+)$/.exec(line);
-        assert.ok(match, `unexpected status line "${line}"`);
-        return {
-          plugin: match[1]!,
-          pending: Number(match[2]),
-          dead: Number(match[3]),
-          oldest: match[4]!,
-        };
-      },
-    ),
+    rows: lines.slice(3, end < 0 ? undefined : end).map((line) => {
+      const match = /^(.+?)\s+(\d+)\s+(\d+)\s+(\S+)$/.exec(line);
+      assert.ok(match, `unexpected status line "${line}"`);
+      return {
+        plugin: match[1]!,
+        pending: Number(match[2]),
+        dead: Number(match[3]),
+        oldest: match[4]!,
+      };
+    }),
   };
 }
 

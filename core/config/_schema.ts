@@ -17,6 +17,14 @@ export interface ListenAddress {
   port: number;
 }
 
+/** The Deno permissions a plugin entry may grant, by name. */
+export const PERMISSION_NAMES = ["net", "read", "write", "env", "run", "ffi", "sys"] as const;
+
+/** A plugin's `permissions`: `all` (what the daemon has), or Deno's shape per permission. */
+export type PluginPermissions =
+  | "all"
+  | Partial<Record<(typeof PERMISSION_NAMES)[number], string[] | boolean>>;
+
 /** Built-in plugins that `use: builtin:NAME` may name. */
 export const BUILTIN_PLUGINS: readonly string[] = Object.freeze([...BUILTINS.keys()]);
 
@@ -223,6 +231,42 @@ function fallbacks(value: unknown): Record<string, "allow" | "reject"> {
   return out;
 }
 
+/** The smallest `memory_limit`: a plugin process needs about 40 MiB before any plugin code. */
+const MIN_MEMORY_LIMIT = 64 * 1024 * 1024;
+
+function memoryLimit(value: unknown): number {
+  const bytes = size()(value);
+  if (bytes < MIN_MEMORY_LIMIT) {
+    throw new RangeError(`expected at least 64MiB, got ${describe(value)}`);
+  }
+  return bytes;
+}
+
+function permissions(value: unknown): PluginPermissions {
+  if (value === "all") return "all";
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError(
+      `expected "all" or a map of ${
+        PERMISSION_NAMES.join(", ")
+      } (each a list, true or false), got ${describe(value)}`,
+    );
+  }
+  const out: Exclude<PluginPermissions, "all"> = {};
+  for (const [key, item] of Object.entries(value)) {
+    if (!(PERMISSION_NAMES as readonly string[]).includes(key)) {
+      throw new RangeError(`unknown permission "${key}": expected ${PERMISSION_NAMES.join(", ")}`);
+    }
+    if (typeof item === "boolean") {
+      out[key as keyof typeof out] = item;
+    } else if (Array.isArray(item) && item.every((entry) => typeof entry === "string")) {
+      out[key as keyof typeof out] = item as string[];
+    } else {
+      throw new TypeError(`${key}: expected a list of strings, true or false, got ${kind(item)}`);
+    }
+  }
+  return out;
+}
+
 /**
  * A config section. `key:` with nothing after it reads as null: taken as "not given", which
  * is `{}` (all defaults) for sections that always exist.
@@ -245,6 +289,17 @@ export const pluginSchema = z.strictObject({
   concurrency: leaf(integer(1)).default(8),
   ordering: leaf(oneOf("per_group", "none")).optional(),
   options: z.unknown().optional().transform((value) => value ?? {}),
+  permissions: leaf(permissions).optional(),
+  isolation: leaf(oneOf("thread", "process")).default("thread"),
+  memory_limit: leaf(memoryLimit).optional(),
+}).superRefine((plugin, ctx) => {
+  if (plugin.memory_limit !== undefined && plugin.isolation !== "process") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["memory_limit"],
+      message: "applies to isolation: process only (a thread shares the daemon's memory)",
+    });
+  }
 });
 
 /** The whole config file, snake_case keys as written, defaults filled. */
@@ -289,6 +344,9 @@ export const configSchema = z.strictObject({
       handler_timeout: leaf(duration({ positive: true })).default(30_000),
       ordering: leaf(oneOf("per_group", "none")).default("per_group"),
       shutdown_grace: leaf(duration()).default(10_000),
+      plugin_stall: leaf(duration({ positive: true })).default(30_000),
+      max_stuck_threads: leaf(integer(0)).default(2),
+      start_timeout: leaf(duration({ positive: true })).default(30_000),
     }),
     { always: true },
   ),

@@ -33,6 +33,9 @@ const TEXT_PATHS = new Set([
   "plugins.#.name",
   "plugins.#.use",
   "plugins.#.on.#",
+  ...["net", "read", "write", "env", "run", "ffi", "sys"].map((name) =>
+    `plugins.#.permissions.${name}.#`
+  ),
 ]);
 
 const SECRET_PATHS = new Set(["apps.#.token"]);

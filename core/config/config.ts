@@ -14,6 +14,7 @@ import {
   describeIssue,
   findDuplicates,
   type ListenAddress,
+  type PluginPermissions,
   pluginSchema,
 } from "./_schema.ts";
 import { Converter, findOffset } from "./_yaml.ts";
@@ -22,7 +23,12 @@ import { patternWarnings } from "./patterns.ts";
 import { KNOWN_COMMANDS } from "../protocol/commands.ts";
 
 export { ConfigError, type ConfigIssue } from "./config_error.ts";
-export { BUILTIN_PLUGINS, type ListenAddress } from "./_schema.ts";
+export {
+  BUILTIN_PLUGINS,
+  type ListenAddress,
+  PERMISSION_NAMES,
+  type PluginPermissions,
+} from "./_schema.ts";
 
 /** One SDKAppID accepted by the daemon. */
 export interface AppConfig {
@@ -54,6 +60,15 @@ export interface PluginEntry {
   ordering?: "per_group" | "none";
   /** Free-form options, validated later by the plugin. */
   options: unknown;
+  /**
+   * `permissions` as configured, paths made absolute; absent means the default (a built-in's
+   * own declaration, read access to its module's folder for a user plugin).
+   */
+  permissions?: PluginPermissions;
+  /** Where the plugin runs: a thread of the daemon (default) or a child process. */
+  isolation: "thread" | "process";
+  /** `memory_limit` in bytes (`isolation: process` only). */
+  memoryLimit?: number;
   /** Position in `plugins`. */
   index: number;
 }
@@ -90,6 +105,12 @@ export interface Config {
     handlerTimeoutMs: number;
     ordering: "per_group" | "none";
     shutdownGraceMs: number;
+    /** A plugin whose heartbeat stops this long is restarted. */
+    pluginStallMs: number;
+    /** Threads that cannot be reclaimed tolerated before the daemon stops to be restarted. */
+    maxStuckThreads: number;
+    /** Longest a plugin's import plus `create` may take at start and reload. */
+    startTimeoutMs: number;
   };
   log: {
     level: "debug" | "info" | "warning" | "error";
@@ -243,6 +264,9 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
       handlerTimeoutMs: value.delivery.handler_timeout,
       ordering: value.delivery.ordering,
       shutdownGraceMs: value.delivery.shutdown_grace,
+      pluginStallMs: value.delivery.plugin_stall,
+      maxStuckThreads: value.delivery.max_stuck_threads,
+      startTimeoutMs: value.delivery.start_timeout,
     },
     log: { level: value.log.level, format: value.log.format },
     decisions: {
@@ -267,6 +291,20 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   return config;
 }
 
+/** Makes the paths of `read`, `write`, `ffi` and `run` (those with a slash) absolute. */
+function resolvePermissions(permissions: PluginPermissions, dir: string): PluginPermissions {
+  if (permissions === "all") return permissions;
+  const out: Exclude<PluginPermissions, "all"> = { ...permissions };
+  for (const key of ["read", "write", "ffi", "run"] as const) {
+    const list = out[key];
+    if (!Array.isArray(list)) continue;
+    out[key] = list.map((entry) =>
+      key !== "run" || entry.includes("/") ? resolve(dir, entry) : entry
+    );
+  }
+  return out;
+}
+
 function pluginEntry(
   plugin: z.output<typeof pluginSchema>,
   index: number,
@@ -280,6 +318,11 @@ function pluginEntry(
     concurrency: plugin.concurrency,
     ...(plugin.ordering !== undefined ? { ordering: plugin.ordering } : {}),
     options: plugin.options,
+    ...(plugin.permissions !== undefined
+      ? { permissions: resolvePermissions(plugin.permissions, dir) }
+      : {}),
+    isolation: plugin.isolation,
+    ...(plugin.memory_limit !== undefined ? { memoryLimit: plugin.memory_limit } : {}),
     index,
   };
 }

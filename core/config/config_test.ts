@@ -54,6 +54,9 @@ Deno.test("config: a minimal config gets every default", () => {
       handlerTimeoutMs: 30_000,
       ordering: "per_group",
       shutdownGraceMs: 10_000,
+      pluginStallMs: 30_000,
+      maxStuckThreads: 2,
+      startTimeoutMs: 30_000,
     },
     log: { level: "info", format: "auto" },
     decisions: {
@@ -130,6 +133,9 @@ plugins:
     handlerTimeoutMs: 2_000,
     ordering: "none",
     shutdownGraceMs: 60_000,
+    pluginStallMs: 30_000,
+    maxStuckThreads: 2,
+    startTimeoutMs: 30_000,
   });
   assert.deepEqual(config.log, { level: "debug", format: "json" });
   assert.deepEqual(config.plugins, [{
@@ -140,6 +146,7 @@ plugins:
     concurrency: 2,
     ordering: "per_group",
     options: { url: "https://x.example" },
+    isolation: "thread",
     index: 0,
   }]);
 });
@@ -358,7 +365,7 @@ plugins:
   );
 });
 
-Deno.test("pluginChanged: a reload restarts a plugin whose module, options, concurrency or ordering changed", () => {
+Deno.test("pluginChanged: a reload restarts a plugin whose module, options, concurrency, ordering, permissions or isolation changed", () => {
   const entry: PluginEntry = {
     name: "state",
     use: "builtin:sqlite_sync",
@@ -366,6 +373,7 @@ Deno.test("pluginChanged: a reload restarts a plugin whose module, options, conc
     on: ["Group.*"],
     concurrency: 8,
     options: { path: "/srv/im.db" },
+    isolation: "thread",
     index: 0,
   };
   assert.equal(pluginChanged(entry, { ...entry, on: ["*"], index: 2 }), false);
@@ -375,6 +383,99 @@ Deno.test("pluginChanged: a reload restarts a plugin whose module, options, conc
   assert.equal(pluginChanged(entry, { ...entry, concurrency: 9 }), true);
   assert.equal(pluginChanged(entry, { ...entry, ordering: "none" }), true);
   assert.equal(pluginChanged({ ...entry, ordering: "none" }, entry), true);
+  assert.equal(pluginChanged(entry, { ...entry, permissions: "all" }), true);
+  assert.equal(pluginChanged(entry, { ...entry, permissions: { net: true } }), true);
+  assert.equal(pluginChanged(entry, { ...entry, isolation: "process" }), true);
+  assert.equal(
+    pluginChanged(
+      { ...entry, isolation: "process" },
+      { ...entry, isolation: "process", memoryLimit: 1 << 28 },
+    ),
+    true,
+  );
+});
+
+Deno.test("config: plugins' permissions, isolation and memory_limit, and the supervision settings", () => {
+  const config = parseConfig(
+    `apps: [{ sdk_app_id: 1 }]
+delivery: { plugin_stall: 5s, max_stuck_threads: 0, start_timeout: 2s }
+plugins:
+  - name: a
+    use: ./a.ts
+    permissions: { read: [./data, /srv/x], net: ["example.com:443"], env: true, run: [git, ./bin/tool] }
+  - name: b
+    use: ./b.ts
+    isolation: process
+    memory_limit: 256MiB
+  - name: c
+    use: builtin:file_logger
+    permissions: all
+`,
+    "/etc/imhookd/config.yaml",
+  );
+  assert.deepEqual(config.plugins.map((p) => [p.permissions, p.isolation, p.memoryLimit]), [
+    [
+      {
+        read: ["/etc/imhookd/data", "/srv/x"],
+        net: ["example.com:443"],
+        env: true,
+        run: ["git", "/etc/imhookd/bin/tool"],
+      },
+      "thread",
+      undefined,
+    ],
+    [undefined, "process", 256 * 1024 * 1024],
+    ["all", "thread", undefined],
+  ]);
+  assert.equal(config.delivery.pluginStallMs, 5_000);
+  assert.equal(config.delivery.maxStuckThreads, 0);
+  assert.equal(config.delivery.startTimeoutMs, 2_000);
+  const defaults = parseConfig("apps: [{ sdk_app_id: 1 }]", "/etc/imhookd/config.yaml");
+  assert.equal(defaults.delivery.pluginStallMs, 30_000);
+  assert.equal(defaults.delivery.maxStuckThreads, 2);
+  assert.equal(defaults.delivery.startTimeoutMs, 30_000);
+});
+
+Deno.test("config: bad permissions and a memory_limit without isolation: process are errors", () => {
+  let caught: unknown;
+  try {
+    parseConfig(
+      `apps: [{ sdk_app_id: 1 }]
+plugins:
+  - name: a
+    use: ./a.ts
+    permissions: { files: [./x] }
+  - name: b
+    use: ./b.ts
+    permissions: { net: 443 }
+  - name: c
+    use: ./c.ts
+    permissions: everything
+  - name: d
+    use: ./d.ts
+    memory_limit: 256MiB
+  - name: e
+    use: ./e.ts
+    isolation: process
+    memory_limit: 1MiB
+`,
+      "/etc/imhookd/config.yaml",
+    );
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(caught instanceof ConfigError, `expected a ConfigError, got ${caught}`);
+  const lines = caught.message.split("\n");
+  for (
+    const [i, pattern] of [
+      /config\.yaml:5:5 plugins\[0\]\.permissions: unknown permission "files"/,
+      /config\.yaml:8:5 plugins\[1\]\.permissions: net: expected a list of strings, true or false, got a number/,
+      /config\.yaml:11:5 plugins\[2\]\.permissions: expected "all" or a map of net, read/,
+      /config\.yaml:14:5 plugins\[3\]\.memory_limit: applies to isolation: process only/,
+      /config\.yaml:18:5 plugins\[4\]\.memory_limit: expected at least 64MiB/,
+    ].entries()
+  ) assert.match(lines[i] ?? "", pattern, caught.message);
+  assert.equal(lines.length, 5, caught.message);
 });
 
 Deno.test("config: apps is required and must not be empty", () => {

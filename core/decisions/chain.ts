@@ -344,9 +344,8 @@ function round(ms: number): number {
   return Math.round(ms * 10) / 10;
 }
 
+/** A transport's error as it says it (its message already names what the decider threw). */
 function describe(error: unknown): string {
-  const text = error instanceof Error
-    ? `${error.name === "Error" ? "" : `${error.name}: `}${error.message}`
-    : String(error);
+  const text = error instanceof Error ? error.message : String(error);
   return text.length > 500 ? `${text.slice(0, 500)}…` : text;
 }

@@ -24,8 +24,13 @@ class MemoryTransport implements DeciderTransport {
   async decide(plugin: string, event: CallbackEvent, signal: AbortSignal): Promise<unknown> {
     this.calls.push({ plugin, event: structuredClone(event) });
     signal.addEventListener("abort", () => this.aborted.push(plugin));
-    // structuredClone: as a decision crosses from a plugin thread.
-    return structuredClone(await this.#deciders.get(plugin)!(event, signal));
+    try {
+      // structuredClone: as a decision crosses from a plugin thread.
+      return structuredClone(await this.#deciders.get(plugin)!(event, signal));
+    } catch (error) {
+      // As the plugin threads report a throw: one printable line naming its class.
+      throw new TypeError(`${(error as Error).name}: ${(error as Error).message}`);
+    }
   }
 }
 

@@ -19,13 +19,14 @@ Deno.test("builtins: each loads a plugin module, and the config accepts exactly 
   assert.equal(BUILTINS.get("toString"), undefined);
 });
 
-Deno.test("builtins: the delivery worker, built-in plugins included, loads neither zod nor yaml", async () => {
-  const modules = await runtimeModules(new URL("./worker.ts", import.meta.url));
+Deno.test("builtins: the delivery engine's and the plugins' threads, built-ins included, load neither zod nor yaml", async () => {
+  const engine = await runtimeModules(new URL("./worker.ts", import.meta.url));
+  const plugins = await runtimeModules(new URL("./plugin_thread.ts", import.meta.url));
   for (const name of BUILTIN_PLUGINS) {
     const plugin = new URL(`../../plugins/${name}.ts`, import.meta.url).href;
-    assert.ok(modules.has(plugin), `${plugin} not in ${[...modules].join(", ")}`);
+    assert.ok(plugins.has(plugin), `${plugin} not in ${[...plugins].join(", ")}`);
   }
-  for (const module of modules) {
+  for (const module of [...engine, ...plugins]) {
     assert.ok(!/^npm:\/(zod|yaml)@/.test(module), module);
     assert.ok(!module.endsWith("/config/config.ts"), module);
     assert.ok(!module.endsWith("/protocol/schemas.ts"), module);

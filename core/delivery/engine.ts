@@ -7,8 +7,9 @@
  */
 import type { Logger } from "@logtape/logtape";
 import { clearImmediate, setImmediate } from "node:timers";
-import type { CallbackEvent, DecisionRecord, Handler } from "../../plugin.ts";
+import type { PluginInstance } from "../../plugin.ts";
 import { type Clock, systemClock } from "../clock.ts";
+import { DeliveredEvent, type EventSource } from "./event.ts";
 import type { JournalWriter, PendingDelivery } from "../journal/mod.ts";
 import { errorChain } from "../ops/error_chain.ts";
 import type { MetricKey, MetricRecorder } from "../ops/metrics.ts";
@@ -51,10 +52,21 @@ export interface DeliveryOptions {
   replayPollMs?: number;
 }
 
+/**
+ * A plugin that runs elsewhere (`RemotePlugin`): it takes the pending delivery as it is, with
+ * no {@linkcode DeliveredEvent} made for it here (its own thread makes one).
+ */
+export interface RemoteInstance extends PluginInstance {
+  send(item: EventSource, attempt: number, signal: AbortSignal): Promise<void>;
+}
+
 /** A started plugin to deliver to. */
 export interface DeliveryTarget {
   name: string;
-  instance: Handler;
+  /** The plugin, or its stand-in when it runs on another thread. */
+  instance: PluginInstance;
+  /** Set when the plugin runs elsewhere: deliveries go through it instead of `instance`. */
+  remote?: RemoteInstance;
   /** Groups handled at once (callbacks, with `ordering: none`). */
   concurrency: number;
   /** This plugin's ordering; default {@linkcode DeliveryOptions.ordering}. */
@@ -105,6 +117,14 @@ export class Delivery {
     if (lane === undefined) return;
     this.#lanes.delete(name);
     await lane.stop(graceMs);
+  }
+
+  /**
+   * The attempts made so far of callback `id` to plugin `name`, when the engine holds it
+   * waiting (for its turn or its retry); undefined otherwise.
+   */
+  attempts(name: string, id: number): number | undefined {
+    return this.#lanes.get(name)?.attempts(id);
   }
 
   /** The names of the plugins being delivered to. */
@@ -221,6 +241,14 @@ class PluginLane {
         error,
       });
     });
+  }
+
+  attempts(id: number): number | undefined {
+    if (!this.#held.has(id)) return undefined;
+    for (const queue of this.#groups.values()) {
+      for (const item of queue) if (item.id === id) return item.attempts;
+    }
+    return undefined;
   }
 
   get #groupWindow(): number {
@@ -372,13 +400,15 @@ class PluginLane {
    */
   #attempt(item: Item): void {
     const attempt = item.attempts + 1;
-    const event = new DeliveredEvent(item, attempt);
     const controller = new AbortController();
     const started = performance.now();
+    const remote = this.#target.remote;
     let result: unknown;
     let thenable: boolean;
     try {
-      result = this.#target.instance.handle(event, controller.signal);
+      result = remote !== undefined
+        ? remote.send(item, attempt, controller.signal)
+        : this.#target.instance.handle!(new DeliveredEvent(item, attempt), controller.signal);
       // Inside the try: reading `then` runs plugin code too, when it is a getter.
       thenable = isThenable(result);
     } catch (error) {
@@ -561,68 +591,6 @@ interface Awaiting {
   /** Settled, or given up on: what the handler does from then on is ignored. */
   ended: boolean;
 }
-
-/**
- * The event handed to a plugin: a {@linkcode CallbackEvent} whose `payload` is parsed when
- * first read, so a plugin that only needs `rawBody` (file_logger) never pays for it. `payload`
- * is an own enumerable property all the same, so spreading or serialising the event includes
- * it. Its getter and setter are shared by every event (see {@linkcode PAYLOAD}): an object
- * literal with `get payload()` made two closures, their context and an accessor pair per event,
- * 670 bytes against 110.
- *
- * The parsed payload lives as long as the event, which the attempt waiting on the handler does
- * not hold ({@linkcode Awaiting}): a plugin done with the event early (sqlite_sync, once it has
- * read the change) lets it go while it waits for a commit. A backlog drained by a new `serve`
- * peaked at 124-126 MiB instead of 129-131 that way (sqlite_sync at 512 in flight).
- */
-class DeliveredEvent implements CallbackEvent {
-  declare id: string;
-  declare command: string;
-  declare sdkAppId: string;
-  declare receivedAt: number;
-  declare clientIp?: string;
-  declare optPlatform?: string;
-  declare attempt: number;
-  declare payload: CallbackEvent["payload"];
-  declare rawBody: string;
-  declare decision?: DecisionRecord;
-  #body: string;
-  #payload: CallbackEvent["payload"] | undefined;
-
-  constructor(item: PendingDelivery, attempt: number) {
-    this.#body = item.body;
-    this.id = String(item.id);
-    this.command = item.command;
-    this.sdkAppId = item.sdkAppId;
-    this.receivedAt = item.receivedAt;
-    this.attempt = attempt;
-    Object.defineProperty(this, "payload", PAYLOAD);
-    this.rawBody = item.body;
-    if (item.clientIp !== null) this.clientIp = item.clientIp;
-    if (item.optPlatform !== null) this.optPlatform = item.optPlatform;
-    if (item.decision !== null) this.decision = JSON.parse(item.decision);
-  }
-
-  static payloadOf(event: DeliveredEvent): CallbackEvent["payload"] {
-    return event.#payload ??= JSON.parse(event.#body);
-  }
-
-  static setPayload(event: DeliveredEvent, value: CallbackEvent["payload"]): void {
-    event.#payload = value;
-  }
-}
-
-/** `payload` of every {@linkcode DeliveredEvent}. */
-const PAYLOAD: PropertyDescriptor = {
-  get(this: DeliveredEvent) {
-    return DeliveredEvent.payloadOf(this);
-  },
-  set(this: DeliveredEvent, value: CallbackEvent["payload"]) {
-    DeliveredEvent.setPayload(this, value);
-  },
-  enumerable: true,
-  configurable: true,
-};
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === "object" && value !== null &&

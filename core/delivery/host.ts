@@ -1,63 +1,56 @@
 /**
- * The main thread's side of the delivery worker (`worker.ts`). The delivery engine
- * and every plugin run there, on their own event loop, so plugin work never delays the
- * thread that answers callbacks. The journal keeps one writer, this thread: the worker reads
- * pending deliveries through its own connection and sends each outcome here, where it is
- * committed with the listener's next group commit; the worker hears back once it is.
+ * The main thread's side of delivery. The engine runs on a Worker of its own (`worker.ts`),
+ * each plugin on another (`plugin_thread.ts`, or a child process), so neither plugin work
+ * nor a plugin that never yields delays the thread that answers callbacks. This thread
+ * starts them, wires a port from the engine to each plugin, supervises the plugins
+ * (`supervisor.ts`), and stays the journal's one writer: the engine reads pending deliveries
+ * through its own connection and sends each outcome here, where it is committed with the
+ * listener's next group commit; the engine hears back once it is.
  *
  * @module
  */
 import type { CallbackEvent } from "../../plugin.ts";
-import type { Config } from "../config/config.ts";
-import type { DeciderTransport } from "../decisions/chain.ts";
+import type { Config, PluginEntry } from "../config/config.ts";
+import { describeError } from "../describe_error.ts";
 import type { JournalWriter } from "../journal/mod.ts";
-import { PluginLoadError } from "./loader.ts";
 import { logger } from "../ops/log.ts";
 import type { Metrics, MetricUpdate } from "../ops/metrics.ts";
+import { loadPlugin, pluginChanged, PluginLoadError } from "./loader.ts";
+import type { Down } from "./remote_plugin.ts";
+import { loadOnce, type PluginStatus, Supervisor } from "./supervisor.ts";
 
 const log = logger("daemon");
 
-/** A config as it crosses to the worker: `locate` (a function) stays behind. */
+/** A config as it crosses to a worker: `locate` (a function) stays behind. */
 export type PlainConfig = Omit<Config, "locate">;
 
-/** What the main thread sends to the delivery worker. */
+/** What the main thread sends to the engine's worker. */
 export type HostMessage =
   | { type: "start"; config: PlainConfig }
   | { type: "wake" }
   | { type: "marked"; batch: number; error?: string }
-  | { type: "reload"; config: PlainConfig }
-  | { type: "shutdown"; graceMs: number }
-  | { type: "decide"; call: number; plugin: string; event: CallbackEvent }
-  | { type: "abort_decide"; call: number };
-
-/** What the delivery worker sends to the main thread. */
-export type WorkerMessage =
-  | { type: "started"; plugins: string[]; deciders: string[] }
   | {
-    type: "start_failed";
-    problems: string[];
-    /** True for config and plugin errors (exit 78), false for anything else. */
-    config: boolean;
+    type: "plugin_up";
+    seq: number;
+    name: string;
+    /** Absent for a plugin without `handle`: its deliveries are done at once. */
+    port?: MessagePort;
+    concurrency: number;
+    ordering?: "per_group" | "none";
   }
+  | { type: "plugin_down"; seq: number; name: string; down: Down }
+  | { type: "plugin_remove"; seq: number; name: string; graceMs: number }
+  | { type: "shutdown"; graceMs: number };
+
+/** What the engine's worker sends to the main thread. */
+export type EngineMessage =
+  | { type: "started" }
+  | { type: "start_failed"; problem: string }
   | { type: "woke" }
   | MarksMessage
-  | { type: "reload_switch"; deciders: string[] }
-  | ReloadedMessage
-  | { type: "closed" }
-  | DecidedMessage;
-
-/** A plugin's answer to `decide`: what it returned, or why it failed. */
-export type DecidedMessage =
-  | { type: "decided"; call: number; ok: true; value: unknown }
-  | { type: "decided"; call: number; ok: false; error: { name: string; message: string } };
-
-/** What a plugin's `decide` threw, as its thread reported it (its name and message). */
-export class DeciderError extends Error {
-  constructor(name: string, message: string) {
-    super(message);
-    this.name = name;
-  }
-}
+  /** A `plugin_*` message is done (its outcomes committed). */
+  | { type: "changed"; seq: number }
+  | { type: "closed" };
 
 /** Delivery outcomes to commit, and the delivery metrics recorded since the last batch. */
 export interface MarksMessage {
@@ -74,19 +67,6 @@ export interface MarksMessage {
   metrics: MetricUpdate[];
 }
 
-/** The worker's answer to `reload`. */
-export interface ReloadedMessage {
-  type: "reloaded";
-  /** True when every plugin of the new config runs with it. */
-  ok: boolean;
-  /** False when a plugin module of the new config could not be loaded: nothing changed. */
-  applied: boolean;
-  errors: string[];
-  plugins: string[];
-  /** Plugins of the config in force that are not running as configured, with why. */
-  failures: [string, string][];
-}
-
 /** The outcome of {@linkcode DeliveryHost.reload}. */
 export interface HostReloadResult {
   ok: boolean;
@@ -95,21 +75,10 @@ export interface HostReloadResult {
   errors: string[];
 }
 
-const LOCATION = /\uE000([^\uE000]*)\uE000/g;
-
-/**
- * The worker's side of {@linkcode Config.locate}: the YAML document stays on the main
- * thread, so a location is written as a marker that {@linkcode resolveLocations} replaces.
- */
-export function deferredLocations(config: PlainConfig): Config {
-  return { ...config, locate: (path) => `\uE000${JSON.stringify(path)}\uE000` };
-}
-
-/** Replaces the location markers in `problems` with `config`'s file:line:column. */
-export function resolveLocations(problems: string[], config: Config): string[] {
-  return problems.map((problem) =>
-    problem.replace(LOCATION, (_, path: string) => config.locate(JSON.parse(path)))
-  );
+/** Options of {@linkcode DeliveryHost.start}. */
+export interface HostOptions {
+  /** Called once when too many plugin threads are stuck: the daemon should stop. */
+  onTooManyStuck(reason: string): void;
 }
 
 function plain(config: Config): PlainConfig {
@@ -117,136 +86,148 @@ function plain(config: Config): PlainConfig {
   return rest;
 }
 
-interface Waiter<T> {
-  resolve(value: T): void;
-  reject(error: unknown): void;
-}
-
 /**
- * Wakes reach the worker at most this often. Every commit wakes it; at 2,000 callbacks/s
- * that is a cycle (a read of pending deliveries, a small sqlite_sync transaction, a write of
- * a line or two, a message back) per callback or two. Waking it in batches costs a few ms of
- * delivery latency and saves about a quarter of the process's CPU at that rate.
+ * Wakes reach the engine at most this often. Every commit wakes it; at 2,000 callbacks/s
+ * that is a cycle (a read of pending deliveries, a message to each plugin, a message back) per
+ * callback or two. Waking it in batches costs a few ms of delivery latency and saves CPU.
  */
 const WAKE_EVERY_MS = 10;
 
-/** How long past the grace period the worker may take to stop before it is ended. */
+/** How long past the grace period the engine may take to stop before it is ended. */
 const STOP_MARGIN_MS = 5_000;
 
-/** Where the worker module is; `deno compile` must `--include` it. */
+/** At start, how long the listener waits at most for plugin modules to load. */
+const LOAD_WAIT_MS = 5_000;
+
+/** Where the engine's worker module is; `deno compile` must `--include` it. */
 export const WORKER_URL = new URL("./worker.ts", import.meta.url);
 
 /**
- * Runs the delivery worker: starts it, wakes it after journal commits, commits the outcomes
- * it reports, reloads and stops it, and copies its metrics into `metrics`.
+ * Runs delivery: the engine's worker and the supervised plugins. Wakes the engine after
+ * journal commits, commits the outcomes it reports, reloads and stops it all, and copies
+ * the delivery metrics into `metrics`.
  */
-export class DeliveryHost implements DeciderTransport {
+export class DeliveryHost {
   #worker: Worker;
   #journal: JournalWriter;
   #metrics: Metrics;
-  #plugins: string[] = [];
-  #deciders: string[] = [];
-  #calls = new Map<number, Waiter<unknown>>();
-  #nextCall = 0;
-  #failures = new Map<string, string>();
+  #config: Config;
+  /**
+   * What each built-in plugin's `parseOptions` gave (JSON), as it started: one that reads a
+   * file (`builtin:moderation`'s words file) gives other options once the file changed, which
+   * a reload compares. User plugins are parsed on their threads only.
+   */
+  #builtinOptions = new Map<string, string>();
+  #supervisor: Supervisor;
+  /** Plugins running with their previous options after a reload could not restart them. */
+  #fallbacks = new Map<string, string>();
   #unsubscribe: () => void;
   #waking = false;
   #wakeAgain = false;
   #lastWake = -Infinity;
   #wakeTimer: ReturnType<typeof setTimeout> | undefined;
   #stopping = false;
-  #running = false;
-  #starting: Waiter<void> | undefined;
-  #reloading: (Waiter<ReloadedMessage> & { onSwitch(): void }) | undefined;
-  #closing: Waiter<void> | undefined;
+  #starting: PromiseWithResolvers<void> | undefined;
+  #closing: PromiseWithResolvers<void> | undefined;
   #closed: Promise<void> | undefined;
+  #seq = 0;
+  #changes = new Map<number, () => void>();
 
-  private constructor(journal: JournalWriter, metrics: Metrics) {
+  private constructor(
+    config: Config,
+    journal: JournalWriter,
+    metrics: Metrics,
+    options: HostOptions,
+  ) {
+    this.#config = config;
     this.#journal = journal;
     this.#metrics = metrics;
-    this.#worker = new Worker(WORKER_URL, { type: "module" });
-    this.#worker.onmessage = (event: MessageEvent<WorkerMessage>) => this.#receive(event.data);
+    this.#worker = new Worker(WORKER_URL, { type: "module", name: "delivery engine" });
+    this.#worker.onmessage = (event: MessageEvent<EngineMessage>) => this.#receive(event.data);
     this.#worker.onerror = (event) => this.#crashed(event);
     this.#unsubscribe = journal.onAppend(() => this.wake());
+    this.#supervisor = new Supervisor(config, {
+      metrics,
+      onTooManyStuck: options.onTooManyStuck,
+      engine: {
+        up: (entry, port) => this.#change(upMessage(entry, port), port ? [port] : []),
+        down: (name, down) => this.#change({ type: "plugin_down", seq: 0, name, down }),
+        remove: (name, graceMs) => this.#change({ type: "plugin_remove", seq: 0, name, graceMs }),
+      },
+    });
   }
 
   /**
-   * Starts the worker on `config`: it loads and starts the plugins, opens its own connection
-   * to the journal and starts delivering. Throws {@linkcode PluginLoadError} when a plugin
-   * cannot load or start, as `loadPlugins`/`startPlugins` would.
+   * Starts the engine on `config` and every plugin on a runner of its own. Resolves once the
+   * engine runs and every plugin module has loaded (or a few seconds passed: the listener does
+   * not wait for a plugin whose import hangs); each plugin's `create` follows, supervised.
+   * Throws {@linkcode PluginLoadError} naming every plugin that cannot load (a config error).
    */
   static async start(
     config: Config,
     journal: JournalWriter,
     metrics: Metrics,
+    options: HostOptions,
   ): Promise<DeliveryHost> {
-    const host = new DeliveryHost(journal, metrics);
+    const host = new DeliveryHost(config, journal, metrics, options);
+    host.#builtinOptions = await builtinOptions(config);
     const started = Promise.withResolvers<void>();
     host.#starting = started;
     host.#post({ type: "start", config: plain(config) });
-    try {
-      await started.promise;
-    } catch (error) {
-      host.#unsubscribe();
-      host.#worker.terminate();
-      if (error instanceof PluginLoadError) {
-        throw new PluginLoadError(resolveLocations(error.message.split("\n"), config));
-      }
-      throw error;
+    const waitMs = Math.min(LOAD_WAIT_MS, config.delivery.startTimeoutMs);
+    const loads = await Promise.allSettled([
+      started.promise,
+      ...config.plugins.map((entry) => host.#supervisor.start(entry, waitMs)),
+    ]);
+    const problems = loads.flatMap((result) =>
+      result.status === "fulfilled"
+        ? []
+        : result.reason instanceof PluginLoadError
+        ? result.reason.problems
+        : [describeError(result.reason, { name: false })]
+    );
+    if (problems.length > 0) {
+      await host.shutdown(0);
+      throw new PluginLoadError(problems);
     }
     return host;
   }
 
-  /** The plugins being delivered to. */
+  /** The configured plugins (running or not), in config order. */
   get plugins(): string[] {
-    return this.#plugins;
+    return this.#config.plugins.map((entry) => entry.name);
   }
 
-  /** The running plugins that have a `decide`, in config order. */
-  deciders(): readonly string[] {
-    return this.#deciders;
+  /** Why delivery is not fully up: plugins starting, restarting or on previous options. */
+  problems(): string[] {
+    return [
+      ...this.#supervisor.problems(),
+      ...[...this.#fallbacks].map(([name, reason]) => `plugin "${name}" ${reason}`),
+    ];
+  }
+
+  /** Every configured plugin's state and restarts, in config order. */
+  status(): PluginStatus[] {
+    return this.#supervisor.status();
   }
 
   /**
-   * Calls `plugin`'s `decide` in the delivery worker; resolves with what it returned (cloned),
-   * rejects when it throws, is not running, or `signal` aborts.
+   * Asks running plugin `plugin`'s instance for a decision: resolves with what its
+   * `decide(event, signal)` returned (copied across threads), rejects with a printable error
+   * when it throws, when the plugin is not running (starting, restarting, stopped) or stops
+   * meanwhile, or when `signal` aborts. The request goes from this thread straight to the
+   * plugin's, never through the engine.
    */
   decide(plugin: string, event: CallbackEvent, signal: AbortSignal): Promise<unknown> {
-    if (this.#stopping) return Promise.reject(new TypeError("imhookd is shutting down"));
-    const call = ++this.#nextCall;
-    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
-    const onAbort = (): void => {
-      if (!this.#calls.delete(call)) return;
-      this.#post({ type: "abort_decide", call });
-      reject(signal.reason);
-    };
-    this.#calls.set(call, {
-      resolve: (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      reject: (error) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    });
-    signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      this.#post({ type: "decide", call, plugin, event });
-    } catch (error) {
-      this.#calls.delete(call);
-      signal.removeEventListener("abort", onAbort);
-      return Promise.reject(error);
-    }
-    return promise;
+    return this.#supervisor.decide(plugin, event, signal);
   }
 
-  /** Plugins of the config in force not running as configured, with the reason. */
-  get failures(): ReadonlyMap<string, string> {
-    return this.#failures;
+  /** The running plugins whose instance has a `decide` method, in config order. */
+  deciders(): string[] {
+    return this.#supervisor.deciders();
   }
 
-  /** Tells the worker that new deliveries were committed; at most one wake is in flight. */
+  /** Tells the engine that new deliveries were committed; at most one wake is in flight. */
   wake(): void {
     if (this.#stopping) return;
     if (this.#waking) {
@@ -268,79 +249,135 @@ export class DeliveryHost implements DeciderTransport {
   }
 
   /**
-   * Has the worker load `config`'s plugins and switch to them. `onSwitch` runs when the new
-   * plugins are started and before the removed ones are stopped (the moment to switch
-   * routes). Call one at a time.
+   * Switches to `config`'s plugins. First loads every new or changed plugin module on a
+   * runner of its own (`delivery.start_timeout` each): if one cannot load, nothing changes.
+   * Then `onSwitch` runs (the moment to switch routes), removed plugins stop, and each
+   * changed plugin's old instance is disposed before the new one is created; a changed plugin
+   * that cannot start then runs again with its previous options. Call one at a time.
    */
   async reload(config: Config, onSwitch: () => void): Promise<HostReloadResult> {
     if (this.#stopping) return { ok: false, applied: false, errors: ["imhookd is shutting down"] };
-    const done = Promise.withResolvers<ReloadedMessage>();
-    this.#reloading = { ...done, onSwitch };
-    this.#post({ type: "reload", config: plain(config) });
-    const reply = await done.promise;
-    this.#plugins = reply.plugins;
-    this.#failures = new Map(
-      reply.failures.map(([name, reason]) => [name, resolveLocations([reason], config)[0]!]),
+    const running = new Map(this.#config.plugins.map((entry) => [entry.name, entry]));
+    const wanted = new Map(config.plugins.map((entry) => [entry.name, entry]));
+    const parsed = await builtinOptions(config);
+    const changed = config.plugins.filter((entry) => {
+      const old = running.get(entry.name);
+      return old === undefined || pluginChanged(old, entry) ||
+        this.#supervisor.get(entry.name) === undefined ||
+        parsed.get(entry.name) !== this.#builtinOptions.get(entry.name);
+    });
+    const loads = await Promise.allSettled(changed.map((entry) => loadOnce(entry, config)));
+    const problems = loads.flatMap((result) =>
+      result.status === "fulfilled"
+        ? []
+        : result.reason instanceof PluginLoadError
+        ? result.reason.problems
+        : [describeError(result.reason, { name: false })]
     );
-    return {
-      ok: reply.ok,
-      applied: reply.applied,
-      errors: resolveLocations(reply.errors, config),
-    };
+    if (problems.length > 0) return { ok: false, applied: false, errors: problems };
+
+    const previous = this.#config;
+    this.#config = config;
+    this.#builtinOptions = parsed;
+    this.#supervisor.config = config;
+    onSwitch();
+    const { shutdownGraceMs: graceMs } = config.delivery;
+    const disposeMs = config.delivery.startTimeoutMs;
+    const errors: string[] = [];
+    await Promise.all(
+      [...running.keys()].filter((name) => !wanted.has(name)).map(async (name) => {
+        await this.#supervisor.stop(name, graceMs, disposeMs);
+        this.#fallbacks.delete(name);
+        log.info("Plugin {name} removed", { name });
+      }),
+    );
+    await Promise.all(changed.map(async (entry) => {
+      const old = running.get(entry.name);
+      if (old !== undefined) {
+        await this.#supervisor.stop(entry.name, graceMs, disposeMs);
+        log.info("Plugin {name} stopped, to restart", { name: entry.name });
+      }
+      try {
+        await this.#supervisor.startRunning(entry);
+        this.#fallbacks.delete(entry.name);
+      } catch (error) {
+        const why = describeError(error, { name: false });
+        if (old === undefined) {
+          errors.push(`plugin "${entry.name}" ${why}`);
+          return;
+        }
+        const reason =
+          `failed to restart with its new options (still running with the previous ones): ${why}`;
+        errors.push(`plugin "${entry.name}" ${reason}`);
+        log.error("Plugin {name} {reason}", { name: entry.name, reason });
+        await this.#supervisor.stop(entry.name, graceMs, disposeMs);
+        this.#fallbacks.set(entry.name, reason);
+        await this.#supervisor.start(old, previous.delivery.startTimeoutMs).catch((error) => {
+          log.error("Plugin {name} cannot start with its previous options either: {error}", {
+            name: entry.name,
+            error: describeError(error, { name: false }),
+          });
+        });
+      }
+    }));
+    return { ok: errors.length === 0, applied: true, errors };
   }
 
   /**
-   * Stops delivering (running handlers get `graceMs`, then are aborted and stay pending),
-   * commits the last outcomes, disposes the plugins and ends the worker. The journal stays
-   * open: close it after this.
+   * Stops delivering (running handlers get most of `graceMs`, then are aborted and stay
+   * pending), commits the last outcomes, disposes the plugins and ends every thread. The
+   * journal stays open: close it after this.
    */
   shutdown(graceMs: number): Promise<void> {
     this.#closed ??= (async () => {
       this.#stopping = true;
       this.#unsubscribe();
       clearTimeout(this.#wakeTimer);
-      if (this.#running) {
-        const closing = Promise.withResolvers<void>();
-        this.#closing = closing;
-        this.#post({ type: "shutdown", graceMs });
-        // A handler that never yields keeps the worker from answering: end it anyway.
-        // What it was delivering stays pending in the journal.
-        const limitMs = graceMs + STOP_MARGIN_MS;
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const late = new Promise<boolean>((resolve) => {
-          timer = setTimeout(() => resolve(true), limitMs);
+      // Disposing (flushing files, closing databases) keeps a share of the grace period.
+      const disposeMs = Math.max(100, Math.min(2_000, graceMs / 5));
+      await this.#supervisor.stopAll(Math.max(0, graceMs - disposeMs), disposeMs);
+      const closing = Promise.withResolvers<void>();
+      this.#closing = closing;
+      this.#post({ type: "shutdown", graceMs: 0 });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), STOP_MARGIN_MS);
+      });
+      if (await Promise.race([closing.promise.then(() => false), late])) {
+        log.warn("The delivery engine did not stop within {limitMs}ms; ending it", {
+          limitMs: STOP_MARGIN_MS,
         });
-        if (await Promise.race([closing.promise.then(() => false), late])) {
-          log.warn("The plugins did not stop within {limitMs}ms; ending them", { limitMs });
-        }
-        clearTimeout(timer);
       }
-      this.#running = false;
+      clearTimeout(timer);
       this.#worker.terminate();
-      this.#failCalls("imhookd is shutting down");
     })();
     return this.#closed;
   }
 
-  #post(message: HostMessage): void {
-    this.#worker.postMessage(message);
+  #post(message: HostMessage, transfer: Transferable[] = []): void {
+    this.#worker.postMessage(message, transfer);
   }
 
-  #receive(message: WorkerMessage): void {
+  /** Sends a `plugin_*` message and resolves when the engine has applied it. */
+  #change(
+    message: Extract<HostMessage, { seq: number }>,
+    transfer: Transferable[] = [],
+  ): Promise<void> {
+    const seq = ++this.#seq;
+    const done = Promise.withResolvers<void>();
+    this.#changes.set(seq, done.resolve);
+    this.#post({ ...message, seq }, transfer);
+    return done.promise;
+  }
+
+  #receive(message: EngineMessage): void {
     switch (message.type) {
       case "started":
-        this.#plugins = message.plugins;
-        this.#deciders = message.deciders;
-        this.#running = true;
         this.#starting?.resolve();
         this.#starting = undefined;
         return;
       case "start_failed":
-        this.#starting?.reject(
-          message.config
-            ? new PluginLoadError(message.problems)
-            : new TypeError(message.problems.join("\n")),
-        );
+        this.#starting?.reject(new TypeError(`Cannot start delivery: ${message.problem}`));
         this.#starting = undefined;
         return;
       case "woke":
@@ -353,29 +390,18 @@ export class DeliveryHost implements DeciderTransport {
       case "marks":
         this.#commit(message);
         return;
-      case "reload_switch":
-        this.#deciders = message.deciders;
-        this.#reloading?.onSwitch();
-        return;
-      case "reloaded":
-        this.#reloading?.resolve(message);
-        this.#reloading = undefined;
+      case "changed":
+        this.#changes.get(message.seq)?.();
+        this.#changes.delete(message.seq);
         return;
       case "closed":
         this.#closing?.resolve();
         this.#closing = undefined;
         return;
-      case "decided": {
-        const waiter = this.#calls.get(message.call);
-        this.#calls.delete(message.call);
-        if (message.ok) waiter?.resolve(message.value);
-        else waiter?.reject(new DeciderError(message.error.name, message.error.message));
-        return;
-      }
     }
   }
 
-  /** Queues the outcomes for the next group commit and tells the worker when it is done. */
+  /** Queues the outcomes for the next group commit and tells the engine when it is done. */
   #commit(marks: MarksMessage): void {
     const journal = this.#journal;
     const writes: Promise<void>[] = [];
@@ -391,38 +417,64 @@ export class DeliveryHost implements DeciderTransport {
     this.#metrics.apply(marks.metrics);
     Promise.all(writes).then(
       () => this.#post({ type: "marked", batch: marks.batch }),
-      (error) =>
-        this.#post({
-          type: "marked",
-          batch: marks.batch,
-          error: error instanceof Error ? error.message : String(error),
-        }),
+      (error) => this.#post({ type: "marked", batch: marks.batch, error: describeError(error) }),
     );
   }
 
-  /** Fails the decisions under way: nothing will answer them. */
-  #failCalls(reason: string): void {
-    for (const waiter of this.#calls.values()) waiter.reject(new TypeError(reason));
-    this.#calls.clear();
-  }
-
   #crashed(event: ErrorEvent): void {
-    const error = new TypeError(`The delivery worker failed: ${event.message}`);
-    this.#failCalls(error.message);
-    const waiting = this.#starting ?? this.#reloading ?? this.#closing;
+    const error = new TypeError(`The delivery engine failed: ${event.message}`);
+    const waiting = this.#starting ?? this.#closing;
     if (waiting === undefined) {
       // Nothing can resume delivery: let the error end the process, as it would have on
-      // the main thread. Pending callbacks stay in the journal for the next start.
+      // the main thread. Pending callbacks stay in the journal for the next start. (Plugins
+      // run elsewhere: this is imhookd's own code failing.)
       log.fatal("{error}", { error });
       return;
     }
     event.preventDefault();
     log.error("{error}", { error });
-    this.#running = false;
     const closing = this.#closing;
-    this.#starting = this.#reloading = this.#closing = undefined;
-    // A worker that dies while shutting down has nothing left to close.
+    this.#starting = this.#closing = undefined;
+    // An engine that dies while shutting down has nothing left to close.
     if (closing !== undefined) closing.resolve();
     else waiting.reject(error);
+    for (const resolve of this.#changes.values()) resolve();
+    this.#changes.clear();
   }
+}
+
+function upMessage(
+  entry: PluginEntry,
+  port: MessagePort | undefined,
+): Extract<HostMessage, { seq: number }> {
+  return {
+    type: "plugin_up",
+    seq: 0,
+    name: entry.name,
+    ...(port !== undefined ? { port } : {}),
+    concurrency: entry.concurrency,
+    ...(entry.ordering !== undefined ? { ordering: entry.ordering } : {}),
+  };
+}
+
+/**
+ * The options each built-in plugin of `config` parses to, as JSON (see
+ * `DeliveryHost.#builtinOptions`); a plugin whose options do not parse is left out (its
+ * thread reports why).
+ */
+async function builtinOptions(config: Config): Promise<Map<string, string>> {
+  const options = new Map<string, string>();
+  for (const entry of config.plugins) {
+    if (!entry.module.startsWith("builtin:")) continue;
+    try {
+      const loaded = await loadPlugin(entry, {
+        configDir: config.dir,
+        locate: (path) => config.locate(path),
+      });
+      options.set(entry.name, JSON.stringify(loaded.options));
+    } catch {
+      // Reported by the plugin's thread, which parses them again.
+    }
+  }
+  return options;
 }

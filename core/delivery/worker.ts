@@ -1,41 +1,26 @@
 /**
- * The delivery worker: loads and starts the plugins, opens its own (reading) connection to
- * the journal and runs the delivery engine, away from the thread that answers callbacks.
- * Outcomes go to the main thread, the journal's only writer. Driven by `DeliveryHost` in
- * `delivery_host.ts` (see its message types).
+ * The delivery engine's thread: opens its own (reading) connection to the journal and runs
+ * the engine, away from the thread that answers callbacks. Each plugin runs on a thread of its
+ * own (`plugin_thread.ts`); the main thread wires a port from here to each one it starts and
+ * says when one went down. Outcomes go to the main thread, the journal's only writer. Driven
+ * by `DeliveryHost` in `host.ts` (see its message types).
  *
  * @module
  */
 /// <reference lib="deno.worker" />
-import { getPriority, setPriority } from "node:os";
 import { setImmediate } from "node:timers";
-import type { CallbackEvent, Handler, PluginInstance } from "../../plugin.ts";
-import type { Config } from "../config/config.ts";
-import { Delivery, type DeliveryJournal, type DeliveryTarget } from "./engine.ts";
-import {
-  deferredLocations,
-  type HostMessage,
-  type MarksMessage,
-  type PlainConfig,
-  type ReloadedMessage,
-  type WorkerMessage,
-} from "./host.ts";
+import { describeError } from "../describe_error.ts";
+import { Delivery, type DeliveryJournal } from "./engine.ts";
+import type { EngineMessage, HostMessage, MarksMessage, PlainConfig } from "./host.ts";
 import { JournalReader, JournalUnavailableError } from "../journal/mod.ts";
-import {
-  disposePlugins,
-  type LoadedPlugin,
-  loadPlugins,
-  mustRestart,
-  PluginLoadError,
-  type StartedPlugin,
-  startPlugins,
-} from "./loader.ts";
 import { logger, setupLogging } from "../ops/log.ts";
 import { MetricBatch } from "../ops/metrics.ts";
+import { lowerPriority } from "./priority.ts";
+import { culpritError, type Down, RemotePlugin } from "./remote_plugin.ts";
 
 const log = logger("daemon");
 
-function post(message: WorkerMessage): void {
+function post(message: EngineMessage): void {
   self.postMessage(message);
 }
 
@@ -159,27 +144,6 @@ function entryOf<T extends [string, ...unknown[]]>(entries: T[], plugin: string)
   return undefined;
 }
 
-/**
- * How much nicer than the daemon this thread runs. When the CPU is short, the main thread,
- * whose answers Tencent waits at most 2 s for, gets it first; deliveries wait in the journal
- * and catch up when the load drops. wrk, 64 connections, on 2 cores (alternating runs):
- * 12.1-12.5k acks/s with the same priority, 14.5-15.0k with this one.
- */
-const NICER_BY = 10;
-
-/**
- * Lowers this thread's scheduling priority (Linux only: there a nice value is per thread, and
- * `setPriority(0, ...)` is the calling thread's; elsewhere it would be the whole process's).
- */
-function lowerPriority(): void {
-  if (Deno.build.os !== "linux") return;
-  try {
-    setPriority(0, Math.min(19, getPriority(0) + NICER_BY));
-  } catch (error) {
-    log.info("The delivery thread keeps the daemon's scheduling priority: {error}", { error });
-  }
-}
-
 /** How often this thread checkpoints the journal's WAL (the main thread only writes it). */
 const CHECKPOINT_EVERY_MS = 1_000;
 
@@ -207,77 +171,16 @@ function checkpoint(reader: JournalReader): void {
 
 let remote: RemoteJournal | undefined;
 let delivery: Delivery | undefined;
-let logSettings: Config["log"] | undefined;
-const lifetime = new AbortController();
-const running = new Map<string, StartedPlugin>();
-/** Plugins of the current config that are not running with their current options. */
-const failures = new Map<string, string>();
-/** The plugins that decide, by name, in config order. */
-let deciding = new Map<string, PluginInstance>();
-/** The decisions under way, to abort at the deadline. */
-const decisions = new Map<number, AbortController>();
-
-/** The running plugins of `config` that have a `decide`, in its order. */
-function decidersOf(
-  config: PlainConfig,
-  instances: (name: string) => PluginInstance | undefined,
-): Map<string, PluginInstance> {
-  const found = new Map<string, PluginInstance>();
-  for (const entry of config.plugins) {
-    const instance = instances(entry.name);
-    if (typeof instance?.decide === "function") found.set(entry.name, instance);
-  }
-  return found;
-}
-
-/** Runs a plugin's `decide` and posts what it returned, or why it failed. */
-function decide(call: number, name: string, event: CallbackEvent): void {
-  const instance = deciding.get(name);
-  if (instance === undefined) {
-    post({
-      type: "decided",
-      call,
-      ok: false,
-      error: { name: "Error", message: `plugin "${name}" is not running` },
-    });
-    return;
-  }
-  const controller = new AbortController();
-  decisions.set(call, controller);
-  Promise.resolve()
-    .then(() => instance.decide!(event, controller.signal))
-    .then((value) => {
-      try {
-        post({ type: "decided", call, ok: true, value });
-      } catch (error) {
-        post({
-          type: "decided",
-          call,
-          ok: false,
-          error: {
-            name: "TypeError",
-            message: `returned a value that cannot be sent: ${errorFields(error).message}`,
-          },
-        });
-      }
-    }, (error) => post({ type: "decided", call, ok: false, error: errorFields(error) }))
-    .finally(() => decisions.delete(call));
-}
-
-function errorFields(error: unknown): { name: string; message: string } {
-  return error instanceof Error
-    ? { name: error.name, message: error.message }
-    : { name: "Error", message: String(error) };
-}
+/** The plugins delivered to, by name. */
+const remotes = new Map<string, RemotePlugin>();
+/** Changes to one plugin's lane run one after the other, in the order the host sent them. */
+const changes = new Map<string, Promise<void>>();
 
 self.onmessage = (event: MessageEvent<HostMessage>) => {
   const message = event.data;
   switch (message.type) {
     case "start":
-      start(message.config).then((reply) => {
-        post(reply);
-        if (reply.type === "start_failed") self.close();
-      });
+      post(start(message.config));
       return;
     case "wake":
       remote?.appended();
@@ -286,25 +189,34 @@ self.onmessage = (event: MessageEvent<HostMessage>) => {
     case "marked":
       remote?.marked(message.batch, message.error);
       return;
-    case "reload":
-      reload(message.config).catch((error): ReloadedMessage => ({
-        type: "reloaded",
-        ok: false,
-        applied: false,
-        errors: problemsOf(error),
-        plugins: delivery?.plugins ?? [],
-        failures: [...failures],
-      })).then(post);
+    case "plugin_up":
+      change(message.name, message.seq, () => {
+        if (message.port === undefined) {
+          delivery!.add({
+            name: message.name,
+            instance: DECIDES_ONLY,
+            concurrency: 512,
+            ordering: "none",
+          });
+          return Promise.resolve();
+        }
+        const plugin = new RemotePlugin(message.name, message.port);
+        remotes.set(message.name, plugin);
+        delivery!.add({
+          name: message.name,
+          instance: plugin,
+          remote: plugin,
+          concurrency: message.concurrency,
+          ...(message.ordering !== undefined ? { ordering: message.ordering } : {}),
+        });
+        return Promise.resolve();
+      });
       return;
-    case "decide":
-      decide(message.call, message.plugin, message.event);
+    case "plugin_down":
+      change(message.name, message.seq, () => down(message.name, message.down));
       return;
-    case "abort_decide":
-      // Forgotten now: a decide that never settles must not hold its controller forever.
-      decisions.get(message.call)?.abort(
-        new DOMException("Decision deadline passed", "TimeoutError"),
-      );
-      decisions.delete(message.call);
+    case "plugin_remove":
+      change(message.name, message.seq, () => remove(message.name, message.graceMs));
       return;
     case "shutdown":
       shutdown(message.graceMs).finally(() => {
@@ -315,156 +227,85 @@ self.onmessage = (event: MessageEvent<HostMessage>) => {
   }
 };
 
-async function start(plain: PlainConfig): Promise<WorkerMessage> {
-  const config = deferredLocations(plain);
-  setupLogging(config.log);
-  logSettings = config.log;
-  lowerPriority();
-  let loaded: LoadedPlugin[];
+/** The stand-in of a plugin that only decides: its deliveries are done at once. */
+const DECIDES_ONLY = { handle(): void {} };
+
+function change(name: string, seq: number, run: () => Promise<void>): void {
+  const next = (changes.get(name) ?? Promise.resolve()).then(run).catch((error) => {
+    log.error("Cannot change the delivery to plugin {name}: {error}", {
+      name,
+      error: describeError(error),
+    });
+  }).then(() => post({ type: "changed", seq }));
+  changes.set(name, next);
+}
+
+function start(plain: PlainConfig): EngineMessage {
+  setupLogging(plain.log);
+  lowerPriority(log);
   let reader: JournalReader;
   try {
-    loaded = await loadPlugins(config);
     // Reads only; the main thread's connection writes, migrates and checkpoints the file.
-    reader = JournalReader.open(config.journal.path, {
-      durability: config.journal.durability,
-    });
+    reader = JournalReader.open(plain.journal.path, { durability: plain.journal.durability });
   } catch (error) {
-    return failed(error);
-  }
-  try {
-    const started = await startPlugins(loaded, {
-      configDir: config.dir,
-      signal: lifetime.signal,
-    });
-    for (const plugin of started) running.set(plugin.entry.name, plugin);
-  } catch (error) {
-    reader.close();
-    return failed(error);
+    return { type: "start_failed", problem: describeError(error) };
   }
   const journal = new RemoteJournal(reader);
   remote = journal;
   checkpoints = setInterval(() => checkpoint(reader), CHECKPOINT_EVERY_MS);
   delivery = new Delivery(journal, {
-    ...config.delivery,
+    ...plain.delivery,
     metrics: journal.metrics.recorders,
     logger: logger("delivery"),
   });
-  for (const plugin of running.values()) delivery.add(target(plugin));
-  deciding = decidersOf(plain, (name) => running.get(name)?.instance);
-  return { type: "started", plugins: delivery.plugins, deciders: [...deciding.keys()] };
+  return { type: "started" };
 }
 
-function failed(error: unknown): WorkerMessage {
-  return {
-    type: "start_failed",
-    problems: problemsOf(error),
-    config: error instanceof PluginLoadError,
-  };
-}
-
-async function reload(plain: PlainConfig): Promise<ReloadedMessage> {
-  const next = deferredLocations(plain);
-  const current = delivery!;
-  let loadedNext: LoadedPlugin[];
-  try {
-    loadedNext = await loadPlugins(next);
-  } catch (error) {
-    return {
-      type: "reloaded",
-      ok: false,
-      applied: false,
-      errors: problemsOf(error),
-      plugins: current.plugins,
-      failures: [...failures],
-    };
-  }
-  if (JSON.stringify(next.log) !== JSON.stringify(logSettings)) {
-    setupLogging(next.log);
-    logSettings = next.log;
-  }
-
-  const wanted = new Map(loadedNext.map((item) => [item.entry.name, item]));
-  const errors: string[] = [];
-  const fresh = new Map<string, StartedPlugin>();
-  for (const [name, item] of wanted) {
-    const old = running.get(name);
-    if (old !== undefined && !mustRestart(old, item)) continue;
-    try {
-      const [started] = await startPlugins([item], {
-        configDir: next.dir,
-        signal: lifetime.signal,
-      });
-      fresh.set(name, started!);
-    } catch (error) {
-      const reason = old === undefined
-        ? `failed to start: ${problemsOf(error).join("; ")}`
-        : `failed to restart with its new options (still running with the previous ones): ${
-          problemsOf(error).join("; ")
-        }`;
-      failures.set(name, reason);
-      errors.push(`plugin "${name}" ${reason}`);
-      log.error("Plugin {name} {reason}", { name, reason });
+/**
+ * A plugin went down: what it held counts a failed attempt (see {@linkcode RemotePlugin.fail}),
+ * a condemned culprit becomes a dead letter even when it is not in flight any more (its
+ * handler timed out meanwhile), and the lane stops until the plugin is up again. Resolves once
+ * those outcomes are committed.
+ */
+async function down(name: string, what: Down): Promise<void> {
+  const plugin = remotes.get(name);
+  remotes.delete(name);
+  if (plugin !== undefined) {
+    const held = plugin.fail(what);
+    // The lane records the failures in the turns that follow.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (what.condemned && what.culprit !== undefined && !held) {
+      const attempts = delivery!.attempts(name, what.culprit);
+      if (attempts !== undefined) {
+        const error = culpritError(name, what);
+        log.warn("Callback {id} is a dead letter for {plugin}: {error}", {
+          id: what.culprit,
+          plugin: name,
+          error,
+        });
+        remote!.metrics.recorders.deliveries.inc({ plugin: name, result: "dead" });
+        remote!.markDead(name, what.culprit, { attempts: Math.max(1, attempts), error })
+          .catch(() => {});
+      }
     }
   }
+  await delivery!.remove(name, 0);
+  await remote!.settle();
+}
 
-  // The main thread switches apps, tokens, routes and deciders now.
-  deciding = decidersOf(plain, (name) => (fresh.get(name) ?? running.get(name))?.instance);
-  post({ type: "reload_switch", deciders: [...deciding.keys()] });
-  const graceMs = next.delivery.shutdownGraceMs;
-
-  const retiring = [...running.keys()].filter((name) => !wanted.has(name) || fresh.has(name));
-  await Promise.all(retiring.map(async (name) => {
-    await current.remove(name, graceMs);
-    await disposePlugins([running.get(name)!]);
-    running.delete(name);
-    log.info(fresh.has(name) ? "Plugin {name} stopped, to restart" : "Plugin {name} removed", {
-      name,
-    });
-  }));
-  for (const [name, started] of fresh) {
-    running.set(name, started);
-    current.add(target(started));
-    failures.delete(name);
-    log.info("Plugin {name} started", { name });
-  }
-  for (const name of [...failures.keys()]) if (!wanted.has(name)) failures.delete(name);
-  return {
-    type: "reloaded",
-    ok: errors.length === 0,
-    applied: true,
-    errors,
-    plugins: current.plugins,
-    failures: [...failures],
-  };
+/** Stops delivering to `name` (running handlers get `graceMs`); what is pending stays so. */
+async function remove(name: string, graceMs: number): Promise<void> {
+  remotes.delete(name);
+  await delivery!.remove(name, graceMs);
+  await remote!.settle();
 }
 
 async function shutdown(graceMs: number): Promise<void> {
   try {
     await delivery?.close(graceMs);
-    lifetime.abort();
-    await disposePlugins([...running.values()]);
-    running.clear();
   } finally {
     clearInterval(checkpoints);
     await remote?.settle();
     remote?.close();
   }
-}
-
-/** A plugin that only decides: its deliveries are done at once. */
-const DECIDES_ONLY = { handle(): void {} };
-
-function target(plugin: StartedPlugin): DeliveryTarget {
-  const instance = plugin.instance;
-  return {
-    name: plugin.entry.name,
-    instance: instance.handle !== undefined ? instance as Handler : DECIDES_ONLY,
-    concurrency: plugin.entry.concurrency,
-    ...(plugin.entry.ordering !== undefined ? { ordering: plugin.entry.ordering } : {}),
-  };
-}
-
-function problemsOf(error: unknown): string[] {
-  if (error instanceof PluginLoadError) return error.message.split("\n");
-  return [error instanceof Error ? error.message : String(error)];
 }

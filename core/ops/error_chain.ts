@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { describeError } from "../describe_error.ts";
 
 /** Bounds of {@linkcode errorChain}. */
 export interface ErrorChainOptions {
@@ -22,32 +23,14 @@ export interface ErrorChainOptions {
  * path but not their password or query values (`https://***@host/p?key=***`).
  */
 export function errorChain(error: unknown, options: ErrorChainOptions = {}): string {
-  const maxCauses = options.maxCauses ?? 4;
   const maxChars = options.maxChars ?? 2000;
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let i = 0; i <= maxCauses; i++) {
-    parts.push(describe(current));
-    if (!(current instanceof Error) || current.cause === undefined) break;
-    current = current.cause;
-    if (i === maxCauses) parts.push("…");
-  }
-  const joined = parts.join("; caused by ");
+  // describeError never throws, whatever was thrown (a null-prototype object, a Proxy).
+  const joined = describeError(error, {
+    maxCauses: options.maxCauses ?? 4,
+    maxLength: 2 * maxChars,
+  });
   const text = maskUrls(options.redact ? options.redact(joined) : joined);
   return text.length > maxChars ? `${text.slice(0, maxChars)}…` : text;
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) {
-    // A plain Error's name says nothing.
-    return error.name === "Error" ? error.message : `${error.name}: ${error.message}`;
-  }
-  if (typeof error === "string") return error;
-  try {
-    return JSON.stringify(error) ?? String(error);
-  } catch {
-    return String(error);
-  }
 }
 
 /** Masks the password and the query values of every URL in `text`. */

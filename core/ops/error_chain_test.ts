@@ -17,9 +17,13 @@ Deno.test("errorChain: bounded in causes (so a cycle ends) and in length", () =>
   const a = new Error("a");
   const b = new Error("b", { cause: a });
   a.cause = b;
+  // A cause seen already ends the chain.
+  assert.equal(errorChain(a, { maxCauses: 3 }), "a; caused by b");
+  let deep = new Error("e0");
+  for (let i = 1; i <= 6; i++) deep = new Error(`e${i}`, { cause: deep });
   assert.equal(
-    errorChain(a, { maxCauses: 3 }),
-    "a; caused by b; caused by a; caused by b; caused by …",
+    errorChain(deep, { maxCauses: 3 }),
+    "e6; caused by e5; caused by e4; caused by e3; caused by …",
   );
   const long = errorChain(new Error("x".repeat(5000)));
   assert.equal(long.length, 2001);

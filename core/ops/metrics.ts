@@ -257,6 +257,12 @@ export const METRICS = {
     type: "counter",
     labels: ["plugin"],
   },
+  pluginRestarts: {
+    name: "imhookd_plugin_restarts_total",
+    help: "Plugins restarted on their own, by plugin and reason.",
+    type: "counter",
+    labels: ["plugin", "reason"],
+  },
   configReloads: {
     name: "imhookd_config_reloads_total",
     help: "Configuration reloads, by result.",

@@ -75,7 +75,7 @@ Deno.test("StatusBoard: rates over the window, charts per interval, plugins with
       pending: 0,
       lagMs: null,
       dead: 0,
-      restarts: null,
+      restarts: 0,
       deliveredPerSecond: 0.3,
       failedPerSecond: 0,
       lastError: null,
