@@ -489,6 +489,11 @@ plugins:
     served.logs.some((line) => line.includes("failed 2 times in a row")),
     served.logs.join("\n"),
   );
+  // It only decides: its deliveries (its `on` routes them) are done at once.
+  await eventually(
+    async () => await metric(served, 'imhookd_deliveries_total{plugin="flaky",result="ok"}') === 4,
+    "the decider's deliveries are done",
+  );
   assert.equal(await served.stop(), 0);
 });
 
