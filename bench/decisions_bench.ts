@@ -29,8 +29,9 @@ function config(deciders: string): string {
 server:
   listen: 127.0.0.1:0
   path: /im/callback
-  # A hung decider holds each request for the deadline: 2,000/s x 1.5 s in flight.
+  # A hung decider holds each request (and its connection) for the deadline: 2,000/s x 1.5 s.
   max_in_flight: 8192
+  max_connections: 8192
 admin:
   listen: 127.0.0.1:0
 apps:
