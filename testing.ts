@@ -152,9 +152,12 @@ export function testContext(options: { name?: string; configDir?: string } = {})
   };
 }
 
-/** A plugin started by {@linkcode startPlugin}: its instance and its context. */
+/**
+ * A plugin started by {@linkcode startPlugin}: its instance and its context. `handle` is typed
+ * as present, for the tests of plugins that handle; a plugin that only decides has none.
+ */
 export interface StartedPlugin extends AsyncDisposable {
-  instance: PluginInstance;
+  instance: PluginInstance & Required<Pick<PluginInstance, "handle">>;
   ctx: TestContext;
 }
 
@@ -174,7 +177,7 @@ export async function startPlugin<O>(
     : rawOptions as O;
   const instance = await plugin.create(parsed, ctx);
   return {
-    instance,
+    instance: instance as StartedPlugin["instance"],
     ctx,
     async [Symbol.asyncDispose]() {
       try {

@@ -84,7 +84,7 @@ Deno.test("testing: startPlugin parses the options, creates, and disposes on awa
   {
     await using started = await startPlugin(plugin, { word: "got" });
     signal = started.ctx.signal;
-    await started.instance.handle!(makeEvent("State.StateChange"), started.ctx.signal);
+    await started.instance.handle(makeEvent("State.StateChange"), started.ctx.signal);
     assert.equal(started.ctx.logs.length, 1);
   }
   assert.deepEqual(seen, ["got State.StateChange", "disposed"]);
