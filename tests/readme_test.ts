@@ -5,7 +5,10 @@
  * test adds is the environment: free ports for config.example.yaml's listeners.
  */
 import assert from "node:assert/strict";
+import denoJson from "../deno.json" with { type: "json" };
 import { eventually, ROOT, serveCommand } from "./_helpers.ts";
+
+const cliTask: string = denoJson.tasks.cli;
 
 /** The section's code blocks, in order: a file (`// my/x.ts: ...` first) or shell commands. */
 type Step = { file: string; text: string } | { commands: string[] };
@@ -93,7 +96,10 @@ Deno.test("README: the first-plugin walkthrough runs as written", async () => {
       }
       for (const command of step.commands) {
         if (/ serve /.test(command)) {
-          served = await serveCommand("bash", ["-c", `cd '${dir}' && exec ${command}`], env);
+          // `deno task` does not pass SIGTERM on to the deno it starts: run the task's own
+          // command line, so stopping serve stops it rather than leaving it behind.
+          const direct = command.replace(/^deno task cli /, `${cliTask} `);
+          served = await serveCommand("bash", ["-c", `cd '${dir}' && exec env ${direct}`], env);
           continue;
         }
         const output = await new Deno.Command("bash", {
