@@ -328,15 +328,26 @@ Deno.test("crash: drill of 5 SIGKILLs leaves every acknowledged callback in file
     `every acknowledged callback is in group_messages ${why}`,
     60_000,
   );
+  // Each plugin runs on a thread of its own, at its own pace: wait for the recorder too
+  // before stopping, or a slow one is cut off with deliveries still pending.
+  const recorderSeqs = async (): Promise<Set<number>> =>
+    new Set(
+      (await recorded(recordConfigPath(ws.dir))).map((e) =>
+        (e.payload as { MsgSeq: number }).MsgSeq
+      ),
+    );
+  await eventually(
+    async () => missing(acked, await recorderSeqs()).length === 0,
+    `every acknowledged callback reached the recorder ${why}`,
+    60_000,
+  );
   assert.equal(await last.stop(), 0);
 
   const stored = journaled(`${ws.dir}/journal.db`);
   assert.deepEqual(missing(acked, stored), [], `acknowledged but not journaled ${why}`);
   const lines = await logged();
   const rows = synced();
-  const recorder = new Set(
-    (await recorded(recordConfigPath(ws.dir))).map((e) => (e.payload as { MsgSeq: number }).MsgSeq),
-  );
+  const recorder = await recorderSeqs();
   // Unacknowledged callbacks may have been journaled (the answer was lost); any other one
   // must not have reached a plugin, and every journaled one must have reached all three.
   for (
