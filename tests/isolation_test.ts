@@ -31,6 +31,8 @@ interface Options {
   delivery?: string;
   /** Options of the `bad` plugin besides its path. */
   badOptions?: string;
+  /** `delivery.plugin_stall` (default 1s). */
+  stall?: string;
 }
 
 /** Two plugins: `bad` (tests/fixtures/misbehave.ts) and `good` (the recorder), an admin listener. */
@@ -38,7 +40,7 @@ function config(options: Options = {}): string {
   return baseConfig(`admin:
   listen: 127.0.0.1:0
 delivery:
-  plugin_stall: 1s
+  plugin_stall: ${options.stall ?? "1s"}
   max_attempts: 4
   initial_backoff: 10ms
   max_backoff: 100ms
@@ -310,7 +312,9 @@ Deno.test("isolation: with isolation: process, a plugin that allocates without b
 });
 
 Deno.test("isolation: on a thread, a plugin that allocates without bound aborts serve once; the next start dead-letters its callback and runs", async () => {
-  await using ws = await workspace(config());
+  // A stall limit far beyond the allocation's run, so that on a busy machine the heap still
+  // runs out before the heartbeat is missed (this test is about out-of-memory, not stalls).
+  await using ws = await workspace(config({ stall: "300s" }));
   // A small V8 heap, so that the allocation ends quickly (the default is gigabytes).
   const env = { DENO_V8_FLAGS: "--max-old-space-size=300" };
   {
