@@ -9,15 +9,10 @@
 import type { CallbackEvent } from "../../plugin.ts";
 import type { PluginEntry } from "../config/config.ts";
 import { describeError } from "../describe_error.ts";
+import { PendingDecisions } from "./_decisions.ts";
 import type { LoggingOptions } from "../ops/log.ts";
 import { PluginLoadError, PRIORITY_KINDS } from "./loader.ts";
-import {
-  Busy,
-  type ThreadCommand,
-  type ThreadReport,
-  ThreadState,
-  wire,
-} from "./plugin_protocol.ts";
+import { Busy, type ThreadCommand, type ThreadReport, ThreadState } from "./plugin_protocol.ts";
 
 /** Where the plugin thread module is; `deno compile` must `--include` it. */
 export const PLUGIN_THREAD_URL = new URL("./plugin_thread.ts", import.meta.url);
@@ -91,8 +86,7 @@ export class PluginThread implements PluginRunner {
   #ints = new Int32Array(this.#state);
   #floats = new Float64Array(this.#state);
   #waiting = new Map<string, PromiseWithResolvers<ThreadReport>>();
-  #decisions = new Map<number, PromiseWithResolvers<unknown>>();
-  #nextDecision = 0;
+  #decisions = new PendingDecisions();
   #ended: string | undefined;
 
   constructor(entry: PluginEntry, options: RunnerOptions) {
@@ -158,23 +152,7 @@ export class PluginThread implements PluginRunner {
     if (this.#ended !== undefined) {
       return Promise.reject(new TypeError(`plugin "${this.entry.name}" ${this.#ended}`));
     }
-    if (signal.aborted) return Promise.reject(signal.reason);
-    const id = ++this.#nextDecision;
-    const waiter = Promise.withResolvers<unknown>();
-    this.#decisions.set(id, waiter);
-    const onAbort = (): void => {
-      this.#post({ type: "abort_decide", id, reason: wire(signal.reason) });
-      this.#decisions.delete(id);
-      waiter.reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      this.#post({ type: "decide", id, event });
-    } catch (error) {
-      this.#decisions.delete(id);
-      waiter.reject(error);
-    }
-    return waiter.promise.finally(() => signal.removeEventListener("abort", onAbort));
+    return this.#decisions.ask(event, signal, (request) => this.#post(request));
   }
 
   pulse(): Pulse {
@@ -227,10 +205,7 @@ export class PluginThread implements PluginRunner {
       return;
     }
     if (report.type === "decided") {
-      const waiter = this.#decisions.get(report.id);
-      this.#decisions.delete(report.id);
-      if ("failure" in report) waiter?.reject(new TypeError(report.failure.text));
-      else waiter?.resolve(report.value);
+      this.#decisions.settle(report);
       return;
     }
     this.#waiting.get(report.type)?.resolve(report);
@@ -249,7 +224,6 @@ export class PluginThread implements PluginRunner {
     const error = new TypeError(`plugin "${this.entry.name}" ${reason}`);
     for (const waiter of new Set(this.#waiting.values())) waiter.reject(error);
     this.#waiting.clear();
-    for (const waiter of this.#decisions.values()) waiter.reject(error);
-    this.#decisions.clear();
+    this.#decisions.rejectAll(error);
   }
 }

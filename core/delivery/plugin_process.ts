@@ -9,11 +9,11 @@
 import type { CallbackEvent } from "../../plugin.ts";
 import type { PluginEntry } from "../config/config.ts";
 import { describeError } from "../describe_error.ts";
+import { PendingDecisions } from "./_decisions.ts";
 import { logger } from "../ops/log.ts";
 import { PluginLoadError } from "./loader.ts";
 import type { PluginRunner, Pulse, RunnerOptions } from "./plugin_handle.ts";
 import { type HostFrame, PLUGIN_HOST_COMMAND, type ProcessFrame } from "./plugin_host.ts";
-import { wire } from "./plugin_protocol.ts";
 
 const log = logger("daemon");
 
@@ -33,8 +33,7 @@ export class PluginProcess implements PluginRunner {
   #child: Deno.ChildProcess;
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #waiting = new Map<string, PromiseWithResolvers<ProcessFrame>>();
-  #decisions = new Map<number, PromiseWithResolvers<unknown>>();
-  #nextDecision = 0;
+  #decisions = new PendingDecisions();
   #pulse: Pulse = { beats: 0, deciding: false };
   #port: MessagePort | undefined;
   #ended: string | undefined;
@@ -104,18 +103,7 @@ export class PluginProcess implements PluginRunner {
     if (this.#ended !== undefined) {
       return Promise.reject(new TypeError(`plugin "${this.entry.name}" ${this.#ended}`));
     }
-    if (signal.aborted) return Promise.reject(signal.reason);
-    const id = ++this.#nextDecision;
-    const waiter = Promise.withResolvers<unknown>();
-    this.#decisions.set(id, waiter);
-    const onAbort = (): void => {
-      this.#send({ type: "abort_decide", id, reason: wire(signal.reason) });
-      this.#decisions.delete(id);
-      waiter.reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    this.#send({ type: "decide", id, event });
-    return waiter.promise.finally(() => signal.removeEventListener("abort", onAbort));
+    return this.#decisions.ask(event, signal, (request) => this.#send(request));
   }
 
   pulse(): Pulse {
@@ -221,10 +209,7 @@ export class PluginProcess implements PluginRunner {
         this.#fatal(frame.reason, frame.error);
         return;
       case "decided": {
-        const waiter = this.#decisions.get(frame.id);
-        this.#decisions.delete(frame.id);
-        if ("failure" in frame) waiter?.reject(new TypeError(frame.failure.text));
-        else waiter?.resolve(frame.value);
+        this.#decisions.settle(frame);
         return;
       }
       default:
@@ -275,8 +260,7 @@ export class PluginProcess implements PluginRunner {
     const error = new TypeError(`plugin "${this.entry.name}" ${reason}`);
     for (const waiter of new Set(this.#waiting.values())) waiter.reject(error);
     this.#waiting.clear();
-    for (const waiter of this.#decisions.values()) waiter.reject(error);
-    this.#decisions.clear();
+    this.#decisions.rejectAll(error);
   }
 }
 
