@@ -119,9 +119,10 @@ export function startImhookd(config: string): Promise<BenchServer> {
   );
 }
 
-/** Starts the bare `Deno.serve` ceiling server. */
-export function startCeiling(): Promise<BenchServer> {
-  return spawn([`${ROOT}bench/_ceiling_server.ts`], "stdout", (logs) => {
+/** Starts the bare `Deno.serve` ceiling server; with `delayMs`, each answer waits that long. */
+export function startCeiling(delayMs = 0): Promise<BenchServer> {
+  const args = delayMs > 0 ? [String(delayMs)] : [];
+  return spawn([`${ROOT}bench/_ceiling_server.ts`, ...args], "stdout", (logs) => {
     const url = /Listening on (http:\/\/\S+)/.exec(logs.at(-1)!)?.[1];
     return url === undefined ? undefined : { url };
   });

@@ -41,7 +41,7 @@ const EXPECTED = [
 
 /** Whether `value` meets a target written as `>= N ...` or `<= N ...`; undefined otherwise. */
 export function meets(value: number, target: string | undefined): boolean | undefined {
-  const match = /^\s*(>=|<=)\s*([\d.]+)/.exec(target ?? "");
+  const match = /^\s*(>=|<=)\s*(-?[\d.]+)/.exec(target ?? "");
   if (match === null) return undefined;
   const limit = Number(match[2]);
   return match[1] === ">=" ? value >= limit : value <= limit;

@@ -20,3 +20,9 @@ export const BUILTINS: ReadonlyMap<string, BuiltinLoader> = new Map<string, Buil
   ["nats_forwarder", () => import("../../plugins/nats_forwarder.ts")],
   ["moderation", () => import("../../plugins/moderation.ts")],
 ]);
+
+/**
+ * The built-in plugins that answer decisions (`decide`). The others only `handle`: their
+ * threads run nicer than the listener whatever their `on` (see `plugin_handle.ts`).
+ */
+export const BUILTIN_DECIDERS: ReadonlySet<string> = new Set(["moderation"]);

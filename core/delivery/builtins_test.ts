@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { BUILTINS } from "./builtins.ts";
+import { mayDecide } from "./plugin_handle.ts";
 import { BUILTIN_PLUGINS } from "../config/config.ts";
 import { runtimeModules } from "../_testing.ts";
 
@@ -31,4 +32,15 @@ Deno.test("builtins: the delivery engine's and the plugins' threads, built-ins i
     assert.ok(!module.endsWith("/config/config.ts"), module);
     assert.ok(!module.endsWith("/protocol/schemas.ts"), module);
   }
+});
+
+Deno.test("mayDecide: a plugin whose on matches a decision command, unless a handling built-in", () => {
+  const entry = (use: string, on: string[]) => ({ use, on });
+  assert.equal(mayDecide(entry("builtin:moderation", ["Group.CallbackBeforeSendMsg"])), true);
+  assert.equal(mayDecide(entry("builtin:moderation", ["Group.CallbackAfterSendMsg"])), false);
+  assert.equal(mayDecide(entry("builtin:file_logger", ["*"])), false);
+  assert.equal(mayDecide(entry("/srv/plugins/mine.ts", ["*"])), true);
+  assert.equal(mayDecide(entry("/srv/plugins/mine.ts", ["Sns.*"])), true);
+  assert.equal(mayDecide(entry("/srv/plugins/mine.ts", ["Group.CallbackAfterSendMsg"])), false);
+  assert.equal(mayDecide(entry("/srv/plugins/mine.ts", ["State.*"])), false);
 });

@@ -12,6 +12,10 @@ import { describeError } from "../describe_error.ts";
 import { PendingDecisions } from "./_decisions.ts";
 import type { LoggingOptions } from "../ops/log.ts";
 import { PluginLoadError, PRIORITY_KINDS } from "./loader.ts";
+import { matchesPattern } from "../config/patterns.ts";
+import { isDecisionCommand } from "../decisions/rules.ts";
+import { KNOWN_COMMANDS } from "../protocol/commands.ts";
+import { BUILTIN_DECIDERS } from "./builtins.ts";
 import { Busy, type ThreadCommand, type ThreadReport, ThreadState } from "./plugin_protocol.ts";
 
 /** Where the plugin thread module is; `deno compile` must `--include` it. */
@@ -130,6 +134,7 @@ export class PluginThread implements PluginRunner {
       configFile: this.#options.configFile,
       log: this.#options.log,
       state: this.#state,
+      lowerPriority: !mayDecide(this.entry),
       revokeSys: PRIORITY_KINDS.filter((kind) => !kept.includes(kind)),
     }, ["loaded", "load_failed"]);
     if (reply.type === "load_failed") throw new PluginLoadError([reply.problem]);
@@ -226,4 +231,21 @@ export class PluginThread implements PluginRunner {
     this.#waiting.clear();
     this.#decisions.rejectAll(error);
   }
+}
+
+const DECISION_COMMANDS = KNOWN_COMMANDS.filter(isDecisionCommand);
+
+/**
+ * Whether the plugin may answer decisions, known before its code runs: its `on` matches a
+ * decision command and it is not a built-in that only handles. Its thread then keeps the
+ * listener's scheduling priority: a decider's answer is part of Tencent's 2 s, while a plain
+ * delivery can wait in the journal when the CPU is short.
+ */
+export function mayDecide(entry: Pick<PluginEntry, "use" | "on">): boolean {
+  if (entry.use.startsWith("builtin:") && !BUILTIN_DECIDERS.has(entry.use.slice(8))) {
+    return false;
+  }
+  return DECISION_COMMANDS.some((command) =>
+    entry.on.some((pattern) => matchesPattern(pattern, command))
+  );
 }

@@ -20,6 +20,11 @@ export type ThreadCommand =
     log: LoggingOptions;
     /** See {@linkcode ThreadState}. */
     state: SharedArrayBuffer;
+    /**
+     * Whether the thread lowers its priority (see `priority.ts`); a plugin that may decide
+     * keeps the listener's, since Tencent waits for its answer.
+     */
+    lowerPriority: boolean;
     /** Sys permissions granted only to lower the thread's priority, revoked after that. */
     revokeSys: ("getPriority" | "setPriority")[];
   }

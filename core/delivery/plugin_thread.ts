@@ -107,7 +107,7 @@ async function load(command: Extract<ThreadCommand, { type: "load" }>): Promise<
   // The first beat at once: from it on, the main thread counts a stall (see supervisor.ts).
   Atomics.add(state, ThreadState.BEATS, 1);
   setInterval(() => Atomics.add(state, ThreadState.BEATS, 1), BEAT_MS);
-  lowerPriority(log);
+  if (command.lowerPriority) lowerPriority(log);
   for (const kind of command.revokeSys) await Deno.permissions.revoke({ name: "sys", kind });
   Atomics.store(state, ThreadState.BUSY, Busy.starting);
   try {
