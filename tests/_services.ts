@@ -139,6 +139,9 @@ export async function startPostgres(): Promise<PostgresServer> {
       "--no-sync",
     ], true);
     let port = 0;
+    const stopAny = (): Promise<unknown> =>
+      run(`${bin}/pg_ctl`, ["-D", `${dir}/data`, "-m", "immediate", "-w", "stop"], true)
+        .catch(() => {});
     const start = async (): Promise<void> => {
       await run(`${bin}/pg_ctl`, [
         "-D",
@@ -160,6 +163,9 @@ export async function startPostgres(): Promise<PostgresServer> {
         await start();
         break;
       } catch (error) {
+        // pg_ctl gave up waiting (a busy machine) or the port was taken: a postmaster may
+        // still be starting, and would outlive the test. Stop whatever runs on this folder.
+        await stopAny();
         if (tries >= 3) throw error;
       }
     }
