@@ -5,7 +5,7 @@
  * @module
  */
 import { matchesPattern } from "../core/config/patterns.ts";
-import { disposePlugins, loadPlugins, startPlugins } from "../core/delivery/loader.ts";
+import { startTrial } from "../core/delivery/runner.ts";
 import { KNOWN_COMMANDS } from "../core/protocol/commands.ts";
 import { isDecisionCommand } from "../core/decisions/rules.ts";
 import { validatePayload } from "../core/protocol/validate.ts";
@@ -22,8 +22,9 @@ export const help = `Usage: imhookd plugin test --config FILE --plugin NAME [--c
 
 Runs the configured plugin NAME on one callback, without the daemon: imports it, checks its
 options, creates it, calls its decide (on a decision command) and its handle, prints what it
-decided or how it failed, then disposes it. Its logs go to stderr. It runs in this process, with
-the CLI's permissions, and with delivery.handler_timeout as its time limit.
+decided or how it failed, then disposes it. Its logs go to stderr. It runs as serve runs it: on a
+thread (or in a process, with isolation: process) with the permissions its entry grants, and with
+delivery.handler_timeout as its time limit.
   --plugin NAME     the plugin entry of the config
   --command CMD     the CallbackCommand (default: the body's, else the first known command the
                     plugin's "on" names, else the first one it matches)
@@ -68,32 +69,38 @@ export async function run(options: CliOptions, [subcommand]: string[]): Promise<
   const valid = validatePayload(command, payload);
   if (!valid.ok) printError(`Warning: serve would quarantine this body: ${valid.error}`);
 
-  const [loaded] = await loadPlugins({ ...config, plugins: [entry] });
-  const controller = new AbortController();
-  const started = await startPlugins([loaded!], {
-    configDir: config.dir,
-    signal: controller.signal,
-  });
-  const instance = started[0]!.instance;
+  const trial = await startTrial(entry, config);
   const app = config.apps[0]!;
   const event = makeEvent(command, payload, { sdkAppId: app.sdkAppId, rawBody: text });
   print(`Plugin ${entry.name} (${entry.use}), ${command} callback ${event.id}:`);
-  const timeout = (): AbortSignal =>
-    AbortSignal.any([controller.signal, AbortSignal.timeout(config.delivery.handlerTimeoutMs)]);
+  const limitMs = config.delivery.handlerTimeoutMs;
   let failed = false;
+  let stuck = false;
+  let gone = false;
+  let spinning = false;
+  trial.failed.catch(() => gone = true);
   try {
-    const steps: [string, () => unknown][] = [];
-    if (typeof instance.decide === "function" && isDecisionCommand(command)) {
-      steps.push(["decide", () => instance.decide!({ ...event, id: "" }, timeout())]);
+    const steps: [string, (signal: AbortSignal) => Promise<unknown>][] = [];
+    if (trial.hasDecide && isDecisionCommand(command)) {
+      steps.push(["decide", (signal) => trial.decide({ ...event, id: "" }, signal)]);
     }
-    if (typeof instance.handle === "function") {
-      steps.push(["handle", () => instance.handle!(event, timeout())]);
-    }
+    if (trial.hasHandle) steps.push(["handle", (signal) => trial.handle(event, signal)]);
     if (steps.length === 0) print("  it has neither decide nor handle for this command");
     for (const [name, step] of steps) {
       const started = performance.now();
+      const signal = AbortSignal.timeout(limitMs);
+      // A call that ignores its signal, or a thread that never yields, ends the wait all the
+      // same, a second after the signal; heartbeats that did not move over that second mean
+      // the thread never yields.
+      const late = Promise.withResolvers<never>();
+      let beatsAtLimit = -1;
+      const atLimit = setTimeout(() => beatsAtLimit = trial.beats(), limitMs);
+      const timer = setTimeout(() => {
+        spinning = trial.beats() === beatsAtLimit;
+        late.reject(new Error(`did not finish within delivery.handler_timeout`));
+      }, limitMs + 1_000);
       try {
-        const result = await step();
+        const result = await Promise.race([step(signal), trial.failed, late.promise]);
         const ms = Math.round(performance.now() - started);
         if (name === "handle") print(`  handle: ok (${ms} ms)`);
         else if (result === undefined) print(`  decide: no opinion (${ms} ms)`);
@@ -101,12 +108,22 @@ export async function run(options: CliOptions, [subcommand]: string[]): Promise<
       } catch (error) {
         failed = true;
         const ms = Math.round(performance.now() - started);
-        print(`  ${name}: failed after ${ms} ms: ${errorChain(error)}${retryHint(error)}`);
+        stuck ||= !gone && performance.now() - started >= limitMs + 1_000;
+        const hint = gone
+          ? "\n  (serve restarts the plugin and makes this callback its dead letter)"
+          : spinning
+          ? "\n  (its thread never yields: serve restarts the plugin after delivery.plugin_stall and makes this callback its dead letter)"
+          : retryHint(error);
+        print(`  ${name}: failed after ${ms} ms: ${errorChain(error)}${hint}`);
+        if (gone || stuck) break;
+      } finally {
+        clearTimeout(atLimit);
+        clearTimeout(timer);
       }
     }
   } finally {
-    controller.abort();
-    await disposePlugins(started);
+    if (stuck) trial.kill("did not finish");
+    else await trial.stop(config.delivery.shutdownGraceMs);
   }
   return failed ? EXIT.failure : EXIT.ok;
 }

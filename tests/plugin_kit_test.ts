@@ -20,17 +20,23 @@ function config(): string {
 plugins:
   - name: recorder
     use: ${ROOT}tests/fixtures/recorder.ts
+    permissions: { read: [.], write: [.] }
     options: { path: ./events.jsonl }
   - name: groups
     use: ${ROOT}tests/fixtures/recorder.ts
     on: ["Group.*", "C2C.CallbackAfterSendMsg"]
+    permissions: { read: [.], write: [.] }
     options: { path: ./groups.jsonl }
   - name: notify
     use: ${ROOT}tests/fixtures/unreachable.ts
+    permissions: { net: ["127.0.0.1:9"] }
     options: { url: "http://127.0.0.1:9/hook" }
   - name: decider
     use: ./decider.ts
     on: ["Group.CallbackBeforeSendMsg"]
+  - name: sealed
+    use: ${ROOT}tests/fixtures/misbehave.ts
+    options: { path: ./sealed.jsonl }
 `);
 }
 
@@ -131,4 +137,68 @@ Deno.test("plugin test: a decider's decision is printed for a decision command",
   );
   const fine = await cli(["plugin", "test", "--config", ws.config, "--plugin", "decider"]);
   assert.match(fine.stdout, /\n {2}decide: no opinion \(\d+ ms\)\n/);
+});
+
+Deno.test("plugin test: the plugin runs with its entry's permissions, as under serve", async () => {
+  await using ws = await workspace(config());
+  await Deno.writeTextFile(`${ws.dir}/decider.ts`, DECIDER);
+  // misbehave.ts appends to options.path, in the workspace: its entry grants no write there.
+  const result = await cli(["plugin", "test", "--config", ws.config, "--plugin", "sealed"]);
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(
+    result.stdout,
+    /\n {2}handle: failed after \d+ ms: .*plugins\[4\]\.permissions\.write/,
+  );
+  assert.match(result.stdout, /\(permanent: serve makes it a dead letter at once\)\n$/);
+  await assert.rejects(Deno.stat(`${ws.dir}/sealed.jsonl`), Deno.errors.NotFound);
+});
+
+Deno.test("plugin test: a handle that never yields fails at handler_timeout and the command ends", async () => {
+  await using ws = await workspace(
+    config().replace(
+      "plugins:",
+      "delivery:\n  handler_timeout: 2s\nplugins:",
+    ),
+  );
+  await Deno.writeTextFile(`${ws.dir}/decider.ts`, DECIDER);
+  const result = await cli([
+    "plugin",
+    "test",
+    "--config",
+    ws.config,
+    "--plugin",
+    "sealed",
+    "--command",
+    "Group.CallbackAfterSendMsg",
+    "--set",
+    "MsgBody.0.MsgContent.Text=loop",
+  ]);
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(
+    result.stdout,
+    /\n {2}handle: failed after \d+ ms: did not finish within delivery\.handler_timeout\n {2}\(its thread never yields: serve restarts the plugin after delivery\.plugin_stall/,
+  );
+});
+
+Deno.test("plugin test: a plugin that exits is reported as serve would restart it", async () => {
+  await using ws = await workspace(config());
+  await Deno.writeTextFile(`${ws.dir}/decider.ts`, DECIDER);
+  const result = await cli([
+    "plugin",
+    "test",
+    "--config",
+    ws.config,
+    "--plugin",
+    "sealed",
+    "--command",
+    "Group.CallbackAfterSendMsg",
+    "--set",
+    "MsgBody.0.MsgContent.Text=exit",
+  ]);
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(
+    result.stdout,
+    /\n {2}handle: failed after \d+ ms: the plugin exited \(the plugin called Deno\.exit\(1\)\)/,
+  );
+  assert.match(result.stdout, /serve restarts the plugin and makes this callback its dead letter/);
 });

@@ -15,13 +15,8 @@ import { logger } from "../ops/log.ts";
 import type { Metrics } from "../ops/metrics.ts";
 import { PluginLoadError, pluginPermissions } from "./loader.ts";
 import { resolveLocations } from "./locations.ts";
-import {
-  type FailureReason,
-  type PluginRunner,
-  PluginThread,
-  type RunnerOptions,
-} from "./plugin_handle.ts";
-import { PluginProcess } from "./plugin_process.ts";
+import { type FailureReason, type PluginRunner, type RunnerOptions } from "./plugin_handle.ts";
+import { describeFailure, spawnRunner } from "./runner.ts";
 import type { Down } from "./remote_plugin.ts";
 import { Suspects, suspectsPath } from "./suspects.ts";
 import {
@@ -543,13 +538,6 @@ export async function loadOnce(entry: PluginEntry, config: Config): Promise<void
   }
 }
 
-/** A runner for `entry` as its `isolation` asks. */
-function spawnRunner(entry: PluginEntry, options: RunnerOptions): PluginRunner {
-  return entry.isolation === "process"
-    ? new PluginProcess(entry, options)
-    : new PluginThread(entry, options);
-}
-
 class StartTimeout extends RangeError {
   override name = "StartTimeout";
 }
@@ -563,25 +551,6 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T> {
       timer = setTimeout(() => reject(new StartTimeout("start timed out")), Math.max(0, ms));
     }),
   ]).finally(() => clearTimeout(timer));
-}
-
-function describeFailure(reason: FailureReason, error: string): string {
-  switch (reason) {
-    case "stall":
-      return error;
-    case "exit":
-      return `exited (${error})`;
-    case "uncaught_error":
-      return `threw outside a handler: ${error}`;
-    case "unhandled_rejection":
-      return `left a promise rejection unhandled: ${error}`;
-    case "out_of_memory":
-      return `ran out of memory (${error})`;
-    case "start_failed":
-      return `failed to start: ${error}`;
-    case "start_timeout":
-      return error;
-  }
 }
 
 /** A `PluginLoadError` from another thread with its config locations filled in. */

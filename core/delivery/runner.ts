@@ -1,0 +1,107 @@
+/**
+ * Where a plugin runs, as its entry's `isolation` asks (a thread, or a child process), and a
+ * trial run of one plugin outside the daemon (`imhookd plugin test`): the same runner, the
+ * same permissions, the same messages as under `serve`.
+ *
+ * @module
+ */
+import type { CallbackEvent } from "../../plugin.ts";
+import type { Config, PluginEntry } from "../config/config.ts";
+import { PluginLoadError, pluginPermissions } from "./loader.ts";
+import { resolveLocations } from "./locations.ts";
+import type { FailureReason, Fatal, PluginRunner, RunnerOptions } from "./plugin_handle.ts";
+import { PluginThread } from "./plugin_handle.ts";
+import { PluginProcess } from "./plugin_process.ts";
+import { RemotePlugin } from "./remote_plugin.ts";
+
+/** A runner for `entry` as its `isolation` asks. */
+export function spawnRunner(entry: PluginEntry, options: RunnerOptions): PluginRunner {
+  return entry.isolation === "process"
+    ? new PluginProcess(entry, options)
+    : new PluginThread(entry, options);
+}
+
+/** One plugin started on a runner of its own, to be called directly. */
+export interface Trial {
+  /** Whether the instance has `handle` / `decide`. */
+  hasHandle: boolean;
+  hasDecide: boolean;
+  /** Calls the instance's `decide` on its runner. */
+  decide(event: CallbackEvent, signal: AbortSignal): Promise<unknown>;
+  /** Calls the instance's `handle` on its runner, as the engine does. */
+  handle(event: CallbackEvent, signal: AbortSignal): Promise<void>;
+  /** Heartbeats so far: they stop while the plugin's code never yields. */
+  beats(): number;
+  /** Rejects once the plugin fails on its own (exits, throws outside a call, runs out of memory). */
+  failed: Promise<never>;
+  /** Disposes the instance, waiting at most `limitMs`, and ends the runner. */
+  stop(limitMs: number): Promise<void>;
+  /** Ends the runner at once (a thread stuck in a loop cannot be stopped otherwise). */
+  kill(why: string): void;
+}
+
+/**
+ * Starts `entry`'s plugin on a runner of its own with the permissions `serve` gives it, and
+ * creates it. Rejects with `PluginLoadError` (config locations filled in) when it cannot load,
+ * and with a TypeError when `create` fails.
+ */
+export async function startTrial(entry: PluginEntry, config: Config): Promise<Trial> {
+  const failed = Promise.withResolvers<never>();
+  // Observed by whoever races it; unobserved until then.
+  failed.promise.catch(() => {});
+  const permissions = await pluginPermissions(entry, {
+    configDir: config.dir,
+    locate: (path) => config.locate(path),
+  });
+  const runner = spawnRunner(entry, {
+    configDir: config.dir,
+    configFile: config.file,
+    log: config.log,
+    permissions,
+    onFatal: (fatal: Fatal) =>
+      failed.reject(new Error(`the plugin ${describeFailure(fatal.reason, fatal.error)}`)),
+  });
+  try {
+    await runner.load();
+    const { hasHandle, hasDecide } = await runner.create();
+    const remote = hasHandle ? new RemotePlugin(entry.name, runner.connect()) : undefined;
+    return {
+      hasHandle,
+      hasDecide,
+      decide: (event, signal) => runner.decide(event, signal),
+      handle: (event, signal) =>
+        remote === undefined
+          ? Promise.reject(new TypeError("the plugin has no handle()"))
+          : remote.handle(event, signal),
+      beats: () => runner.pulse().beats,
+      failed: failed.promise,
+      stop: (limitMs) => runner.stop(limitMs),
+      kill: (why) => runner.kill(why),
+    };
+  } catch (error) {
+    runner.kill("did not start");
+    throw error instanceof PluginLoadError
+      ? new PluginLoadError(resolveLocations(error.problems, config))
+      : error;
+  }
+}
+
+/** What a plugin that failed for `reason` did, for logs and status: "exited (...)", ... */
+export function describeFailure(reason: FailureReason, error: string): string {
+  switch (reason) {
+    case "stall":
+      return error;
+    case "exit":
+      return `exited (${error})`;
+    case "uncaught_error":
+      return `threw outside a handler: ${error}`;
+    case "unhandled_rejection":
+      return `left a promise rejection unhandled: ${error}`;
+    case "out_of_memory":
+      return `ran out of memory (${error})`;
+    case "start_failed":
+      return `failed to start: ${error}`;
+    case "start_timeout":
+      return error;
+  }
+}
