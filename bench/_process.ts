@@ -22,6 +22,11 @@ export interface BenchServer extends AsyncDisposable {
   logs: string[];
   /** The peak resident set size so far (VmHWM), in bytes. */
   peakRss(): Promise<number>;
+  /**
+   * The largest anonymous (heaps, buffers) and file-backed (the runtime's code, mapped files)
+   * resident sizes seen so far, in bytes, sampled every 100 ms: what the peak is made of.
+   */
+  peakParts(): { anon: number; file: number };
   /** SIGTERM, then the exit code. */
   stop(): Promise<number>;
 }
@@ -76,9 +81,22 @@ async function spawn(
     await reading;
     throw error;
   }
+  const parts = { anon: 0, file: 0 };
+  const sampler = setInterval(() => {
+    try {
+      const status = Deno.readTextFileSync(`/proc/${child.pid}/status`);
+      const kib = (key: string) =>
+        Number(new RegExp(`^${key}:\\s+(\\d+) kB$`, "m").exec(status)?.[1] ?? 0);
+      parts.anon = Math.max(parts.anon, kib("RssAnon") * 1024);
+      parts.file = Math.max(parts.file, kib("RssFile") * 1024);
+    } catch {
+      // Exited: the last samples stand.
+    }
+  }, 100);
   let exited: Promise<number> | undefined;
   const end = (signal: Deno.Signal): Promise<number> => {
     exited ??= (async () => {
+      clearInterval(sampler);
       child.kill(signal);
       const { code } = await child.status;
       await reading;
@@ -92,6 +110,7 @@ async function spawn(
     spawnedAt,
     logs,
     peakRss: () => peakRss(child.pid),
+    peakParts: () => ({ ...parts }),
     stop: () => end("SIGTERM"),
     [Symbol.asyncDispose]: async () => {
       await end("SIGKILL");

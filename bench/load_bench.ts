@@ -197,6 +197,7 @@ async function imhookdThroughput(): Promise<{ rows: BenchResult[]; rps: number }
   using reader = new JournalCounts(`${ws.dir}/journal.db`);
   const tail = await drain(reader, lastAck);
   const rss = await server.peakRss();
+  const parts = server.peakParts();
   const callbacks = reader.callbacks();
   await checkOutputs(ws.dir, callbacks);
   const dead = reader.dead();
@@ -206,6 +207,18 @@ async function imhookdThroughput(): Promise<{ rows: BenchResult[]; rps: number }
   const cold = await coldBacklog();
   const rows = wrkRows("imhookd", result, rss);
   rows.push(
+    {
+      // What the daemon allocates: V8 heaps (one per thread), SQLite caches, buffers.
+      name: "imhookd: of which anonymous memory (heaps, buffers), largest seen",
+      value: round(parts.anon / MIB),
+      unit: "MiB",
+    },
+    {
+      // Clean pages of the deno executable and mapped files, which the kernel can drop.
+      name: "imhookd: of which file-backed (the runtime's code), largest seen",
+      value: round(parts.file / MIB),
+      unit: "MiB",
+    },
     {
       name: "imhookd: callbacks journaled in the run (warm-up included)",
       value: callbacks,
