@@ -153,26 +153,26 @@ Deno.test("plugin test: the plugin runs with its entry's permissions, as under s
   await assert.rejects(Deno.stat(`${ws.dir}/sealed.jsonl`), Deno.errors.NotFound);
 });
 
-Deno.test("plugin test: a handle that never yields fails at handler_timeout and the command ends", async () => {
-  await using ws = await workspace(
-    config().replace(
-      "plugins:",
-      "delivery:\n  handler_timeout: 2s\nplugins:",
-    ),
-  );
+/** `plugin test` of the misbehaving plugin on a message whose text says how to misbehave. */
+async function misbehaving(text: string, settings = "") {
+  await using ws = await workspace(config().replace("plugins:", `${settings}plugins:`));
   await Deno.writeTextFile(`${ws.dir}/decider.ts`, DECIDER);
-  const result = await cli([
+  const command = ["--command", "Group.CallbackAfterSendMsg"];
+  const set = ["--set", `MsgBody.0.MsgContent.Text=${text}`];
+  return await cli([
     "plugin",
     "test",
     "--config",
     ws.config,
     "--plugin",
     "sealed",
-    "--command",
-    "Group.CallbackAfterSendMsg",
-    "--set",
-    "MsgBody.0.MsgContent.Text=loop",
+    ...command,
+    ...set,
   ]);
+}
+
+Deno.test("plugin test: a handle that never yields fails at handler_timeout and the command ends", async () => {
+  const result = await misbehaving("loop", "delivery:\n  handler_timeout: 2s\n");
   assert.equal(result.code, 1, result.stderr);
   assert.match(
     result.stdout,
@@ -181,20 +181,7 @@ Deno.test("plugin test: a handle that never yields fails at handler_timeout and 
 });
 
 Deno.test("plugin test: a plugin that exits is reported as serve would restart it", async () => {
-  await using ws = await workspace(config());
-  await Deno.writeTextFile(`${ws.dir}/decider.ts`, DECIDER);
-  const result = await cli([
-    "plugin",
-    "test",
-    "--config",
-    ws.config,
-    "--plugin",
-    "sealed",
-    "--command",
-    "Group.CallbackAfterSendMsg",
-    "--set",
-    "MsgBody.0.MsgContent.Text=exit",
-  ]);
+  const result = await misbehaving("exit");
   assert.equal(result.code, 1, result.stderr);
   assert.match(
     result.stdout,
