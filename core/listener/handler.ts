@@ -22,6 +22,10 @@ import { groupKey, naturalKey } from "../protocol/keys.ts";
 import { checkBodyCommand, validatePayload } from "../protocol/validate.ts";
 import type { Router } from "../config/router.ts";
 import { Deadlines } from "./_deadlines.ts";
+import { BodyReader } from "./_body.ts";
+import { answer, JSON_HEADERS, Rejection } from "./_rejection.ts";
+
+export type { CallbackResult } from "./_rejection.ts";
 import {
   type CallbackQuery,
   isPlainPath,
@@ -57,33 +61,9 @@ export interface CallbackHandlerOptions {
   decisions?: DecisionChain;
 }
 
-/** The `result` label of `imhookd_callbacks_total`. */
-export type CallbackResult =
-  | "ok"
-  | "duplicate"
-  | "bad_request"
-  | "unauthorized"
-  | "forbidden"
-  | "too_large"
-  | "overloaded"
-  | "unavailable";
-
 const OK_BODY = JSON.stringify({ ActionStatus: "OK", ErrorCode: 0, ErrorInfo: "" });
-const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
 /** One decoder for every request: decoding without `stream` keeps no state between calls. */
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
-const DIGITS = /^\d+$/;
-
-class Rejection {
-  constructor(
-    readonly status: number,
-    readonly result: CallbackResult | undefined,
-    readonly message: string,
-    readonly headers: Record<string, string> = {},
-    /** A decision callback that could not be accepted gets its fallback: a 200 with this. */
-    readonly answer?: string,
-  ) {}
-}
 
 /** How an accepted callback was stored, and the answer's body. */
 interface Accepted {
@@ -103,6 +83,7 @@ export class CallbackHandler {
   #inFlight = 0;
   #closing = false;
   #deadlines: Deadlines;
+  #body: BodyReader;
   /** Whether the configured path is one `new URL` leaves as it is, so raw paths can match it. */
   #plainPath: boolean;
   /** The last `scheme://authority` that `new URL` accepted; later URLs with it skip `new URL`. */
@@ -114,6 +95,7 @@ export class CallbackHandler {
   constructor(options: CallbackHandlerOptions) {
     this.#options = { clock: systemClock, bodyTimeoutMs: 10_000, ...options };
     this.#deadlines = new Deadlines(this.#options.clock, this.#options.bodyTimeoutMs);
+    this.#body = new BodyReader(this.#options, this.#deadlines);
     this.#plainPath = isPlainPath(options.path);
   }
 
@@ -251,7 +233,7 @@ export class CallbackHandler {
       );
     }
     const receivedAt = clock.now();
-    const bytes = await this.#readBody(request, info !== undefined);
+    const bytes = await this.#body.read(request, info !== undefined);
     const urlCommand = query.command;
     const rules = urlCommand === undefined ? undefined : decisionRules(urlCommand);
     let fallback: { answer: string } | undefined;
@@ -396,93 +378,6 @@ export class CallbackHandler {
     return chain.fallback(rules, reason, receipt);
   }
 
-  /** Reads the body, refusing more than max_body_bytes whatever Content-Length says. */
-  async #readBody(request: Request, fromServer: boolean): Promise<Uint8Array> {
-    const limit = this.#options.maxBodyBytes;
-    const declared = request.headers.get("content-length");
-    if (declared !== null && Number(declared) > limit) {
-      await request.body?.cancel().catch(() => {});
-      throw tooLarge(limit);
-    }
-    // Deno.serve's HTTP layer never hands over more body than a Content-Length it accepted,
-    // so such a body can be taken whole, which costs much less than reading it chunk by chunk.
-    if (fromServer && declared !== null && DIGITS.test(declared)) {
-      return await this.#readWhole(request);
-    }
-    return await this.#readChunks(request);
-  }
-
-  async #readWhole(request: Request): Promise<Uint8Array> {
-    const timeout = Promise.withResolvers<undefined>();
-    const deadline = this.#deadlines.add(() => timeout.resolve(undefined));
-    const reading = request.bytes();
-    let bytes: Uint8Array | undefined;
-    try {
-      bytes = await Promise.race([reading, timeout.promise]);
-    } catch (error) {
-      throw cannotRead(error);
-    } finally {
-      this.#deadlines.remove(deadline);
-    }
-    if (bytes === undefined) {
-      // The read cannot be cancelled: it ends, and is ignored, when the client goes away.
-      reading.catch(() => {});
-      throw this.#timedOut();
-    }
-    if (bytes.length > this.#options.maxBodyBytes) throw tooLarge(this.#options.maxBodyBytes);
-    return bytes;
-  }
-
-  /** Reads the body as it comes, stopping as soon as it is over the limit. */
-  async #readChunks(request: Request): Promise<Uint8Array> {
-    if (request.body === null) return new Uint8Array();
-    const limit = this.#options.maxBodyBytes;
-    const reader = request.body.getReader();
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    let timedOut = false;
-    const deadline = this.#deadlines.add(() => {
-      timedOut = true;
-      reader.cancel().catch(() => {});
-    });
-    try {
-      for (;;) {
-        let chunk: ReadableStreamReadResult<Uint8Array>;
-        try {
-          chunk = await reader.read();
-        } catch (error) {
-          throw cannotRead(error);
-        }
-        if (chunk.done) break;
-        size += chunk.value.length;
-        if (size > limit) {
-          await reader.cancel().catch(() => {});
-          throw tooLarge(limit);
-        }
-        chunks.push(chunk.value);
-      }
-    } finally {
-      this.#deadlines.remove(deadline);
-    }
-    if (timedOut) throw this.#timedOut();
-    if (chunks.length === 1) return chunks[0]!;
-    const bytes = new Uint8Array(size);
-    let offset = 0;
-    for (const chunk of chunks) {
-      bytes.set(chunk, offset);
-      offset += chunk.length;
-    }
-    return bytes;
-  }
-
-  #timedOut(): Rejection {
-    return new Rejection(
-      408,
-      "bad_request",
-      `Body not received within ${this.#options.bodyTimeoutMs}ms`,
-    );
-  }
-
   #unavailable(error: unknown): Rejection {
     if (!(error instanceof JournalUnavailableError)) throw error;
     this.#options.logger?.error("Answering 503: {message}", { message: error.message });
@@ -506,30 +401,7 @@ export class CallbackHandler {
   }
 }
 
-function answer(rejection: Rejection): Response {
-  if (rejection.answer !== undefined) {
-    return new Response(rejection.answer, { headers: JSON_HEADERS });
-  }
-  return new Response(
-    JSON.stringify({
-      ActionStatus: "FAIL",
-      ErrorCode: rejection.status,
-      ErrorInfo: rejection.message,
-    }),
-    { status: rejection.status, headers: { ...JSON_HEADERS, ...rejection.headers } },
-  );
-}
-
 /** A decision in a few words, for the quarantine's reason: `allow`, `reject 1`. */
 function describeDecision(decision: DecisionRecord): string {
   return decision.verdict === "reject" ? `reject ${decision.code ?? 1}` : decision.verdict;
-}
-
-function cannotRead(error: unknown): Rejection {
-  const message = error instanceof Error ? error.message : String(error);
-  return new Rejection(400, "bad_request", `Cannot read the body: ${message}`);
-}
-
-function tooLarge(limit: number): Rejection {
-  return new Rejection(413, "too_large", `Body is over max_body_bytes (${limit})`);
 }
