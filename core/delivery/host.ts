@@ -223,7 +223,7 @@ export class DeliveryHost {
   }
 
   /** The running plugins whose instance has a `decide` method, in config order. */
-  deciders(): string[] {
+  deciders(): readonly string[] {
     return this.#supervisor.deciders();
   }
 

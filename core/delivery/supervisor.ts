@@ -67,6 +67,7 @@ export class Supervisor {
   #options: SupervisorOptions;
   #config: Config;
   #plugins = new Map<string, Supervised>();
+  #deciders: readonly string[] | undefined;
   #stuck = 0;
   #tooMany = false;
   #stopped = false;
@@ -93,6 +94,7 @@ export class Supervisor {
   /** The config whose settings (stall, timeouts, log) new runners get. */
   set config(config: Config) {
     this.#config = config;
+    this.decidersChanged();
   }
 
   /**
@@ -104,10 +106,12 @@ export class Supervisor {
   async start(entry: PluginEntry, waitMs: number): Promise<void> {
     const plugin = new Supervised(entry, this);
     this.#plugins.set(entry.name, plugin);
+    this.decidersChanged();
     try {
       await plugin.begin(waitMs);
     } catch (error) {
       this.#plugins.delete(entry.name);
+      this.decidersChanged();
       throw error;
     }
   }
@@ -125,6 +129,7 @@ export class Supervisor {
   async stop(name: string, graceMs: number, disposeMs: number): Promise<void> {
     const plugin = this.#plugins.get(name);
     this.#plugins.delete(name);
+    this.decidersChanged();
     await plugin?.stop(graceMs, disposeMs);
   }
 
@@ -189,8 +194,17 @@ export class Supervisor {
   }
 
   /** See `DeliveryHost.deciders`. */
-  deciders(): string[] {
-    return this.#ordered().filter((plugin) => plugin.hasDecide).map((plugin) => plugin.name);
+  deciders(): readonly string[] {
+    // Asked for every decision callback: made again only when a plugin, its `decide` or the
+    // config's order changed.
+    return this.#deciders ??= this.#ordered().filter((plugin) => plugin.hasDecide).map((
+      plugin,
+    ) => plugin.name);
+  }
+
+  /** Forgets the list of deciders; the next {@linkcode deciders} makes it again. */
+  decidersChanged(): void {
+    this.#deciders = undefined;
   }
 
   #ordered(): Supervised[] {
@@ -245,7 +259,7 @@ type Phase = "starting" | "running" | "restarting" | "stopped";
 /** One supervised plugin: its entry, its current runner and how it has fared. */
 class Supervised {
   readonly entry: PluginEntry;
-  hasDecide = false;
+  #hasDecide = false;
   #supervisor: Supervisor;
   #runner: PluginRunner | undefined;
   #permissions: RunnerOptions["permissions"] | undefined;
@@ -266,6 +280,17 @@ class Supervised {
   /** The callback whose handler ran synchronously at the last check, and since when. */
   #busy: { callback: number; since: number } | undefined;
   #startedAt = performance.now();
+
+  /** Whether the running instance has `decide`. */
+  get hasDecide(): boolean {
+    return this.#hasDecide;
+  }
+
+  set hasDecide(value: boolean) {
+    if (value === this.#hasDecide) return;
+    this.#hasDecide = value;
+    this.#supervisor.decidersChanged();
+  }
 
   constructor(entry: PluginEntry, supervisor: Supervisor) {
     this.entry = entry;
