@@ -160,10 +160,15 @@ export async function eventually(
   probe: () => boolean | Promise<boolean>,
   what: string,
   timeoutMs = 30_000,
+  /** What the state was when it timed out, added to the error. */
+  explain?: () => string | Promise<string>,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting until ${what}`);
+    if (Date.now() > deadline) {
+      const state = explain === undefined ? "" : `\n${await explain()}`;
+      throw new Error(`Timed out waiting until ${what}${state}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
@@ -286,4 +291,24 @@ export function hasTool(name: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * A port on 127.0.0.1 whose connections are refused, for a receiver that is down. Not a port
+ * bound and closed again: that one is in the ephemeral range, where another test's server on
+ * port 0 may take it meanwhile, and a request to it then waits for that server instead of
+ * failing at once. These ports are below that range (where `port: 0` never lands) and not on
+ * fetch's list of blocked ports (9, 13, ... fail with "Requests to port 9 are blocked"); the
+ * first refused one wins.
+ */
+export async function refusedPort(): Promise<number> {
+  for (const port of [1000, 999, 998, 997, 996]) {
+    try {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      conn.close();
+    } catch (error) {
+      if (error instanceof Deno.errors.ConnectionRefused) return port;
+    }
+  }
+  throw new Error("No well-known port on 127.0.0.1 refuses connections");
 }

@@ -8,21 +8,17 @@ import {
   cli,
   eventually,
   recorded,
+  refusedPort,
   ROOT,
   serve,
   signedQuery,
   workspace,
 } from "./_helpers.ts";
 
-const MESSAGE = "Group.CallbackAfterSendMsg";
+/** Where the notify plugin posts: a receiver that is down. */
+const REFUSED = await refusedPort();
 
-/** A port nothing listens on: bound, then closed. */
-function closedPort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
-}
+const MESSAGE = "Group.CallbackAfterSendMsg";
 
 function config(): string {
   return baseConfig(`delivery:
@@ -40,7 +36,7 @@ plugins:
     use: ${ROOT}tests/fixtures/unreachable.ts
     permissions: { net: ["127.0.0.1"] }
     on: ["Group.*"]
-    options: { url: "http://127.0.0.1:${closedPort()}/hook?key=s3cret-key" }
+    options: { url: "http://127.0.0.1:${REFUSED}/hook?key=s3cret-key" }
 `);
 }
 

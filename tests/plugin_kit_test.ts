@@ -29,8 +29,8 @@ plugins:
     options: { path: ./groups.jsonl }
   - name: notify
     use: ${ROOT}tests/fixtures/unreachable.ts
-    permissions: { net: ["127.0.0.1:9"] }
-    options: { url: "http://127.0.0.1:9/hook" }
+    permissions: { net: ["127.0.0.1:1000"] }
+    options: { url: "http://127.0.0.1:1000/hook" }
   - name: decider
     use: ./decider.ts
     on: ["Group.CallbackBeforeSendMsg"]

@@ -5,18 +5,21 @@
  */
 import assert from "node:assert/strict";
 import { openPage } from "./_chromium.ts";
-import { baseConfig, eventually, ROOT, serve, signedQuery, workspace } from "./_helpers.ts";
+import {
+  baseConfig,
+  eventually,
+  refusedPort,
+  ROOT,
+  serve,
+  signedQuery,
+  workspace,
+} from "./_helpers.ts";
+
+/** Where the notify plugin posts: a receiver that is down. */
+const REFUSED = await refusedPort();
 
 const GROUP = "Group.CallbackAfterSendMsg";
 const C2C = "C2C.CallbackAfterSendMsg";
-
-/** A port nothing listens on: bound, then closed. */
-function closedPort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
-}
 
 async function post(url: string, command: string, body: unknown, query?: string): Promise<number> {
   const response = await fetch(`${url}?${query ?? signedQuery(command)}`, {
@@ -73,7 +76,7 @@ plugins:
     use: ${ROOT}tests/fixtures/unreachable.ts
     permissions: { net: ["127.0.0.1"] }
     on: ["Group.*"]
-    options: { url: "http://127.0.0.1:${closedPort()}/hook" }
+    options: { url: "http://127.0.0.1:${REFUSED}/hook" }
 `));
   await using served = await serve(ws.config);
   assert.ok(served.adminUrl, "the admin listener is up");
@@ -102,15 +105,20 @@ plugins:
     await post(served.url, GROUP, {}, signedQuery(GROUP, { Sign: "0".repeat(64) })),
     401,
   );
+  let figures: {
+    deadLetters: unknown[];
+    plugins: { name: string; pending: number }[];
+  } | undefined;
   await eventually(
     async () => {
       const response = await fetch(`${served.adminUrl}/status.json`);
-      const figures = await response.json();
-      return figures.deadLetters.length === 4 &&
-        figures.plugins.find((p: { name: string }) => p.name === "audit").pending === 0;
+      figures = await response.json();
+      return figures!.deadLetters.length === 4 &&
+        figures!.plugins.find((p) => p.name === "audit")!.pending === 0;
     },
     "four dead letters and audit done",
     30_000,
+    () => `status.json: ${JSON.stringify(figures)}\nserve's log:\n${served.logs.join("\n")}`,
   );
 
   // Admin stays off the public listener.
