@@ -312,3 +312,29 @@ export async function refusedPort(): Promise<number> {
   }
   throw new Error("No well-known port on 127.0.0.1 refuses connections");
 }
+
+/**
+ * The delivery, log and plugins sections of a daemon with a plugin that records everything
+ * (`audit`, to ./audit.jsonl) and one whose receiver is down (`notify`, Group.* only, posting to
+ * a {@linkcode refusedPort} with `query`): each Group callback ends as notify's dead letter
+ * after two quick attempts.
+ */
+export async function auditAndDownNotify(query = ""): Promise<string> {
+  return `delivery:
+  max_attempts: 2
+  initial_backoff: 10ms
+  max_backoff: 20ms
+log:
+  format: json
+plugins:
+  - name: audit
+    use: ${ROOT}tests/fixtures/recorder.ts
+    permissions: { read: [.], write: [.] }
+    options: { path: ./audit.jsonl }
+  - name: notify
+    use: ${ROOT}tests/fixtures/unreachable.ts
+    permissions: { net: ["127.0.0.1"] }
+    on: ["Group.*"]
+    options: { url: "http://127.0.0.1:${await refusedPort()}/hook${query}" }
+`;
+}

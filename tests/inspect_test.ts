@@ -4,40 +4,20 @@
  */
 import assert from "node:assert/strict";
 import {
+  auditAndDownNotify,
   baseConfig,
   cli,
   eventually,
   recorded,
-  refusedPort,
-  ROOT,
   serve,
   signedQuery,
   workspace,
 } from "./_helpers.ts";
 
-/** Where the notify plugin posts: a receiver that is down. */
-const REFUSED = await refusedPort();
-
 const MESSAGE = "Group.CallbackAfterSendMsg";
 
-function config(): string {
-  return baseConfig(`delivery:
-  max_attempts: 2
-  initial_backoff: 10ms
-  max_backoff: 20ms
-log:
-  format: json
-plugins:
-  - name: audit
-    use: ${ROOT}tests/fixtures/recorder.ts
-    permissions: { read: [.], write: [.] }
-    options: { path: ./audit.jsonl }
-  - name: notify
-    use: ${ROOT}tests/fixtures/unreachable.ts
-    permissions: { net: ["127.0.0.1"] }
-    on: ["Group.*"]
-    options: { url: "http://127.0.0.1:${REFUSED}/hook?key=s3cret-key" }
-`);
+async function config(): Promise<string> {
+  return baseConfig(await auditAndDownNotify("?key=s3cret-key"));
 }
 
 async function post(url: string, command: string, body: string): Promise<number> {
@@ -57,7 +37,7 @@ function message(seq: number): string {
 }
 
 Deno.test("inspect: dead lists dead letters with the error's cause, show prints one whole, quarantine says why", async () => {
-  await using ws = await workspace(config());
+  await using ws = await workspace(await config());
   await using served = await serve(ws.config);
   for (const seq of [1, 2]) assert.equal(await post(served.url, MESSAGE, message(seq)), 200);
   assert.equal(
@@ -148,7 +128,7 @@ Deno.test("inspect: dead lists dead letters with the error's cause, show prints 
 });
 
 Deno.test("inspect: replay needs a selector or --all, and --dry-run changes nothing", async () => {
-  await using ws = await workspace(config());
+  await using ws = await workspace(await config());
   {
     await using served = await serve(ws.config);
     for (const seq of [1, 2, 3]) assert.equal(await post(served.url, MESSAGE, message(seq)), 200);

@@ -6,17 +6,13 @@
 import assert from "node:assert/strict";
 import { openPage } from "./_chromium.ts";
 import {
+  auditAndDownNotify,
   baseConfig,
   eventually,
-  refusedPort,
-  ROOT,
   serve,
   signedQuery,
   workspace,
 } from "./_helpers.ts";
-
-/** Where the notify plugin posts: a receiver that is down. */
-const REFUSED = await refusedPort();
 
 const GROUP = "Group.CallbackAfterSendMsg";
 const C2C = "C2C.CallbackAfterSendMsg";
@@ -61,23 +57,7 @@ const READ_PAGE = `(() => {
 Deno.test("status page: headless Chromium shows the callbacks, plugins, dead letters and their errors of a running serve", async () => {
   await using ws = await workspace(baseConfig(`admin:
   listen: 127.0.0.1:0
-delivery:
-  max_attempts: 2
-  initial_backoff: 10ms
-  max_backoff: 20ms
-log:
-  format: json
-plugins:
-  - name: audit
-    use: ${ROOT}tests/fixtures/recorder.ts
-    permissions: { read: [.], write: [.] }
-    options: { path: ./audit.jsonl }
-  - name: notify
-    use: ${ROOT}tests/fixtures/unreachable.ts
-    permissions: { net: ["127.0.0.1"] }
-    on: ["Group.*"]
-    options: { url: "http://127.0.0.1:${REFUSED}/hook" }
-`));
+${await auditAndDownNotify()}`));
   await using served = await serve(ws.config);
   assert.ok(served.adminUrl, "the admin listener is up");
   for (let seq = 1; seq <= 4; seq++) {
