@@ -6,7 +6,7 @@
  * @module
  */
 import { z } from "zod";
-import type { IntLike } from "./payload_parts.ts";
+import type { IntLike } from "./payloads.ts";
 import { isIntLike, isNumberLike } from "./_ints.ts";
 
 /** An integer: a JSON number or a digit string. */

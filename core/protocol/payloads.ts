@@ -1,14 +1,9 @@
 /**
- * The payload types of Tencent Cloud IM callbacks, one per known command (see `commands.ts`,
- * which ties each command to its type): the shared pieces in `payload_parts.ts`, the commands
- * by family in `payloads_group.ts`, `payloads_user.ts` and `payloads_services.ts`, all
- * re-exported here. Types only: plugins may import them freely. Integer fields are
- * `number | string`: Tencent sends numeric strings too.
+ * The payload types of Tencent Cloud IM callbacks, one per known command (`commands.ts` ties
+ * each command to its type). They are declared once, in `plugin_types/` beside `plugin.ts`,
+ * so that the plugin kit and imhookd share them. Types only.
  *
  * @module
  */
 
-export type * from "./payload_parts.ts";
-export type * from "./payloads_group.ts";
-export type * from "./payloads_user.ts";
-export type * from "./payloads_services.ts";
+export type * from "../../plugin_types/payloads.ts";

@@ -1,6 +1,7 @@
 /**
  * The pieces the payload types of `payloads*.ts` share: integers, the base of every body,
- * message elements, member lists, custom fields. Re-exported by `payloads.ts`.
+ * message elements, member lists, custom fields. Re-exported by `plugin.ts` and
+ * `core/protocol/payloads.ts`.
  *
  * @module
  */

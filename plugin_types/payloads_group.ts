@@ -1,6 +1,6 @@
 /**
  * The payload types of the group commands (`Group.*`, and `Bot.OnGroupMessage`, a group
- * message that mentions a chatbot). Re-exported by `payloads.ts`.
+ * message that mentions a chatbot). Re-exported by `plugin.ts` and `core/protocol/payloads.ts`.
  *
  * @module
  */

@@ -1,7 +1,7 @@
 /**
  * The payload types of the commands about users and one-to-one messages: `State.*`,
  * `Profile.*`, `Sns.*` (friends and blocklists), `Follow.*` and `C2C.*`. Re-exported by
- * `payloads.ts`.
+ * `plugin.ts` and `core/protocol/payloads.ts`.
  *
  * @module
  */

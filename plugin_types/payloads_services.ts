@@ -2,7 +2,7 @@
  * The payload types of the other services that call back through the same URL: `Alert.*`,
  * `OfficialAccount.*`, `Chatbot.*`, `ContentCallback.*` (moderation results), `Push.*`,
  * `Call.*` (TUICallKit), `Desk.*` (customer service) and `Live.*` (TUILiveKit).
- * Re-exported by `payloads.ts`.
+ * Re-exported by `plugin.ts` and `core/protocol/payloads.ts`.
  *
  * @module
  */
