@@ -5,7 +5,7 @@
  */
 import { formatAddr } from "../core/daemon.ts";
 import { PluginLoadError } from "../core/delivery/loader.ts";
-import { loadOnce } from "../core/delivery/supervisor.ts";
+import { loadOnce } from "../core/delivery/runner.ts";
 import { Router } from "../core/config/router.ts";
 import { configWarnings } from "../core/config/config.ts";
 import { type CliOptions, EXIT, type OptionName } from "./_command.ts";

@@ -17,7 +17,8 @@ import { logger } from "../ops/log.ts";
 import type { Metrics, MetricUpdate } from "../ops/metrics.ts";
 import { loadPlugin, pluginChanged, PluginLoadError } from "./loader.ts";
 import type { Down } from "./remote_plugin.ts";
-import { loadOnce, type PluginStatus, Supervisor } from "./supervisor.ts";
+import { loadOnce } from "./runner.ts";
+import { type PluginStatus, Supervisor } from "./supervisor.ts";
 
 const log = logger("daemon");
 

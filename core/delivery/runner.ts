@@ -80,9 +80,7 @@ export async function startTrial(entry: PluginEntry, config: Config): Promise<Tr
     };
   } catch (error) {
     runner.kill("did not start");
-    throw error instanceof PluginLoadError
-      ? new PluginLoadError(resolveLocations(error.problems, config))
-      : error;
+    throw withLocations(error, config);
   }
 }
 
@@ -104,4 +102,65 @@ export function describeFailure(reason: FailureReason, error: string): string {
     case "start_timeout":
       return error;
   }
+}
+
+/**
+ * Loads `entry`'s plugin once on a runner of its own, as a start would (permissions, import,
+ * `parseOptions`), then ends it: what `check` and a reload do before anything changes.
+ * Rejects with `PluginLoadError`, locations filled in, when it cannot load within
+ * `delivery.start_timeout`.
+ */
+export async function loadOnce(entry: PluginEntry, config: Config): Promise<void> {
+  const locate = (path: readonly (string | number)[]): string => config.locate(path);
+  let runner: PluginRunner | undefined;
+  try {
+    const permissions = await pluginPermissions(entry, { configDir: config.dir, locate });
+    runner = spawnRunner(entry, {
+      configDir: config.dir,
+      configFile: config.file,
+      log: config.log,
+      permissions,
+      onFatal: () => {},
+    });
+    await within(runner.load(), config.delivery.startTimeoutMs);
+  } catch (error) {
+    if (error instanceof StartTimeout) {
+      throw new PluginLoadError([
+        `${
+          locate(["plugins", entry.index, "use"])
+        } plugins[${entry.index}].use: Cannot load plugin "${entry.name}": module "${entry.use}" did not load within delivery.start_timeout (${
+          formatMs(config.delivery.startTimeoutMs)
+        })`,
+      ]);
+    }
+    throw withLocations(error, config);
+  } finally {
+    runner?.kill("was only loaded");
+  }
+}
+
+export class StartTimeout extends RangeError {
+  override name = "StartTimeout";
+}
+
+/** `promise`, or a {@linkcode StartTimeout} rejection after `ms`. */
+export function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StartTimeout("start timed out")), Math.max(0, ms));
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** A `PluginLoadError` from another thread with its config locations filled in. */
+export function withLocations(error: unknown, config: Config): unknown {
+  return error instanceof PluginLoadError
+    ? new PluginLoadError(resolveLocations(error.problems, config))
+    : error;
+}
+
+export function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${Math.round(ms)}ms`;
 }
