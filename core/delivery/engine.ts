@@ -6,12 +6,8 @@
  * @module
  */
 import { systemClock } from "../clock.ts";
-import {
-  type DeliveryJournal,
-  type DeliveryOptions,
-  type DeliveryTarget,
-  PluginLane,
-} from "./lane.ts";
+import type { DeliveryJournal, DeliveryOptions, DeliveryTarget } from "./delivery_types.ts";
+import { PluginLane } from "./lane.ts";
 
 export type {
   DeliveryJournal,
@@ -19,7 +15,7 @@ export type {
   DeliveryOptions,
   DeliveryTarget,
   RemoteInstance,
-} from "./lane.ts";
+} from "./delivery_types.ts";
 /** Runs one lane per plugin. Close it to stop handing out callbacks. */
 export class Delivery {
   #journal: DeliveryJournal;

@@ -2,77 +2,15 @@
  * One plugin's lane of the delivery engine (`engine.ts`): which of its pending callbacks it
  * holds (a window, and a smaller one per group), one at a time per group in journal order (or
  * any order with `ordering: none`), the handler's time limit, retries with backoff, dead
- * letters, and the outcomes written back to the journal. Also the types the engine shares.
+ * letters, and the outcomes written back to the journal.
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
 import { clearImmediate, setImmediate } from "node:timers";
-import type { PluginInstance } from "../../plugin.ts";
-import type { Clock } from "../clock.ts";
-import { DeliveredEvent, type EventSource } from "./event.ts";
-import type { JournalWriter, PendingDelivery } from "../journal/mod.ts";
+import { DeliveredEvent } from "./event.ts";
+import type { PendingDelivery } from "../journal/mod.ts";
 import { errorChain } from "../ops/error_chain.ts";
-import type { MetricKey, MetricRecorder } from "../ops/metrics.ts";
-
-/**
- * What the engine needs of the journal: reads, and the outcome of each delivery. A
- * {@linkcode JournalWriter} is one; the delivery worker's sends the outcomes to the thread that
- * owns the journal's writes.
- */
-export type DeliveryJournal = Pick<
-  JournalWriter,
-  "onAppend" | "replayGeneration" | "pending" | "markDelivered" | "markRetry" | "markDead"
->;
-
-/** Where the engine records metrics: `Metrics`, or in the worker a `MetricBatch`'s recorders. */
-export type DeliveryMetrics = Readonly<Record<MetricKey, MetricRecorder>>;
-
-/** Options of the engine (`Delivery`, engine.ts); durations in milliseconds. */
-export interface DeliveryOptions {
-  maxAttempts: number;
-  initialBackoffMs: number;
-  maxBackoffMs: number;
-  handlerTimeoutMs: number;
-  ordering: "per_group" | "none";
-  /** Default: the real clock. */
-  clock?: Clock;
-  /** A number in [0, 1) for the jitter. Default `Math.random`. */
-  random?: () => number;
-  metrics?: DeliveryMetrics;
-  logger?: Logger;
-  /** Most deliveries one plugin holds in memory. Default 512. */
-  window?: number;
-  /**
-   * Most deliveries of one group held in memory (the rest wait in the journal), so that a
-   * group stuck on a retry cannot fill the window and stall every other group.
-   * Default `window / 8`.
-   */
-  groupWindow?: number;
-  /** How often to look for deliveries that `replay` made pending. Default 1000. */
-  replayPollMs?: number;
-}
-
-/**
- * A plugin that runs elsewhere (`RemotePlugin`): it takes the pending delivery as it is, with
- * no {@linkcode DeliveredEvent} made for it here (its own thread makes one).
- */
-export interface RemoteInstance extends PluginInstance {
-  send(item: EventSource, attempt: number, signal: AbortSignal): Promise<void>;
-}
-
-/** A started plugin to deliver to. */
-export interface DeliveryTarget {
-  name: string;
-  /** The plugin, or its stand-in when it runs on another thread. */
-  instance: PluginInstance;
-  /** Set when the plugin runs elsewhere: deliveries go through it instead of `instance`. */
-  remote?: RemoteInstance;
-  /** Groups handled at once (callbacks, with `ordering: none`). */
-  concurrency: number;
-  /** This plugin's ordering; default {@linkcode DeliveryOptions.ordering}. */
-  ordering?: "per_group" | "none";
-}
+import type { DeliveryJournal, DeliveryOptions, DeliveryTarget } from "./delivery_types.ts";
 
 interface Item extends PendingDelivery {
   key: string;
