@@ -9,6 +9,7 @@
 import type { CallbackEvent } from "../../plugin.ts";
 import type { PluginEntry } from "../config/config.ts";
 import { describeError } from "../describe_error.ts";
+import { created, PendingAnswers } from "./_answers.ts";
 import { PendingDecisions } from "./_decisions.ts";
 import type { LoggingOptions } from "../ops/log.ts";
 import { PluginLoadError, PRIORITY_KINDS } from "./loader.ts";
@@ -89,7 +90,7 @@ export class PluginThread implements PluginRunner {
   #state = new SharedArrayBuffer(ThreadState.BYTES);
   #ints = new Int32Array(this.#state);
   #floats = new Float64Array(this.#state);
-  #waiting = new Map<string, PromiseWithResolvers<ThreadReport>>();
+  #answers = new PendingAnswers<ThreadReport>();
   #decisions = new PendingDecisions();
   #ended: string | undefined;
 
@@ -141,10 +142,7 @@ export class PluginThread implements PluginRunner {
   }
 
   async create(): Promise<{ hasHandle: boolean; hasDecide: boolean }> {
-    const reply = await this.#ask({ type: "create" }, ["started", "create_failed"]);
-    if (reply.type === "create_failed") throw new TypeError(reply.error);
-    if (reply.type !== "started") throw new TypeError(`unexpected answer "${reply.type}"`);
-    return { hasHandle: reply.hasHandle, hasDecide: reply.hasDecide };
+    return created(await this.#ask({ type: "create" }, ["started", "create_failed"]));
   }
 
   connect(): MessagePort {
@@ -196,12 +194,7 @@ export class PluginThread implements PluginRunner {
     if (this.#ended !== undefined) {
       return Promise.reject(new TypeError(`plugin "${this.entry.name}" ${this.#ended}`));
     }
-    const waiter = Promise.withResolvers<ThreadReport>();
-    for (const answer of answers) this.#waiting.set(answer, waiter);
-    this.#post(message);
-    return waiter.promise.finally(() => {
-      for (const answer of answers) this.#waiting.delete(answer);
-    });
+    return this.#answers.ask(() => this.#post(message), answers);
   }
 
   #receive(report: ThreadReport): void {
@@ -213,7 +206,7 @@ export class PluginThread implements PluginRunner {
       this.#decisions.settle(report);
       return;
     }
-    this.#waiting.get(report.type)?.resolve(report);
+    this.#answers.settle(report);
   }
 
   #fatal(fatal: Fatal): void {
@@ -227,8 +220,7 @@ export class PluginThread implements PluginRunner {
     if (this.#ended !== undefined) return;
     this.#ended = reason;
     const error = new TypeError(`plugin "${this.entry.name}" ${reason}`);
-    for (const waiter of new Set(this.#waiting.values())) waiter.reject(error);
-    this.#waiting.clear();
+    this.#answers.rejectAll(error);
     this.#decisions.rejectAll(error);
   }
 }

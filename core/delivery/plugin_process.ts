@@ -9,6 +9,7 @@
 import type { CallbackEvent } from "../../plugin.ts";
 import type { PluginEntry } from "../config/config.ts";
 import { describeError } from "../describe_error.ts";
+import { created, PendingAnswers } from "./_answers.ts";
 import { PendingDecisions } from "./_decisions.ts";
 import { logger } from "../ops/log.ts";
 import { PluginLoadError } from "./loader.ts";
@@ -32,7 +33,7 @@ export class PluginProcess implements PluginRunner {
   #options: RunnerOptions;
   #child: Deno.ChildProcess;
   #writer: WritableStreamDefaultWriter<Uint8Array>;
-  #waiting = new Map<string, PromiseWithResolvers<ProcessFrame>>();
+  #answers = new PendingAnswers<ProcessFrame>();
   #decisions = new PendingDecisions();
   #pulse: Pulse = { beats: 0, deciding: false };
   #port: MessagePort | undefined;
@@ -85,10 +86,7 @@ export class PluginProcess implements PluginRunner {
   }
 
   async create(): Promise<{ hasHandle: boolean; hasDecide: boolean }> {
-    const reply = await this.#ask({ type: "create" }, ["started", "create_failed"]);
-    if (reply.type === "create_failed") throw new TypeError(reply.error);
-    if (reply.type !== "started") throw new TypeError(`unexpected answer "${reply.type}"`);
-    return { hasHandle: reply.hasHandle, hasDecide: reply.hasDecide };
+    return created(await this.#ask({ type: "create" }, ["started", "create_failed"]));
   }
 
   connect(): MessagePort {
@@ -143,12 +141,7 @@ export class PluginProcess implements PluginRunner {
     if (this.#ended !== undefined) {
       return Promise.reject(new TypeError(`plugin "${this.entry.name}" ${this.#ended}`));
     }
-    const waiter = Promise.withResolvers<ProcessFrame>();
-    for (const answer of answers) this.#waiting.set(answer, waiter);
-    this.#send(frame);
-    return waiter.promise.finally(() => {
-      for (const answer of answers) this.#waiting.delete(answer);
-    });
+    return this.#answers.ask(() => this.#send(frame), answers);
   }
 
   async #read(): Promise<void> {
@@ -213,7 +206,7 @@ export class PluginProcess implements PluginRunner {
         return;
       }
       default:
-        this.#waiting.get(frame.type)?.resolve(frame);
+        this.#answers.settle(frame);
     }
   }
 
@@ -258,8 +251,7 @@ export class PluginProcess implements PluginRunner {
     this.#ended = reason;
     this.#writer.close().catch(() => {});
     const error = new TypeError(`plugin "${this.entry.name}" ${reason}`);
-    for (const waiter of new Set(this.#waiting.values())) waiter.reject(error);
-    this.#waiting.clear();
+    this.#answers.rejectAll(error);
     this.#decisions.rejectAll(error);
   }
 }
