@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { vacantPort } from "./_ports.ts";
 
 /** A running throwaway PostgreSQL cluster. */
 export interface PostgresServer extends AsyncDisposable {
@@ -100,14 +101,6 @@ async function run(program: string, args: string[], asPostgres: boolean): Promis
   return text;
 }
 
-/** A port that was free a moment ago (PostgreSQL cannot pick one itself). */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
 /**
  * Makes a cluster with `initdb` in a temporary folder (owned by `postgres` when we are root)
  * with password authentication over TCP, starts it on a free port of 127.0.0.1 without
@@ -156,9 +149,9 @@ export async function startPostgres(): Promise<PostgresServer> {
         "start",
       ], true);
     };
-    // Another process may take the port between freePort() and the server's bind: try again.
+    // Another process may take the port between vacantPort() and the server's bind: try again.
     for (let tries = 1;; tries++) {
-      port = freePort();
+      port = await vacantPort();
       try {
         await start();
         break;
@@ -203,7 +196,8 @@ export async function startPostgres(): Promise<PostgresServer> {
 }
 
 /**
- * Starts `nats-server -js` on a random free port of 127.0.0.1 with its store in a temporary
+ * Starts `nats-server -js` on a vacant port of 127.0.0.1 (below the ephemeral range, so that
+ * a restart finds it free again) with its store in a temporary
  * folder; `config` is extra configuration file text (e.g. `authorization { token: "..." }`).
  * Dispose stops it and removes the folder.
  */
@@ -212,7 +206,7 @@ export async function startNats(config = ""): Promise<NatsServer> {
   const dir = await Deno.makeTempDir({ prefix: "imhookd-nats-" });
   let child: Deno.ChildProcess | undefined;
   let draining: Promise<void> | undefined;
-  let port = -1;
+  let port = await vacantPort();
   const start = async (): Promise<void> => {
     await Deno.writeTextFile(
       `${dir}/nats.conf`,

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { baseConfig, eventually, serve, signedQuery, workspace } from "./_helpers.ts";
+import { vacantPort } from "./_ports.ts";
 
 const COMMAND = "Group.CallbackAfterSendMsg";
 
@@ -29,14 +30,6 @@ async function post(url: string, seq: number): Promise<number> {
   return response.status;
 }
 
-/** A free port on 127.0.0.1 that nothing listens on (connections to it are refused). */
-function closedPort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
 async function refused(port: number): Promise<boolean> {
   try {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
@@ -48,7 +41,7 @@ async function refused(port: number): Promise<boolean> {
 }
 
 Deno.test("drill: the forwarder's receiver refuses connections, then comes back; every callback arrives, none dead, every answer 200", async () => {
-  const port = closedPort();
+  const port = await vacantPort();
   await using ws = await workspace(baseConfig(`delivery:
   max_attempts: 1000
   initial_backoff: 50ms

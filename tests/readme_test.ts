@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import denoJson from "../deno.json" with { type: "json" };
 import { eventually, ROOT, serveCommand } from "./_helpers.ts";
+import { vacantPort } from "./_ports.ts";
 
 const cliTask: string = denoJson.tasks.cli;
 
@@ -49,14 +50,6 @@ function shellCommands(block: string): string[] {
   return commands;
 }
 
-/** A port that was free a moment ago (config.example.yaml's `send` needs a fixed one). */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
-}
-
 /** The repository's files (tracked, and new ones not ignored) copied into `dir`. */
 async function copyRepository(dir: string): Promise<void> {
   const listed = await new Deno.Command("git", {
@@ -80,7 +73,7 @@ Deno.test("README: the first-plugin walkthrough runs as written", async () => {
   const steps = walkthrough(await Deno.readTextFile(`${ROOT}README.md`));
   const dir = await Deno.makeTempDir({ prefix: "imhookd-readme-" });
   const env = {
-    IMHOOKD_LISTEN: `127.0.0.1:${freePort()}`,
+    IMHOOKD_LISTEN: `127.0.0.1:${await vacantPort()}`,
     IMHOOKD_ADMIN_LISTEN: "127.0.0.1:0",
     NO_COLOR: "1",
   };
