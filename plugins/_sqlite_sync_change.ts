@@ -1,6 +1,6 @@
 /**
- * Turns a callback handled by `builtin:sqlite_sync` into a {@linkcode GroupChange}: the
- * plain data the store applies. Private to `plugins/`.
+ * Turns a callback handled by `builtin:sqlite_sync` or `builtin:postgres_sync` into a
+ * {@linkcode GroupChange}: the plain data their stores apply. Private to `plugins/`.
  *
  * @module
  */
@@ -75,6 +75,22 @@ export class ChangeError extends TypeError {
     super(message);
     this.name = "ChangeError";
   }
+}
+
+/**
+ * What a sync plugin's `handle` applies for `event`: {@linkcode parseChange}, after the checks
+ * both sync plugins make first. Throws when `plugin` is closed, `signal` has aborted (its
+ * reason), or the payload lacks a field the change needs.
+ */
+export function changeToApply(
+  plugin: string,
+  closed: boolean,
+  event: CallbackEvent,
+  signal: AbortSignal,
+): GroupChange | undefined {
+  if (closed) throw new TypeError(`Cannot handle callback "${event.id}": ${plugin} is closed`);
+  signal.throwIfAborted();
+  return parseChange(event);
 }
 
 /**

@@ -51,7 +51,7 @@ import type {
   PluginContext,
   PluginLogger,
 } from "../plugin.ts";
-import { type GroupChange, parseChange } from "./_sqlite_sync_change.ts";
+import { changeToApply, type GroupChange } from "./_sqlite_sync_change.ts";
 import { applyParameters, changeVersion } from "./_postgres_sync_batch.ts";
 import {
   MIGRATION_LOCK_CLASS,
@@ -226,15 +226,9 @@ class PostgresSync implements Handler {
   }
 
   handle(event: CallbackEvent, signal: AbortSignal): Promise<void> {
-    if (this.#closed) {
-      return Promise.reject(
-        new TypeError(`Cannot handle callback "${event.id}": postgres_sync is closed`),
-      );
-    }
-    if (signal.aborted) return Promise.reject(signal.reason);
     let change: GroupChange | undefined;
     try {
-      change = parseChange(event);
+      change = changeToApply("postgres_sync", this.#closed, event, signal);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -42,7 +42,7 @@ import type {
   PluginOptionsContext,
 } from "../plugin.ts";
 import { parseDuration } from "../core/config/units.ts";
-import { type GroupChange, parseChange } from "./_sqlite_sync_change.ts";
+import { changeToApply, type GroupChange } from "./_sqlite_sync_change.ts";
 import { openSyncDatabase } from "./_sqlite_sync_schema.ts";
 import { SyncStore } from "./_sqlite_sync_store.ts";
 import { OptionErrors } from "./_options.ts";
@@ -161,15 +161,9 @@ class SqliteSync implements Handler {
   }
 
   handle(event: CallbackEvent, signal: AbortSignal): Promise<void> {
-    if (this.#closed) {
-      return Promise.reject(
-        new TypeError(`Cannot handle callback "${event.id}": sqlite_sync is closed`),
-      );
-    }
-    if (signal.aborted) return Promise.reject(signal.reason);
     let change: GroupChange | undefined;
     try {
-      change = parseChange(event);
+      change = changeToApply("sqlite_sync", this.#closed, event, signal);
     } catch (error) {
       return Promise.reject(error);
     }
