@@ -13,7 +13,8 @@ import { formatGroup, formatTable, formatTime, print, printJson, wantsJson } fro
 export const help = `Usage: imhookd dead --config FILE [--plugin NAME] [--json]
 
 Lists the dead letters, newest first: the callback's id, the plugin that gave up on it, its
-command and group, the attempts made, when it was received and the last error with its causes.
+command and group, the attempts made, when it was received and when it died, and the last error
+with its causes.
 A table on a terminal, JSON otherwise or with --json. "imhookd show ID" prints one callback whole;
 "imhookd replay --dead" delivers them again. Safe to run while serve runs.
   --plugin NAME   only this plugin's`;
@@ -36,6 +37,7 @@ export async function run(options: CliOptions): Promise<number> {
     printJson(letters.map((letter) => ({
       ...letter,
       receivedAt: new Date(letter.receivedAt).toISOString(),
+      diedAt: new Date(letter.diedAt).toISOString(),
     })));
     return EXIT.ok;
   }
@@ -45,7 +47,7 @@ export async function run(options: CliOptions): Promise<number> {
   }
   const now = Date.now();
   print(formatTable(
-    ["ID", "PLUGIN", "COMMAND", "GROUP", "ATTEMPTS", "RECEIVED", "LAST ERROR"],
+    ["ID", "PLUGIN", "COMMAND", "GROUP", "ATTEMPTS", "RECEIVED", "DIED", "LAST ERROR"],
     letters.map((letter) => [
       String(letter.id),
       letter.plugin,
@@ -53,6 +55,7 @@ export async function run(options: CliOptions): Promise<number> {
       formatGroup(letter.groupKey),
       String(letter.attempts),
       formatTime(letter.receivedAt, now),
+      formatTime(letter.diedAt, now),
       letter.error ?? "-",
     ]),
   ));

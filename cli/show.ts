@@ -41,6 +41,8 @@ interface PluginState {
   attempts?: number;
   /** A pending delivery's next attempt (ms since the epoch). */
   nextAt?: number;
+  /** When a dead delivery died (ms since the epoch). */
+  diedAt?: number;
   error?: string | null;
 }
 
@@ -66,11 +68,11 @@ export async function run(options: CliOptions, [text]: string[]): Promise<number
       ...fields,
       receivedAt: new Date(detail.receivedAt).toISOString(),
       ...extra,
-      deliveries: states.map((state) =>
-        state.nextAt === undefined
-          ? state
-          : { ...state, nextAt: new Date(state.nextAt).toISOString() }
-      ),
+      deliveries: states.map((state) => ({
+        ...state,
+        ...(state.nextAt !== undefined ? { nextAt: new Date(state.nextAt).toISOString() } : {}),
+        ...(state.diedAt !== undefined ? { diedAt: new Date(state.diedAt).toISOString() } : {}),
+      })),
       body,
     });
     return EXIT.ok;
@@ -94,6 +96,8 @@ export async function run(options: CliOptions, [text]: string[]): Promise<number
         state.plugin,
         state.state === "pending" && state.nextAt !== undefined
           ? `pending, next ${state.nextAt <= now ? "now" : `in ${formatAge(state.nextAt - now)}`}`
+          : state.state === "dead" && state.diedAt !== undefined
+          ? `dead since ${formatAge(now - state.diedAt)} ago`
           : state.state,
         state.attempts === undefined ? "" : String(state.attempts),
         state.error ?? "",
@@ -154,7 +158,7 @@ function pluginStates(
         plugin: entry.name,
         state: row.state,
         attempts: row.attempts,
-        ...(row.state === "pending" ? { nextAt: row.nextAt } : {}),
+        ...(row.state === "pending" ? { nextAt: row.nextAt } : { diedAt: row.nextAt }),
         error: row.error,
       });
     } else if (entry.on.some((pattern) => matchesPattern(pattern, detail.command))) {
@@ -168,6 +172,7 @@ function pluginStates(
       plugin: `${row.plugin} (not configured)`,
       state: row.state,
       attempts: row.attempts,
+      ...(row.state === "pending" ? { nextAt: row.nextAt } : { diedAt: row.nextAt }),
       error: row.error,
     });
   }

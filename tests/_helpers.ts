@@ -90,6 +90,27 @@ export function serve(config: string, env: Record<string, string> = {}): Promise
  * Runs `main.ts ARGS...` as `deno task cli` does (with `stdin` as its input) and returns its
  * exit code and output.
  */
+/**
+ * Runs `main.ts ARGS` with its output on a pseudo-terminal (util-linux `script`), as a person
+ * at a terminal reads it: tables rather than JSON. Resolves with the exit code and the output,
+ * line ends as `\n`.
+ */
+export async function cliOnTerminal(args: string[]): Promise<{ code: number; output: string }> {
+  const quote = (word: string): string => `'${word.replaceAll("'", "'\\''")}'`;
+  const command = [Deno.execPath(), "run", ...RUNTIME_ARGS, `${ROOT}main.ts`, ...args]
+    .map(quote).join(" ");
+  const result = await new Deno.Command("script", {
+    args: ["--quiet", "--return", "--command", command, "/dev/null"],
+    env: { ...RUNTIME_ENV, NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  const output = decoder.decode(result.stdout) + decoder.decode(result.stderr);
+  return { code: result.code, output: output.replaceAll("\r\n", "\n") };
+}
+
 export async function cli(
   args: string[],
   env: Record<string, string> = {},

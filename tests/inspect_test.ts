@@ -7,6 +7,7 @@ import {
   auditAndDownNotify,
   baseConfig,
   cli,
+  cliOnTerminal,
   eventually,
   recorded,
   serve,
@@ -79,6 +80,12 @@ Deno.test("inspect: dead lists dead letters with the error's cause, show prints 
   assert.match(error, /\/hook\?key=\*\*\*/);
   assert.ok(!error.includes("s3cret-key"), error);
   assert.match(letters[0]!.receivedAt as string, /^\d{4}-\d\d-\d\dT/);
+  // Each died after its two attempts, and just now.
+  for (const letter of letters) {
+    const died = Date.parse(letter.diedAt as string);
+    assert.ok(died >= Date.parse(letter.receivedAt as string), `${letter.diedAt} after receipt`);
+    assert.ok(Date.now() - died < 60_000, `${letter.diedAt} is recent`);
+  }
   assert.deepEqual(
     JSON.parse((await cli(["dead", "--config", ws.config, "--plugin", "audit"])).stdout),
     [],
@@ -95,8 +102,20 @@ Deno.test("inspect: dead lists dead letters with the error's cause, show prints 
   assert.equal(detail.body, message(2));
   assert.deepEqual(detail.deliveries, [
     { plugin: "audit", state: "delivered" },
-    { plugin: "notify", state: "dead", attempts: 2, error },
+    { plugin: "notify", state: "dead", attempts: 2, diedAt: letters[0]!.diedAt, error },
   ]);
+  // On a terminal: tables, with when each letter was received and when it died.
+  const table = await cliOnTerminal(["dead", "--config", ws.config]);
+  assert.equal(table.code, 0, table.output);
+  const [header, ...rows] = table.output.trim().split("\n");
+  assert.match(header!, /^ID +PLUGIN +COMMAND +GROUP +ATTEMPTS +RECEIVED +DIED +LAST ERROR$/);
+  assert.match(
+    rows[0]!,
+    /^2 +notify +Group\.CallbackAfterSendMsg +@TGS#inspect +2 +\d{4}-.*ago\) +\d{4}-.*ago\) +TypeError: fetch failed/,
+  );
+  const whole = await cliOnTerminal(["show", "--config", ws.config, "2"]);
+  assert.equal(whole.code, 0, whole.output);
+  assert.match(whole.output, /^ +notify +dead since \S+ ago +2 +TypeError: fetch failed/m);
   const state = JSON.parse((await cli(["show", "--config", ws.config, "3"])).stdout);
   assert.deepEqual(state.deliveries, [
     { plugin: "audit", state: "delivered" },

@@ -148,7 +148,11 @@ ${await auditAndDownNotify()}`));
     ["2", "notify", GROUP, "@TGS#page", "2"],
     ["1", "notify", GROUP, "@TGS#page", "2"],
   ]);
-  for (const row of dead) assert.match(row[6]!, /fetch failed; caused by /);
+  for (const row of dead) {
+    assert.match(row[5]!, / ago$/, "when it was received");
+    assert.match(row[6]!, / ago$/, "when it died");
+    assert.match(row[7]!, /fetch failed; caused by /);
+  }
   assert.deepEqual(page.errors, [], "no error in the page's script");
 
   const png = await page.screenshot(1280, 1200);

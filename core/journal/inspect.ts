@@ -24,6 +24,8 @@ export interface DeadLetter {
   error: string | null;
   /** When the callback was received (ms since the epoch). */
   receivedAt: number;
+  /** When the delivery became a dead letter (ms since the epoch). */
+  diedAt: number;
 }
 
 /** Where one plugin is with one callback (no row: delivered, or never routed to it). */
@@ -32,7 +34,10 @@ export interface DeliveryState {
   state: "pending" | "dead";
   /** Attempts made so far. */
   attempts: number;
-  /** A pending delivery's next attempt, not before this time (ms since the epoch). */
+  /**
+   * A pending delivery's next attempt, not before this time; a dead one's death (ms since the
+   * epoch).
+   */
   nextAt: number;
   error: string | null;
 }
@@ -101,7 +106,7 @@ const COLUMNS = new Set([
 export function deadLetters(db: DatabaseSync, options: ListOptions = {}): DeadLetter[] {
   return db.prepare(
     `SELECT c.id, d.plugin, c.command, c.sdk_app_id AS sdkAppId, c.group_key AS groupKey,
-            d.attempts, d.last_error AS error, c.received_at AS receivedAt
+            d.attempts, d.last_error AS error, c.received_at AS receivedAt, d.next_at AS diedAt
      FROM deliveries d JOIN callbacks c ON c.id = d.callback_id
      WHERE d.state = 'dead' AND (?1 IS NULL OR d.plugin = ?1)
      ORDER BY d.callback_id DESC, d.plugin LIMIT ?2`,

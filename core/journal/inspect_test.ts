@@ -19,7 +19,8 @@ Deno.test("inspect: dead letters, one callback whole, quarantine and last errors
   await using dir = await tempDir("journal_inspect_");
   const path = `${dir.path}/journal.db`;
   {
-    await using writer = JournalWriter.open(path);
+    let now = 1_700_000_100_000;
+    await using writer = JournalWriter.open(path, { now: () => now++ });
     for (let n = 1; n <= 4; n++) await writer.append(record(n, ["a", "b"]));
     await writer.markDead("a", 1, { attempts: 3, error: "TypeError: fetch failed: refused" });
     await writer.markDead("b", 3, { attempts: 1, error: "permanent" });
@@ -46,6 +47,7 @@ Deno.test("inspect: dead letters, one callback whole, quarantine and last errors
       attempts: 1,
       error: "permanent",
       receivedAt: 1_700_000_000_003,
+      diedAt: 1_700_000_100_001,
     },
     {
       id: 1,
@@ -56,6 +58,7 @@ Deno.test("inspect: dead letters, one callback whole, quarantine and last errors
       attempts: 3,
       error: "TypeError: fetch failed: refused",
       receivedAt: 1_700_000_000_001,
+      diedAt: 1_700_000_100_000,
     },
   ]);
   assert.deepEqual(reader.deadLetters({ plugin: "a" }).map((d) => d.id), [1]);

@@ -6,7 +6,9 @@
  * plugin still to deliver, or dead), `dedup_keys`, `dedup_index` and `dedup_merged` (the
  * dedup keys, see `dedup.ts`), `quarantine` (requests that failed their checks), `meta`
  * (`replay_generation`, and `inbox_epoch`/`inbox_offset`: how far the inbox is indexed) and
- * `probe` (the row `/readyz` rewrites).
+ * `probe` (the row `/readyz` rewrites). `deliveries.next_at` is when a pending delivery is due,
+ * and when a dead one died (for letters that died before this was recorded, when their last
+ * attempt was due).
  *
  * @module
  */

@@ -52,6 +52,8 @@ export interface WriterOptions {
    * must always be opened with the same function.
    */
   hash?: (key: string) => number;
+  /** Internal, for tests: the wall clock dead letters are dated by (default `Date.now`). */
+  now?: () => number;
   /** Internal, for tests: staged dedup keys that start a merge (default 16384). */
   stagedKeys?: number;
   /**
@@ -87,6 +89,7 @@ export class JournalWriter implements AsyncDisposable {
   /** The connection's busy timeout, and whether it is cut short while indexing fails. */
   #busyTimeoutMs: number;
   #shortTimeout = false;
+  #now: () => number;
   #stmt: {
     begin: StatementSync;
     commit: StatementSync;
@@ -105,6 +108,7 @@ export class JournalWriter implements AsyncDisposable {
     this.path = path;
     this.#db = db;
     this.#busyTimeoutMs = busyTimeoutMs;
+    this.#now = options.now ?? Date.now;
     this.#queue = new CommitQueue(() => this.#flush());
     // Loads the dedup keys now rather than in the first commit, which would wait.
     this.#keys = new DedupKeys(db, {
@@ -125,7 +129,7 @@ export class JournalWriter implements AsyncDisposable {
          WHERE plugin = ? AND callback_id = ?`,
       ),
       killDelivery: db.prepare(
-        `UPDATE deliveries SET state = 'dead', attempts = ?, last_error = ?
+        `UPDATE deliveries SET state = 'dead', attempts = ?, next_at = ?, last_error = ?
          WHERE plugin = ? AND callback_id = ?`,
       ),
       insertQuarantine: db.prepare(
@@ -257,10 +261,13 @@ export class JournalWriter implements AsyncDisposable {
     }, true);
   }
 
-  /** Turns a delivery into a dead letter, kept with its last error. */
+  /**
+   * Turns a delivery into a dead letter, kept with its last error and, in `next_at`, when it
+   * died (the commit's time).
+   */
   markDead(plugin: string, id: number, update: { attempts: number; error: string }): Promise<void> {
     return this.#queue.enqueue(() => {
-      this.#stmt.killDelivery.run(update.attempts, update.error, plugin, id);
+      this.#stmt.killDelivery.run(update.attempts, this.#now(), update.error, plugin, id);
     }, true);
   }
 

@@ -204,10 +204,11 @@ function render(s) {
         p.lastError.attempts + " attempts): " + p.lastError.error : "", "error"]]),
     "No plugins."));
   replace("dead", table(
-    [["id", "num"], ["plugin"], ["command"], ["group"], ["attempts", "num"], ["received"], ["error"]],
+    [["id", "num"], ["plugin"], ["command"], ["group"], ["attempts", "num"], ["received"], ["died"], ["error"]],
     s.deadLetters.map((d) => [[String(d.id), "num"], [d.plugin], [d.command],
       [d.groupKey === null ? "-" : d.groupKey.replace(/^g:/, "")], [String(d.attempts), "num"],
-      [age(s.now - d.receivedAt) + " ago"], [d.error || "", "error"]]),
+      [age(s.now - d.receivedAt) + " ago"], [age(s.now - d.diedAt) + " ago"],
+      [d.error || "", "error"]]),
     "No dead letters."));
   document.body.dataset.updated = String(s.now);
 }
