@@ -65,6 +65,11 @@ type Asked =
   | { ok: false; outcome: "error" | "timeout"; error: string };
 
 const TIMED_OUT = Symbol("timed out");
+/**
+ * What a decider's signal aborts with at the deadline: one object for every decision, since a
+ * DOMException captures a stack when made, and a hung decider times out every decision.
+ */
+const DEADLINE_PASSED = new DOMException("Decision deadline passed", "TimeoutError");
 
 /** Decides decision callbacks. */
 export class DecisionChain {
@@ -226,7 +231,7 @@ export class DecisionChain {
       const value = await Promise.race([call, timeout]);
       if (value !== TIMED_OUT) return { ok: true, value };
       const error = `did not answer within the deadline (${this.#settings.deadlineMs}ms)`;
-      controller.abort(new DOMException(`Decision deadline passed`, "TimeoutError"));
+      controller.abort(DEADLINE_PASSED);
       return { ok: false, outcome: "timeout", error };
     } catch (error) {
       return { ok: false, outcome: "error", error: `failed: ${describe(error)}` };
