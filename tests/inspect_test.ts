@@ -139,6 +139,18 @@ Deno.test("inspect: dead lists dead letters with the error's cause, show prints 
   assert.equal(kept.body, '{"CallbackCommand":"Group.CallbackAfterSendMsg"}');
   assert.match(kept.reason, /GroupId/);
   assert.doesNotMatch(kept.query, /Sign=/);
+  const quarantineTable = await cliOnTerminal(["quarantine", "--config", ws.config]);
+  assert.equal(quarantineTable.code, 0, quarantineTable.output);
+  const [quarantineHeader, quarantineRow] = quarantineTable.output.trim().split("\n");
+  assert.match(quarantineHeader!, /^ID +RECEIVED +APP +COMMAND +BODY +WHY$/);
+  assert.match(
+    quarantineRow!,
+    /^1 +\d{4}-.*ago\) +1400000000 +Group\.CallbackAfterSendMsg +\{"CallbackCommand":"Group\.CallbackAfterSendMsg"\} +.*GroupId/,
+  );
+  assert.match(
+    quarantineTable.output,
+    /1 quarantined request\(s\)\. "--json" prints the bodies whole\.\n$/,
+  );
 
   const status = await cli(["status", "--config", ws.config]);
   assert.match(status.stdout, /"imhookd dead --config FILE" lists the 2 dead letter\(s\) and why/);
