@@ -249,13 +249,16 @@ Deno.test("decisions: plugins answer Tencent's Before and Prev callbacks, end to
       "darn it, heckin' cold",
     );
     // builtin:file_logger writes it as "decision".
-    await eventually(async () => {
-      const text = await Deno.readTextFile(`${ws.dir}/audit.jsonl`).catch(() => "");
-      return text.split("\n").some((line) => line.includes('"Random":3'));
-    }, "the audit line of the masked message");
-    const line = (await Deno.readTextFile(`${ws.dir}/audit.jsonl`)).split("\n")
-      .find((l) => l.includes('"Random":3'))!;
-    assert.deepEqual(JSON.parse(line).decision, decision);
+    // Whole lines only: the file may be read while a line is being written.
+    const audited = async () =>
+      (await recorded(`${ws.dir}/audit.jsonl`)).find((line) =>
+        (line.payload as { Random?: number }).Random === 3
+      );
+    await eventually(
+      async () => await audited() !== undefined,
+      "the audit line of the masked message",
+    );
+    assert.deepEqual((await audited())!.decision, decision);
   });
 
   await t.step("the chain: a replace, then a reject by the next decider that saw it", async () => {
