@@ -20,6 +20,18 @@ import natsForwarder, {
 import { startNats } from "../tests/_services.ts";
 
 const APP = "1400000000";
+
+// The NATS client (@nats-io/transport-node) takes every listener off a socket after its
+// handshake and when it closes it, and Deno's node:net can still report the reset of a
+// server these tests stop then: an "error" event nobody listens to, which fails this whole
+// file once in a few busy runs. Under serve the same restarts the plugin's thread (contained,
+// logged and counted; docs/operations.md). Only that read reset is let through here: any
+// other uncaught error still fails the file.
+globalThis.addEventListener("error", (event) => {
+  const error = event.error as { code?: unknown; syscall?: unknown } | undefined;
+  if (error?.code === "ECONNRESET" && error.syscall === "read") event.preventDefault();
+});
+
 const CTX = { name: "stream", configDir: "/etc/imhookd" };
 const signal = new AbortController().signal;
 
