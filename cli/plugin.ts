@@ -96,6 +96,7 @@ export async function run(options: CliOptions, [subcommand]: string[]): Promise<
       let beatsAtLimit = -1;
       const atLimit = setTimeout(() => beatsAtLimit = trial.beats(), limitMs);
       const timer = setTimeout(() => {
+        stuck = true;
         spinning = trial.beats() === beatsAtLimit;
         late.reject(new Error(`did not finish within delivery.handler_timeout`));
       }, limitMs + 1_000);
@@ -108,7 +109,6 @@ export async function run(options: CliOptions, [subcommand]: string[]): Promise<
       } catch (error) {
         failed = true;
         const ms = Math.round(performance.now() - started);
-        stuck ||= !gone && performance.now() - started >= limitMs + 1_000;
         const hint = gone
           ? "\n  (serve restarts the plugin and makes this callback its dead letter)"
           : spinning
