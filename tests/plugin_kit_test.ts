@@ -1,6 +1,6 @@
 /** `imhookd plugin test`: one configured plugin run on a sample or a body, without the daemon. */
 import assert from "node:assert/strict";
-import { baseConfig, cli, recorded, ROOT, workspace } from "./_helpers.ts";
+import { baseConfig, cli, recorded, refusedPort, ROOT, workspace } from "./_helpers.ts";
 
 const DECIDER = `export default {
   name: "decider",
@@ -14,7 +14,7 @@ const DECIDER = `export default {
 };
 `;
 
-function config(): string {
+function config(port: number): string {
   return baseConfig(`log:
   format: json
 plugins:
@@ -29,8 +29,8 @@ plugins:
     options: { path: ./groups.jsonl }
   - name: notify
     use: ${ROOT}tests/fixtures/unreachable.ts
-    permissions: { net: ["127.0.0.1:1000"] }
-    options: { url: "http://127.0.0.1:1000/hook" }
+    permissions: { net: ["127.0.0.1:${port}"] }
+    options: { url: "http://127.0.0.1:${port}/hook" }
   - name: decider
     use: ./decider.ts
     on: ["Group.CallbackBeforeSendMsg"]
@@ -40,9 +40,19 @@ plugins:
 `);
 }
 
-Deno.test("plugin test: runs handle on a sample of the first command the plugin's on matches", async () => {
-  await using ws = await workspace(config());
+/**
+ * A workspace with the config above (`settings` before its plugins) and the decider's module;
+ * `notify` posts to a port that refuses connections.
+ */
+async function kitWorkspace(settings = "") {
+  const yaml = config(await refusedPort()).replace("plugins:", `${settings}plugins:`);
+  const ws = await workspace(yaml);
   await Deno.writeTextFile(`${ws.dir}/decider.ts`, DECIDER);
+  return ws;
+}
+
+Deno.test("plugin test: runs handle on a sample of the first command the plugin's on matches", async () => {
+  await using ws = await kitWorkspace();
   const result = await cli(["plugin", "test", "--config", ws.config, "--plugin", "groups"]);
   assert.equal(result.code, 0, result.stderr);
   assert.match(
@@ -59,8 +69,7 @@ Deno.test("plugin test: runs handle on a sample of the first command the plugin'
 });
 
 Deno.test("plugin test: a body from stdin with --set, its command from the body, and warnings", async () => {
-  await using ws = await workspace(config());
-  await Deno.writeTextFile(`${ws.dir}/decider.ts`, DECIDER);
+  await using ws = await kitWorkspace();
   const body = JSON.stringify({ CallbackCommand: "State.StateChange", Info: { Action: "Login" } });
   const result = await cli(
     [
@@ -98,8 +107,7 @@ Deno.test("plugin test: a body from stdin with --set, its command from the body,
 });
 
 Deno.test("plugin test: a failing handle exits 1 with the error's causes and what serve would do", async () => {
-  await using ws = await workspace(config());
-  await Deno.writeTextFile(`${ws.dir}/decider.ts`, DECIDER);
+  await using ws = await kitWorkspace();
   const result = await cli(["plugin", "test", "--config", ws.config, "--plugin", "notify"]);
   assert.equal(result.code, 1, result.stderr);
   assert.match(
@@ -118,8 +126,7 @@ Deno.test("plugin test: a failing handle exits 1 with the error's causes and wha
 });
 
 Deno.test("plugin test: a decider's decision is printed for a decision command", async () => {
-  await using ws = await workspace(config());
-  await Deno.writeTextFile(`${ws.dir}/decider.ts`, DECIDER);
+  await using ws = await kitWorkspace();
   const spam = await cli([
     "plugin",
     "test",
@@ -140,8 +147,7 @@ Deno.test("plugin test: a decider's decision is printed for a decision command",
 });
 
 Deno.test("plugin test: the plugin runs with its entry's permissions, as under serve", async () => {
-  await using ws = await workspace(config());
-  await Deno.writeTextFile(`${ws.dir}/decider.ts`, DECIDER);
+  await using ws = await kitWorkspace();
   // misbehave.ts appends to options.path, in the workspace: its entry grants no write there.
   const result = await cli(["plugin", "test", "--config", ws.config, "--plugin", "sealed"]);
   assert.equal(result.code, 1, result.stderr);
@@ -155,8 +161,7 @@ Deno.test("plugin test: the plugin runs with its entry's permissions, as under s
 
 /** `plugin test` of the misbehaving plugin on a message whose text says how to misbehave. */
 async function misbehaving(text: string, settings = "") {
-  await using ws = await workspace(config().replace("plugins:", `${settings}plugins:`));
-  await Deno.writeTextFile(`${ws.dir}/decider.ts`, DECIDER);
+  await using ws = await kitWorkspace(settings);
   const command = ["--command", "Group.CallbackAfterSendMsg"];
   const set = ["--set", `MsgBody.0.MsgContent.Text=${text}`];
   return await cli([
