@@ -74,6 +74,17 @@ export interface Served extends AsyncDisposable {
   kill(): Promise<void>;
 }
 
+/** The arguments of `deno` that run `main.ts ARGS` as the `start` and `cli` tasks do. */
+export function mainArgs(args: readonly string[]): string[] {
+  return ["run", ...RUNTIME_ARGS, `${ROOT}main.ts`, ...args];
+}
+
+/** The same as one line for `sh -c` (each word single-quoted), `deno` included. */
+export function mainShellCommand(args: readonly string[]): string {
+  const quote = (word: string): string => `'${word.replaceAll("'", "'\\''")}'`;
+  return [Deno.execPath(), ...mainArgs(args)].map(quote).join(" ");
+}
+
 /**
  * Starts `main.ts serve --config FILE` with the runtime flags, permissions and environment of
  * `deno task start` (scripts/runtime.ts), and waits until it logs its listening address.
@@ -81,7 +92,7 @@ export interface Served extends AsyncDisposable {
 export function serve(config: string, env: Record<string, string> = {}): Promise<Served> {
   return serveCommand(
     Deno.execPath(),
-    ["run", ...RUNTIME_ARGS, `${ROOT}main.ts`, "serve", "--config", config],
+    mainArgs(["serve", "--config", config]),
     { ...RUNTIME_ENV, ...env },
   );
 }
@@ -96,11 +107,8 @@ export function serve(config: string, env: Record<string, string> = {}): Promise
  * line ends as `\n`.
  */
 export async function cliOnTerminal(args: string[]): Promise<{ code: number; output: string }> {
-  const quote = (word: string): string => `'${word.replaceAll("'", "'\\''")}'`;
-  const command = [Deno.execPath(), "run", ...RUNTIME_ARGS, `${ROOT}main.ts`, ...args]
-    .map(quote).join(" ");
   const result = await new Deno.Command("script", {
-    args: ["--quiet", "--return", "--command", command, "/dev/null"],
+    args: ["--quiet", "--return", "--command", mainShellCommand(args), "/dev/null"],
     env: { ...RUNTIME_ENV, NO_COLOR: "1" },
     stdin: "null",
     stdout: "piped",
@@ -117,7 +125,7 @@ export async function cli(
   stdin?: string,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...RUNTIME_ARGS, `${ROOT}main.ts`, ...args],
+    args: mainArgs(args),
     env: { ...RUNTIME_ENV, ...env },
     stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import {
   baseConfig,
   eventually,
+  mainShellCommand,
   recordConfigPath,
   recorded,
   recorderConfig,
@@ -15,7 +16,7 @@ import {
   signedQuery,
   workspace,
 } from "./_helpers.ts";
-import { RUNTIME_ARGS, RUNTIME_ENV } from "../scripts/runtime.ts";
+import { RUNTIME_ENV } from "../scripts/runtime.ts";
 
 const COMMAND = "Group.CallbackAfterSendMsg";
 let seq = 0;
@@ -32,10 +33,8 @@ function message(): string {
 
 /** `serve` (as `deno task start` runs it) run by `sh` after `setup` (`ulimit -n 256`, ...). */
 function serveIn(setup: string, config: string): Promise<Served> {
-  const quote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
-  const args = [Deno.execPath(), "run", ...RUNTIME_ARGS, `${ROOT}main.ts`, "serve", "--config"]
-    .concat(config).map(quote).join(" ");
-  return serveCommand("sh", ["-c", `${setup} && exec ${args}`], RUNTIME_ENV);
+  const command = mainShellCommand(["serve", "--config", config]);
+  return serveCommand("sh", ["-c", `${setup} && exec ${command}`], RUNTIME_ENV);
 }
 
 async function callback(served: Served): Promise<{ status: number; text: string }> {
