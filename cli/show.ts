@@ -158,7 +158,7 @@ function pluginStates(
         plugin: entry.name,
         state: row.state,
         attempts: row.attempts,
-        ...(row.state === "pending" ? { nextAt: row.nextAt } : { diedAt: row.nextAt }),
+        ...when(row),
         error: row.error,
       });
     } else if (entry.on.some((pattern) => matchesPattern(pattern, detail.command))) {
@@ -172,7 +172,7 @@ function pluginStates(
       plugin: `${row.plugin} (not configured)`,
       state: row.state,
       attempts: row.attempts,
-      ...(row.state === "pending" ? { nextAt: row.nextAt } : { diedAt: row.nextAt }),
+      ...when(row),
       error: row.error,
     });
   }
@@ -186,4 +186,9 @@ function pretty(body: string): string {
   } catch {
     return body;
   }
+}
+
+/** A delivery row's time: a pending one's next attempt, a dead one's death (`next_at` both). */
+function when(row: CallbackDetail["deliveries"][number]): Pick<PluginState, "nextAt" | "diedAt"> {
+  return row.state === "pending" ? { nextAt: row.nextAt } : { diedAt: row.nextAt };
 }
